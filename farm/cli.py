@@ -1,0 +1,280 @@
+"""The ``farm`` command line.
+
+Exit codes: 0 when every input was read and measured (whatever QC found), 2 when some inputs could not be read
+(each has an ``error`` row), 1 for usage or configuration errors (a one-line message, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+try:  # recent typer vendors its own copy of click; its exceptions are the ones raised
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer runs on click itself
+    from click import exceptions as click_exceptions
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from farm import __version__
+from farm.errors import ConfigError, FarmError
+
+app = typer.Typer(
+    name="farm",
+    help="Mastering farm: catalogue-scale audio QC (and, later, mastering and deliverables) on Ray.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _consoles() -> tuple[Console, Console]:
+    return Console(), Console(stderr=True)
+
+
+@app.command()
+def qc(
+    inputs: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or manifests (.csv, .parquet, .json).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; the datasets go to OUT/qc/tracks and OUT/qc/events.")],
+    profile: Annotated[str, typer.Option(help="QC profile: a built-in name (see `farm profiles`) or a TOML file.")] = "distributor-ingest",
+    address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto') instead of starting an embedded one.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="At most this many tracks measured at once (default: all CPUs).")] = None,
+    block_frames: Annotated[int, typer.Option(help="Frames read and measured at a time (bounds memory per worker).")] = 65536,
+) -> int:
+    """Audit audio for loudness, true peak, silence, DC, codes and format; write Parquet datasets."""
+    return run_qc_command(inputs, out, profile=profile, address=address, workers=workers, block_frames=block_frames)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the example catalogue and the results go.")] = Path("farm-demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the generated music.")] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="At most this many tracks at once.")] = None,
+) -> int:
+    """Generate a small example catalogue of realistic music and run the QC audit on it."""
+    from farm.demo import make_demo_catalogue  # noqa: PLC0415 - only the demo needs the synthesiser
+
+    console, err = _consoles()
+    err.print(f"[bold]farm demo[/]: writing an example catalogue to {out / 'catalogue'} …")
+    t0 = time.perf_counter()
+    manifest = make_demo_catalogue(out / "catalogue", seed=seed)
+    err.print(f"catalogue ready in {time.perf_counter() - t0:.1f} s: {manifest}")
+    return run_qc_command([str(manifest)], out, profile="distributor-ingest", address=None, workers=workers)
+
+
+@app.command()
+def profiles() -> int:
+    """List the built-in QC profiles."""
+    from farm.profiles import builtin_profiles, load_profile  # noqa: PLC0415
+
+    console, _ = _consoles()
+    table = Table(title="Built-in QC profiles")
+    table.add_column("name")
+    table.add_column("ceiling dBTP", justify="right")
+    table.add_column("fails on")
+    table.add_column("description")
+    for name in builtin_profiles():
+        p = load_profile(name)
+        fails = ", ".join(sorted(k for k, v in p.severity.items() if v == "fail"))
+        table.add_row(name, f"{p.thresholds.true_peak_ceiling_dbtp:+.1f}", fails, p.description)
+    console.print(table)
+    return EXIT_OK
+
+
+@app.command()
+def version() -> int:
+    """Print the version."""
+    typer.echo(__version__)
+    return EXIT_OK
+
+
+def run_qc_command(
+    inputs: list[str],
+    out: Path,
+    *,
+    profile: str,
+    address: str | None,
+    workers: int | None,
+    block_frames: int = 65536,
+) -> int:
+    """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
+    from cluster.runtime import ClusterConfig, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
+    from farm.catalogue import discover  # noqa: PLC0415
+    from farm.output import QCWriter  # noqa: PLC0415
+    from farm.profiles import load_profile  # noqa: PLC0415
+    from farm.qc import QCConfig  # noqa: PLC0415
+
+    console, err = _consoles()
+    qc_profile = load_profile(profile)
+    try:
+        qc_config = QCConfig(profile=qc_profile, block_frames=block_frames)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    cluster_config = ClusterConfig(address=address, workers=workers)
+    specs = discover(inputs)
+    _check_out_dir(out, specs)
+    total = len(specs)
+    err.print(f"{total} track(s) in {len({s.release_id for s in specs})} release(s); profile {qc_profile.name}")
+
+    t0 = time.perf_counter()
+    statuses: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    offenders: list[dict] = []
+    audio_s = 0.0
+    with QCWriter(out) as writer, ray_session(cluster_config) as session, _progress(err, total) as tick:
+        for report in run_qc(specs, qc_config, parallelism=session.parallelism):
+            writer.add(report)
+            statuses[report.status] += 1
+            for ev in report.events:
+                kinds[(ev["kind"], ev["severity"])] += 1
+            audio_s += report.audio_s
+            if report.status != "ok":
+                offenders.append(report.row)
+            tick(audio_s, time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        qc_dir = writer.commit(
+            {
+                "farm_version": __version__,
+                "inputs": inputs,
+                "profile": qc_profile.to_dict(),
+                "ray": {"address": session.address, "embedded": session.embedded, "parallelism": session.parallelism},
+                "tracks": total,
+                "status_counts": dict(statuses),
+                "audio_s": audio_s,
+                "wall_s": wall,
+            }
+        )
+    _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall)
+    return EXIT_UNREADABLE if statuses["error"] else EXIT_OK
+
+
+def _check_out_dir(out: Path, specs) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    out_abs = out.resolve()
+    for spec in specs:
+        # Nothing is written beside the sources: an output folder that *is* a source file's folder is allowed
+        # (we only add OUT/qc), but never one inside which we would overwrite a source file.
+        if Path(spec.abs_path).resolve().is_relative_to(out_abs / "qc"):
+            raise ConfigError(f"--out {out} would write over input {spec.path}; choose another output folder")
+
+
+class _progress:
+    """Rich progress bar on a terminal, plain lines (at most every 5 s) otherwise."""
+
+    def __init__(self, err: Console, total: int) -> None:
+        self.err, self.total, self.done = err, total, 0
+        self.rich = err.is_terminal
+        self.last_line = 0.0
+
+    def __enter__(self):
+        if self.rich:
+            self.bar = Progress(
+                TextColumn("[bold]QC"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[audio]}"),
+                TextColumn("{task.fields[speed]}"),
+                TimeRemainingColumn(),
+                console=self.err,
+                transient=False,
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task("qc", total=self.total, audio="0.00 h audio", speed="")
+        return self.tick
+
+    def tick(self, audio_s: float, wall_s: float) -> None:
+        self.done += 1
+        speed = f"{audio_s / wall_s:.0f}x realtime" if wall_s > 0 else ""
+        audio = f"{audio_s / 3600:.2f} h audio"
+        if self.rich:
+            self.bar.update(self.task, advance=1, audio=audio, speed=speed)
+        elif wall_s - self.last_line >= 5 or self.done == self.total:
+            self.last_line = wall_s
+            eta = wall_s / self.done * (self.total - self.done)
+            self.err.print(
+                f"qc {self.done}/{self.total} tracks, {audio}, {speed}, ETA {eta:.0f} s", highlight=False
+            )
+
+    def __exit__(self, *exc) -> None:
+        if self.rich:
+            self.bar.__exit__(*exc)
+
+
+_STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "ok": 3}
+
+
+def _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall) -> None:
+    table = Table(title="QC summary")
+    table.add_column("status")
+    table.add_column("tracks", justify="right")
+    colours = {"ok": "green", "warn": "yellow", "fail": "red", "error": "magenta"}
+    for status in ("ok", "warn", "fail", "error"):
+        table.add_row(f"[{colours[status]}]{status}[/]", str(statuses.get(status, 0)))
+    console.print(table)
+    if kinds:
+        kt = Table(title="Findings")
+        kt.add_column("kind")
+        kt.add_column("severity")
+        kt.add_column("count", justify="right")
+        for (kind, sev), n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
+            kt.add_row(kind, sev, str(n))
+        console.print(kt)
+    if offenders:
+        worst = sorted(offenders, key=lambda r: (_STATUS_ORDER[r["status"]], -r["n_events"], r["path"]))[:10]
+        ot = Table(title="Worst offenders")
+        ot.add_column("status")
+        ot.add_column("path", overflow="fold")
+        ot.add_column("LUFS", justify="right")
+        ot.add_column("dBTP", justify="right")
+        ot.add_column("why", overflow="fold")
+        for r in worst:
+            why = r["error"] or ", ".join(k[2:] for k, v in r.items() if k.startswith("n_") and k != "n_events" and v)
+            ot.add_row(r["status"], r["path"], _fmt(r["integrated_lufs"]), _fmt(r["true_peak_dbtp"]), why)
+        console.print(ot)
+    speed = f", {audio_s / wall:.0f}x realtime" if wall > 0 else ""
+    console.print(f"{audio_s / 3600:.3f} h of audio in {wall:.1f} s{speed}")
+    console.print(f"Parquet: {qc_dir / 'tracks'} and {qc_dir / 'events'}")
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.1f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every expected failure into a one-line message and an exit code."""
+    _, err = _consoles()
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError:
+        code = EXIT_OK
+    except click_exceptions.UsageError as exc:
+        err.print(f"farm: usage error: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True)
+        code = EXIT_USAGE
+    except click_exceptions.ClickException as exc:
+        err.print(f"farm: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True)
+        code = EXIT_USAGE
+    except typer.Abort:
+        err.print("farm: interrupted", highlight=False)
+        code = 130
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except FarmError as exc:
+        err.print(f"farm: {exc}", highlight=False, markup=False, soft_wrap=True)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("farm: interrupted", highlight=False)
+        code = 130
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()
