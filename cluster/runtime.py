@@ -2,8 +2,9 @@
 
 This is the only package that imports Ray. The farm's functions stay plain callables; here they become Ray tasks.
 
-- Embedded by default: ``ray.init(address="local")`` bound to 127.0.0.1, dashboard off, nothing to install or
-  start, shut down at the end. ``address`` joins an existing cluster instead (``HOST:PORT`` or ``auto``).
+- Embedded by default: ``ray.init(address="local")`` with every server bound to 127.0.0.1, dashboard off,
+  nothing to install or start, shut down at the end, its session folder removed. ``address`` joins an existing
+  cluster instead (``HOST:PORT`` or ``auto``); Ray's token authentication stays as the cluster has it.
 - Bounded work in flight: at most ``2 x workers`` tasks are submitted at once, so a catalogue of a million
   tracks never sits in the object store or the driver's memory as futures.
 - Audio moves as paths; only the small result rows come back.
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -49,9 +52,49 @@ class SessionInfo:
     parallelism: int
 
 
+# Ray turns a node address of 127.0.0.1 into the machine's outward address (ray.init and `ray start` alike) and
+# then binds its gRPC servers to every interface. Its single-machine mode, the one it uses on macOS and Windows,
+# keeps the node address on loopback, and then every server (GCS, raylet, workers, agents) binds 127.0.0.1 only.
+# That mode is switched by this variable, read by the driver (patched below, as Ray may be imported already) and
+# inherited by every process Ray starts.
+_LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextmanager
+def _loopback_only() -> Iterator[None]:
+    from ray._private import ray_constants  # noqa: PLC0415 - private, but the only switch Ray has for this
+
+    saved_env, saved_flag = os.environ.get(_LOCAL_ONLY_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_LOCAL_ONLY_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(_LOCAL_ONLY_ENV, None)
+        else:
+            os.environ[_LOCAL_ONLY_ENV] = saved_env
+
+
 @contextmanager
 def ray_session(config: ClusterConfig) -> Iterator[SessionInfo]:
     """Start an embedded Ray (or join ``config.address``) for the duration of the ``with`` block."""
+    if config.address is None and not ray.is_initialized():
+        # A private session folder (logs, sockets), removed afterwards: nothing is left behind in /tmp/ray.
+        temp_dir = tempfile.mkdtemp(prefix="farm-ray-")
+        try:
+            with _loopback_only(), _ray_session(config, temp_dir=temp_dir) as info:
+                yield info
+        finally:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    else:
+        with _ray_session(config, temp_dir=None) as info:
+            yield info
+
+
+@contextmanager
+def _ray_session(config: ClusterConfig, *, temp_dir: str | None) -> Iterator[SessionInfo]:
     started = False
     if not ray.is_initialized():
         common = dict(
@@ -67,6 +110,7 @@ def ray_session(config: ClusterConfig) -> Iterator[SessionInfo]:
                     num_cpus=config.workers or os.cpu_count() or 1,
                     # Nothing listens beyond loopback unless the user asks for a cluster.
                     _node_ip_address="127.0.0.1",
+                    _temp_dir=temp_dir,
                     **common,
                 )
             else:
@@ -89,16 +133,23 @@ def ray_session(config: ClusterConfig) -> Iterator[SessionInfo]:
 
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
-def _audit_remote(spec: TrackSpec, config: QCConfig) -> TrackReport:
-    return audit_track(spec, config)
+def _audit_remote(audit: Callable[[TrackSpec, QCConfig], TrackReport], spec: TrackSpec, config: QCConfig) -> TrackReport:
+    return audit(spec, config)
 
 
 def run_qc(
-    specs: Iterable[TrackSpec], qc_config: QCConfig, *, parallelism: int, in_flight_per_worker: int = 2
+    specs: Iterable[TrackSpec],
+    qc_config: QCConfig,
+    *,
+    parallelism: int,
+    in_flight_per_worker: int = 2,
+    audit: Callable[[TrackSpec, QCConfig], TrackReport] = audit_track,
 ) -> Iterator[TrackReport]:
     """Audit every track on the current Ray session, yielding reports as they complete (not in input order).
 
-    Exactly one report per spec: a task that still fails after Ray's retries becomes an ``error`` report.
+    Exactly one report per spec: a task that still fails after Ray's retries (its worker killed, its node lost)
+    becomes an ``error`` report. ``audit`` is the per-track function (the farm's audit unless a test injects
+    faults).
     """
     limit = max(1, parallelism * in_flight_per_worker)
     config_ref = ray.put(qc_config)
@@ -112,7 +163,7 @@ def run_qc(
             except StopIteration:
                 exhausted = True
                 break
-            pending[_audit_remote.remote(spec, config_ref)] = spec
+            pending[_audit_remote.remote(audit, spec, config_ref)] = spec
         if not pending:
             return
         done, _ = ray.wait(list(pending), num_returns=1)

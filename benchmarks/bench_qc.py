@@ -1,0 +1,73 @@
+"""Speed of the QC audit against ffmpeg's ebur128 (with true peak) on the same files, in the same run.
+
+    python benchmarks/bench_qc.py [--songs 6] [--seconds 180] [--rate 44100]
+
+Renders realistic songs (fluidsynth when available, else the built-in synthesiser), writes them as 24-bit FLAC,
+then times, one file after another on one core:
+- ``farm``: ``farm.qc.audit_track`` (decode + K-weighting + loudness + LRA + true peak + stats), in-process;
+- ``ffmpeg``: ``ffmpeg -nostats -i F -af ebur128=peak=true -f null -`` (decode + loudness + LRA + true peak).
+Both decode the same FLAC. Prints x-realtime for each and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from farm.catalogue import discover  # noqa: E402
+from farm.qc import QCConfig, audit_track  # noqa: E402
+from farm.synth.midi import generate_song  # noqa: E402
+from farm.synth.render import render_song  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--songs", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument("--rate", type=int, default=44100)
+    ap.add_argument("--renderer", default="auto")
+    args = ap.parse_args()
+    if not shutil.which("ffmpeg"):
+        sys.exit("ffmpeg is not installed: apt-get install ffmpeg")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(args.songs):
+            x = render_song(generate_song(100 + i, duration_s=args.seconds), args.rate, renderer=args.renderer)
+            f = Path(tmp) / f"song{i}.flac"
+            sf.write(f, x.T, args.rate, subtype="PCM_24")
+            files.append(f)
+        audio_s = sum(sf.info(str(f)).duration for f in files)
+        specs = discover([tmp])
+        config = QCConfig()
+        audit_track(specs[0], config)  # warm imports and caches, as a long-running worker would be
+        t0 = time.perf_counter()
+        for spec in specs:
+            audit_track(spec, config)
+        farm_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for f in files:
+            subprocess.run(
+                ["ffmpeg", "-nostats", "-hide_banner", "-threads", "1", "-i", str(f), "-af", "ebur128=peak=true",
+                 "-f", "null", "-"],
+                check=True, capture_output=True,
+            )
+        ffmpeg_s = time.perf_counter() - t0
+    print(f"{len(files)} songs, {audio_s / 60:.1f} min of {args.rate} Hz stereo 24-bit FLAC")
+    print(f"farm audit_track : {audio_s / farm_s:7.0f}x realtime ({farm_s:.2f} s)")
+    print(f"ffmpeg ebur128   : {audio_s / ffmpeg_s:7.0f}x realtime ({ffmpeg_s:.2f} s)")
+    print(f"ratio farm/ffmpeg speed: {ffmpeg_s / farm_s:.2f}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,95 @@
+"""The Ray runner: loopback only, one report per track even when a worker dies, bounded work in flight."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cluster.runtime import ClusterConfig, ray_session, run_qc
+from farm.catalogue import discover
+from farm.errors import ConfigError
+from farm.qc import QCConfig, audit_track
+
+
+def _listening() -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket on this machine, from /proc (IPv4 and IPv6)."""
+    found = set()
+    for name, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[3] != "0A":  # LISTEN
+                continue
+            addr_hex, port_hex = cols[1].split(":")
+            raw = bytes.fromhex(addr_hex)
+            if v6:
+                # /proc prints four little-endian 32-bit words
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                addr = socket.inet_ntop(socket.AF_INET6, raw)
+            else:
+                addr = socket.inet_ntop(socket.AF_INET, raw[::-1])
+            found.add((addr, int(port_hex, 16)))
+    return found
+
+
+def _loopback(addr: str) -> bool:
+    return addr.startswith("127.") or addr in ("::1", "::ffff:127.0.0.1") or addr.startswith("::ffff:127.")
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rt")
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        sf.write(root / f"{i:02d}.wav", 0.1 * rng.standard_normal((48000, 2)), 48000, subtype="PCM_16")
+    return discover([str(root)])
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp to list sockets")
+def test_embedded_ray_listens_on_loopback_only(tracks):
+    before = _listening()
+    with ray_session(ClusterConfig(workers=1)) as session:
+        reports = list(run_qc(tracks[:1], QCConfig(), parallelism=session.parallelism))
+        opened = _listening() - before
+    assert reports[0].status != "error"
+    assert opened, "Ray opened no listening socket at all: the check is not seeing Ray"
+    exposed = sorted(a for a in opened if not _loopback(a[0]))
+    assert exposed == [], f"listening beyond loopback: {exposed}"
+
+
+def _crash_on_third(spec, config):
+    # A worker process dying outright (segfault in a decoder, OOM kill): Ray retries, then gives up.
+    if spec.path.endswith("02.wav"):
+        os._exit(1)
+    return audit_track(spec, config)
+
+
+def _raise_on_first(spec, config):
+    if spec.path.endswith("00.wav"):
+        raise RuntimeError("decoder exploded")
+    return audit_track(spec, config)
+
+
+def test_dead_worker_and_raising_task_give_one_error_row_each(tracks):
+    with ray_session(ClusterConfig(workers=2)) as session:
+        crashed = list(run_qc(tracks, QCConfig(), parallelism=session.parallelism, audit=_crash_on_third))
+        raised = list(run_qc(tracks, QCConfig(), parallelism=session.parallelism, audit=_raise_on_first))
+    for reports, bad in ((crashed, "02.wav"), (raised, "00.wav")):
+        assert sorted(r.row["path"] for r in reports) == sorted(s.path for s in tracks)  # exactly one each
+        by_name = {Path(r.row["path"]).name: r for r in reports}
+        assert by_name[bad].status == "error"
+        assert "failed" in by_name[bad].row["error"]
+        assert all(r.status != "error" for n, r in by_name.items() if n != bad)
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(ConfigError):
+        ClusterConfig(workers=0)
