@@ -26,6 +26,9 @@ RLB high-pass   38.1354708761    0.50032704  n2 = 1.00499 (gain at high frequenc
 The RLB numerator gain ``n2`` is not 1 because the published high-pass numerator is exactly
 ``[1, -2, 1]`` rather than normalised; keeping that same analog gain at every rate keeps the overall
 K-weighting gain (and so the -0.691 dB constant in the loudness formula) consistent across rates.
+Implementations that keep the numerator at ``[1, -2, 1]`` at every rate (ffmpeg's ebur128,
+libebur128, pyloudnorm's "DeMan" filters) read 20 log10(1 / b0) dB differently at other rates:
++0.004 dB at 44.1 kHz, +0.022 dB at 32 kHz, -0.020 dB at 88.2 kHz, -0.032 dB at 192 kHz.
 Designing at 48 kHz reproduces the published coefficients to rounding (about 1e-15); at 44.1 kHz the
 magnitude response stays within 0.002 dB of the 48 kHz design up to 15 kHz.
 """
