@@ -1,0 +1,510 @@
+"""Finding the tracks to work on: audio files, folders of releases, and manifests.
+
+:func:`discover` turns what a person typed on the command line into a flat list of :class:`TrackSpec`, one per
+audio file, each tagged with the release it belongs to. It only looks at names and manifest cells; whether a file
+is readable audio is the QC layer's question (a manifest row whose file is missing still becomes a TrackSpec, and
+the QC layer gives it an error row).
+
+Three kinds of input:
+
+* **an audio file** (by extension, see :data:`AUDIO_EXTENSIONS`): a release of one track, named after the file.
+* **a folder**, searched recursively (hidden-looking folders included; symbolic links followed, loops not): every
+  folder that holds audio files is one release, its tracks are those files in natural name order
+  (``2 x.wav`` before ``10 x.wav``), and its ``release_id`` is the folder's path from the input folder's parent
+  (``cat/Artist - Album`` for input ``cat``). macOS "AppleDouble" companions (``._name.wav``, which hold Finder
+  metadata and no audio) are skipped.
+* **a manifest** (``.csv``, ``.parquet`` or ``.json``) with the columns of :data:`MANIFEST_COLUMNS`, of which only
+  ``path`` is required. See :func:`discover` for how gaps are filled.
+
+Track ids are the first 16 hex digits of the SHA-256 of the file's resolved absolute path: stable across re-runs
+and working directories, but moving or renaming the catalogue changes them (content hashes, which survive a move,
+come with resumable runs).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from farm.codes import normalize_isrc, normalize_upc
+from farm.errors import ConfigError
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "MANIFEST_EXTENSIONS",
+    "MANIFEST_COLUMNS",
+    "TrackSpec",
+    "discover",
+    "track_id_for",
+    "natural_key",
+]
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".aif", ".aiff", ".aifc", ".ogg", ".oga", ".opus", ".mp3",
+     ".caf", ".au", ".snd"}
+)
+"""File extensions taken as audio (compared case-insensitively)."""
+
+MANIFEST_EXTENSIONS = frozenset({".csv", ".parquet", ".json"})
+"""File extensions taken as manifests (compared case-insensitively)."""
+
+MANIFEST_COLUMNS = (
+    "release_id",
+    "upc",
+    "release_title",
+    "release_artist",
+    "track_number",
+    "isrc",
+    "title",
+    "artist",
+    "path",
+)
+"""Columns a manifest may have; only ``path`` is required. Other columns are kept in :attr:`TrackSpec.extra`."""
+
+_RELEASE_FIELDS = ("upc", "release_title", "release_artist")
+_APPLEDOUBLE_MAGIC = b"\x00\x05\x16\x07"
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """One track to measure, and the release it belongs to.
+
+    Parameters
+    ----------
+    track_id : str
+        16 hex digits, from the resolved absolute path (see :func:`track_id_for`).
+    release_id : str
+        The release the track belongs to: a folder path with ``/`` separators, a file's stem, or the manifest's
+        ``release_id`` cell (the manifest's stem when empty).
+    path : str
+        The path as found: the input argument joined with the path below it, or the manifest's cell as written.
+    abs_path : str
+        The resolved absolute path (symbolic links followed), the one the track id is made from.
+    track_number : int or None
+        1..n in name order for folders, 1 for a single file, the manifest's cell (None when empty).
+    title, artist : str
+        Track metadata; the title defaults to the file's stem, the artist to "".
+    isrc : str
+        As given, without spaces or hyphens and in upper case (:func:`farm.codes.normalize_isrc`); "" when none.
+    upc : str
+        As given, without spaces or hyphens (:func:`farm.codes.normalize_upc`); "" when none. Not validated here.
+    release_title, release_artist : str
+        The release's metadata; a folder release is titled with the folder's name.
+    extra : tuple of (str, str)
+        Further manifest columns (e.g. ``gap_s``, ``side``), in the manifest's column order, as text.
+    """
+
+    track_id: str
+    release_id: str
+    path: str
+    abs_path: str
+    track_number: int | None
+    title: str
+    artist: str
+    isrc: str
+    upc: str
+    release_title: str
+    release_artist: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def track_id_for(abs_path: str) -> str:
+    """The track id of a file: the first 16 hex digits of SHA-256 over its resolved absolute path (UTF-8).
+
+    Examples
+    --------
+    >>> len(track_id_for("/music/cat/Artist - Album/01 Intro.wav"))
+    16
+    """
+    # surrogateescape keeps undecodable bytes in POSIX file names hashable instead of raising.
+    return hashlib.sha256(abs_path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting ``"2 x.wav"`` before ``"10 x.wav"``: digit runs compare as numbers, text ignoring case.
+
+    Examples
+    --------
+    >>> sorted(["10 x.wav", "2 x.wav", "B.wav", "a.wav"], key=natural_key)
+    ['2 x.wav', '10 x.wav', 'a.wav', 'B.wav']
+    """
+    parts = []
+    for run in re.split(r"(\d+)", name):
+        if run.isdigit():
+            parts.append((0, int(run)))
+        elif run:
+            parts.append((1, run.casefold()))
+    # The name itself breaks ties ("01" vs "1", "a" vs "A") so the order is total and repeatable.
+    return (tuple(parts), name)
+
+
+def discover(inputs: Sequence[str | os.PathLike[str]]) -> list[TrackSpec]:
+    """Turn command-line inputs (audio files, folders, manifests) into the list of tracks to work on.
+
+    Parameters
+    ----------
+    inputs : sequence of str or path-like
+        Each an audio file, a folder or a manifest (``.csv``, ``.parquet``, ``.json``). Tracks come out in input
+        order, then folder/name order or manifest row order. A file reached twice (by two inputs, two manifest
+        rows, or a link) is kept once, where it was first found.
+
+    Returns
+    -------
+    list of TrackSpec
+
+    Raises
+    ------
+    ConfigError
+        An input does not exist or is of no known kind; a folder holds no audio; a folder cannot be listed; a
+        manifest cannot be read, has no ``path`` column, no rows, an empty ``path`` cell, a ``track_number``
+        that is not a whole number >= 1, or a release with two different values of ``upc``, ``release_title`` or
+        ``release_artist``.
+
+    Notes
+    -----
+    Manifest rules: ``path`` is resolved against the manifest's folder when relative; an empty ``release_id``
+    becomes the manifest's stem and an empty ``title`` the audio file's stem; release-level cells (``upc``,
+    ``release_title``, ``release_artist``) may be given on one row of a release and are copied to its other rows.
+    CSV is read as UTF-8 (a byte-order mark is allowed); column names are compared ignoring case and surrounding
+    spaces, and cells are stripped of surrounding spaces. Parquet and JSON numbers become text (``2.0`` stays
+    ``"2.0"``; a UPC stored as a number has lost its leading zeros, which the QC layer will report).
+
+    Examples
+    --------
+    >>> tracks = discover(["cat"])  # doctest: +SKIP
+    >>> tracks[0].release_id, tracks[0].track_number, tracks[0].title  # doctest: +SKIP
+    ('cat/Artist - Album', 1, '01 Intro')
+    """
+    if isinstance(inputs, (str, bytes, os.PathLike)):
+        raise TypeError("discover() takes a sequence of inputs; wrap a single path in a list")
+    seen: set[str] = set()
+    tracks: list[TrackSpec] = []
+    for item in inputs:
+        for spec in _discover_one(os.fspath(item)):
+            if spec.abs_path not in seen:
+                seen.add(spec.abs_path)
+                tracks.append(spec)
+    return tracks
+
+
+def _discover_one(given: str) -> list[TrackSpec]:
+    path = Path(given)
+    if not path.exists():
+        if path.is_symlink():
+            raise ConfigError(f"input {given!r} is a symbolic link to something that does not exist; fix the link")
+        raise ConfigError(
+            f"input {given!r} does not exist; give an audio file, a folder or a manifest (.csv, .parquet, .json)"
+        )
+    if path.is_dir():
+        return _discover_folder(given)
+    suffix = path.suffix.lower()
+    if suffix in MANIFEST_EXTENSIONS:
+        return _read_manifest(given)
+    if suffix in AUDIO_EXTENSIONS:
+        return [_single_file(given)]
+    raise ConfigError(
+        f"input {given!r} is not an audio file ({', '.join(sorted(AUDIO_EXTENSIONS))}), a folder, "
+        "or a manifest (.csv, .parquet, .json); check the path or rename the file"
+    )
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def _make_spec(*, path: str, release_id: str, track_number: int | None, release_title: str, **fields) -> TrackSpec:
+    abs_path = fields.pop("abs_path", None) or _resolved(path)
+    return TrackSpec(
+        track_id=track_id_for(abs_path),
+        release_id=release_id,
+        path=path,
+        abs_path=abs_path,
+        track_number=track_number,
+        title=fields.get("title") or _stem(path),
+        artist=fields.get("artist", ""),
+        isrc=normalize_isrc(fields.get("isrc", "")),
+        upc=normalize_upc(fields.get("upc", "")),
+        release_title=release_title,
+        release_artist=fields.get("release_artist", ""),
+        extra=fields.get("extra", ()),
+    )
+
+
+def _stem(path: str) -> str:
+    return Path(path).stem
+
+
+def _single_file(given: str) -> TrackSpec:
+    stem = _stem(given)
+    return _make_spec(path=given, release_id=stem, track_number=1, release_title=stem)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Folders
+
+
+def _is_audio_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def _is_appledouble(path: str) -> bool:
+    if not os.path.basename(path).startswith("._"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == _APPLEDOUBLE_MAGIC
+    except OSError:
+        return False
+
+
+def _walk(top: str) -> Iterator[tuple[str, list[str]]]:
+    """Yield (folder, audio file names in natural order), depth first in natural order, each real folder once."""
+    visited: set[tuple[int, int]] = set()
+
+    def fail(exc: OSError) -> None:
+        raise ConfigError(f"cannot list folder {exc.filename!r}: {exc.strerror}; fix its permissions") from None
+
+    for folder, subfolders, names in os.walk(top, topdown=True, onerror=fail, followlinks=True):
+        st = os.stat(folder)
+        # Following links means a link to an ancestor would recurse for ever; a folder's device and inode say
+        # whether we have been here before under another name.
+        if (st.st_dev, st.st_ino) in visited:
+            subfolders[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        subfolders.sort(key=natural_key)
+        audio = [n for n in names if _is_audio_name(n) and not _is_appledouble(os.path.join(folder, n))]
+        if audio:
+            yield folder, sorted(audio, key=natural_key)
+
+
+def _discover_folder(given: str) -> list[TrackSpec]:
+    # The release id starts at the input folder's own name, as the person sees it (abspath normalizes "." and
+    # "cat/" without following links, so a link named "latest" stays "latest").
+    top_name = Path(os.path.abspath(given)).name
+    tracks: list[TrackSpec] = []
+    for folder, names in _walk(given):
+        below = os.path.relpath(folder, given)
+        parts = [top_name] + ([] if below == os.curdir else below.split(os.sep))
+        release_id = "/".join(p for p in parts if p)
+        release_title = parts[-1] if parts[-1] else release_id
+        for number, name in enumerate(names, start=1):
+            tracks.append(
+                _make_spec(
+                    path=os.path.join(folder, name),
+                    release_id=release_id,
+                    track_number=number,
+                    release_title=release_title,
+                )
+            )
+    if not tracks:
+        raise ConfigError(
+            f"folder {given!r} holds no audio files in it or its subfolders (looked for "
+            f"{', '.join(sorted(AUDIO_EXTENSIONS))}); check the path"
+        )
+    return tracks
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Manifests
+
+
+@dataclass(frozen=True)
+class _Row:
+    where: str  # "line 4" (CSV) or "row 3" (Parquet, JSON), for messages
+    cells: dict[str, str]
+
+
+def _read_manifest(given: str) -> list[TrackSpec]:
+    suffix = Path(given).suffix.lower()
+    try:
+        if suffix == ".csv":
+            columns, rows = _read_csv(given)
+        elif suffix == ".parquet":
+            columns, rows = _read_parquet(given)
+        else:
+            columns, rows = _read_json(given)
+    except OSError as exc:
+        raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}") from None
+    if not rows:
+        raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
+    if "path" not in columns:
+        found = ", ".join(repr(c) for c in columns) or "none"
+        raise ConfigError(
+            f"manifest {given!r} has no 'path' column (columns: {found}); add one giving each track's audio file"
+        )
+    return _rows_to_specs(given, columns, rows)
+
+
+def _normalize_columns(given: str, raw: Sequence[object]) -> list[str]:
+    columns = [str(c).strip().lower() for c in raw]
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise ConfigError(f"manifest {given!r} has the column {duplicates[0]!r} more than once; keep one")
+    return columns
+
+
+def _read_csv(given: str) -> tuple[list[str], list[_Row]]:
+    try:
+        with open(given, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise ConfigError(f"manifest {given!r} is empty; it needs a header line with a 'path' column")
+            columns = _normalize_columns(given, header)
+            rows = []
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue  # blank lines, common at the end of hand-edited files
+                if len(cells) > len(columns):
+                    raise ConfigError(
+                        f"manifest {given!r}, line {reader.line_num}: {len(cells)} cells but the header has "
+                        f"{len(columns)} columns; quote cells that contain commas"
+                    )
+                values = [c.strip() for c in cells] + [""] * (len(columns) - len(cells))
+                rows.append(_Row(f"line {reader.line_num}", dict(zip(columns, values))))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"manifest {given!r} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise ConfigError(f"manifest {given!r} is not valid CSV: {exc}") from None
+    return columns, rows
+
+
+def _cell_text(given: str, where: str, column: str, value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    if isinstance(value, (list, tuple, dict)):
+        raise ConfigError(
+            f"manifest {given!r}, {where}: column {column!r} holds a {type(value).__name__}; "
+            "give one text or number per cell"
+        )
+    return str(value).strip()
+
+
+def _read_parquet(given: str) -> tuple[list[str], list[_Row]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(given)
+    except (pa.ArrowException, ValueError) as exc:
+        raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
+    raw_columns = table.column_names
+    columns = _normalize_columns(given, raw_columns)
+    rows = []
+    for index, record in enumerate(table.to_pylist(), start=1):
+        where = f"row {index}"
+        cells = {col: _cell_text(given, where, col, record[raw]) for col, raw in zip(columns, raw_columns)}
+        rows.append(_Row(where, cells))
+    return columns, rows
+
+
+def _read_json(given: str) -> tuple[list[str], list[_Row]]:
+    try:
+        with open(given, encoding="utf-8-sig") as fh:
+            document = json.load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"manifest {given!r} is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"manifest {given!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if isinstance(document, dict) and isinstance(document.get("tracks"), list):
+        document = document["tracks"]
+    if not isinstance(document, list):
+        raise ConfigError(
+            f"manifest {given!r} must hold a JSON array of track objects, or an object with a \"tracks\" array"
+        )
+    columns: list[str] = []
+    records = []
+    for index, record in enumerate(document, start=1):
+        if not isinstance(record, dict):
+            raise ConfigError(
+                f"manifest {given!r}, row {index}: is a {type(record).__name__}, not an object of column: value"
+            )
+        normalized = dict(zip(_normalize_columns(given, record.keys()), record.values()))
+        for col in normalized:
+            if col not in columns:
+                columns.append(col)
+        records.append(normalized)
+    rows = []
+    for index, record in enumerate(records, start=1):
+        where = f"row {index}"
+        rows.append(_Row(where, {col: _cell_text(given, where, col, record.get(col)) for col in columns}))
+    return columns, rows
+
+
+def _track_number(given: str, where: str, text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not (number.is_integer() and number >= 1):
+        raise ConfigError(
+            f"manifest {given!r}, {where}: track_number {text!r} is not a whole number >= 1 "
+            "(put vinyl sides such as 'A1' in a 'side' column)"
+        )
+    return int(number)
+
+
+def _rows_to_specs(given: str, columns: list[str], rows: list[_Row]) -> list[TrackSpec]:
+    base = Path(os.path.abspath(given)).parent  # the manifest's folder as the person sees it
+    default_release = Path(given).stem
+    extra_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
+    specs = []
+    for row in rows:
+        cells = row.cells
+        path = cells["path"]
+        if not path:
+            raise ConfigError(
+                f"manifest {given!r}, {row.where}: the path cell is empty; every row needs its audio file's path"
+            )
+        specs.append(
+            _make_spec(
+                path=path,
+                abs_path=str((base / path).resolve()),
+                release_id=cells.get("release_id") or default_release,
+                track_number=_track_number(given, row.where, cells.get("track_number", "")),
+                title=cells.get("title", ""),
+                artist=cells.get("artist", ""),
+                isrc=cells.get("isrc", ""),
+                upc=cells.get("upc", ""),
+                release_title=cells.get("release_title", ""),
+                release_artist=cells.get("release_artist", ""),
+                extra=tuple((c, cells[c]) for c in extra_columns),
+            )
+        )
+    return _fill_release_fields(given, specs)
+
+
+def _fill_release_fields(given: str, specs: list[TrackSpec]) -> list[TrackSpec]:
+    values: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        known = values.setdefault(spec.release_id, {})
+        for field in _RELEASE_FIELDS:
+            value = getattr(spec, field)
+            if not value:
+                continue
+            if known.setdefault(field, value) != value:
+                raise ConfigError(
+                    f"manifest {given!r}: release {spec.release_id!r} has two {field} values, "
+                    f"{known[field]!r} and {value!r}; give one per release (or split it into two release_ids)"
+                )
+    return [replace(spec, **values[spec.release_id]) for spec in specs]
