@@ -124,7 +124,7 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     Examples
     --------
     >>> info = probe("mix.wav")  # doctest: +SKIP
-    >>> info.sample_rate, info.channels, info.subtype
+    >>> info.sample_rate, info.channels, info.subtype  # doctest: +SKIP
     (48000, 2, 'PCM_24')
     """
     name = os.fspath(path)
@@ -149,32 +149,29 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         with open(name, "rb") as fh:
             head = fh.read(512)
             problem = _declared_length_problem(fh, head, size)
+            if problem is not None:
+                raise InputError(f"{name}: {problem}")
+            try:
+                with sf.SoundFile(name) as f:
+                    sample_rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
+                    subtype, container = str(f.subtype), str(f.format)
+            except sf.SoundFileError as exc:
+                raise InputError(f"{name}: {_not_audio_message(head, _libsndfile_detail(exc))}") from None
+            if frames >= _UNKNOWN_LENGTH:
+                raise InputError(
+                    f"{name}: the {container} header does not state how many samples the file holds (an encode "
+                    "written to a pipe?); re-encode it to a regular file, e.g. with `flac`, so its length is known"
+                )
+            if container == "OGG":
+                problem = _ogg_tail_problem(fh, size)
+                if problem is not None:
+                    raise InputError(f"{name}: {problem}")
+            elif container == "MP3" and not _mp3_has_frame_count(fh):
+                frames = _count_frames(name, channels)
     except PermissionError:
         raise InputError(f"{name}: permission denied; make the file readable by this user") from None
     except OSError as exc:
-        raise InputError(f"{name}: cannot be read ({exc.strerror})") from None
-    if problem is not None:
-        raise InputError(f"{name}: {problem}")
-
-    try:
-        with sf.SoundFile(name) as f:
-            sample_rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
-            subtype, container = str(f.subtype), str(f.format)
-    except sf.SoundFileError as exc:
-        raise InputError(f"{name}: {_not_audio_message(head, _libsndfile_detail(exc))}") from None
-
-    if frames >= _UNKNOWN_LENGTH:
-        raise InputError(
-            f"{name}: the {container} header does not state how many samples the file holds (an encode written "
-            "to a pipe?); re-encode it to a regular file, e.g. with `flac`, so its length is known"
-        )
-    with open(name, "rb") as fh:
-        if container == "OGG":
-            problem = _ogg_tail_problem(fh, size)
-            if problem is not None:
-                raise InputError(f"{name}: {problem}")
-        elif container == "MP3" and not _mp3_has_frame_count(fh):
-            frames = _count_frames(name, channels)
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     if frames == 0:
         raise InputError(f"{name}: file holds no audio frames (a valid header with empty audio); export it again")
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
@@ -273,7 +270,10 @@ def read_blocks(path: str | os.PathLike[str], info: AudioInfo, *, block_frames: 
                 break
             decoded += n
             if decoded > info.frames:
-                break
+                raise InputError(
+                    f"{name}: decodes to more than the {info.frames:,} frames probed; the file is corrupt or "
+                    "changed since it was probed"
+                )
             # Always copy: for mono, chunk.T is already contiguous and ascontiguousarray would hand out a view
             # of the buffer that the next read overwrites.
             yield chunk.T.copy(order="C")
@@ -298,8 +298,8 @@ def _truncated(declared: int, present: int) -> str:
 
 def _no_data_chunk(size: int, kind: str) -> str:
     return (
-        f"the {kind} header ends at byte {size:,} before any audio data: truncated export or copy; "
-        "export or copy it again"
+        f"the {kind} header ends at byte {size:,} before any audio data: truncated export or copy (or a "
+        "damaged header); export or copy it again"
     )
 
 

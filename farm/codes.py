@@ -68,8 +68,8 @@ def isrc_problem(code: str) -> str | None:
     --------
     >>> isrc_problem("USRC17607839") is None
     True
-    >>> isrc_problem("US-RC1-76-0783")
-    "ISRC 'US-RC1-76-0783' is 11 characters, not 12 (CC-XXX-YY-NNNNN: country letters, registrant letters/digits, year digits, designation digits)"
+    >>> isrc_problem("US-RC1-76-0783X")
+    "ISRC 'US-RC1-76-0783X': designation '0783X' must be five digits (CC-XXX-YY-NNNNN)"
     """
     if not code.strip():
         return f"ISRC is empty ({_ISRC_FORM})"

@@ -344,7 +344,8 @@ def _ogg_page_ends(raw: bytes) -> list[int]:
 
 @pytest.mark.parametrize("subtype", ["VORBIS", "OPUS"])
 def test_truncated_ogg_mid_page(tmp_path, subtype):
-    path = _write(tmp_path / "cut.ogg", render_music_like(sample_rate=48000, seconds=3.0), 48000, format="OGG", subtype=subtype)
+    audio = render_music_like(sample_rate=48000, seconds=3.0)
+    path = _write(tmp_path / "cut.ogg", audio, 48000, format="OGG", subtype=subtype)
     ends = _ogg_page_ends(path.read_bytes())
     os.truncate(path, (ends[-3] + ends[-2]) // 2)
     assert "incomplete page" in _probe_and_read_error(path)
@@ -371,6 +372,15 @@ def test_file_changed_between_probe_and_read(tmp_path):
     _write(path, render_music_like(seconds=0.2, channels=1), 44100, subtype="PCM_16")
     with pytest.raises(InputError, match="changed"):
         next(read_blocks(path, info))
+
+
+def test_file_grown_between_probe_and_read(tmp_path):
+    path = _write(tmp_path / "x.wav", render_music_like(seconds=0.2), 44100, subtype="PCM_16")
+    info = probe(path)
+    _write(path, render_music_like(seconds=0.4), 44100, subtype="PCM_16")
+    with pytest.raises(InputError, match="more than the 8,820 frames probed"):
+        for _ in read_blocks(path, info, block_frames=1000):
+            pass
 
 
 @pytest.mark.parametrize("block_frames", [0, -1, 1.5, True])
