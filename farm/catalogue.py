@@ -219,21 +219,34 @@ def _resolved(path: str) -> str:
     return str(Path(path).resolve())
 
 
-def _make_spec(*, path: str, release_id: str, track_number: int | None, release_title: str, **fields) -> TrackSpec:
-    abs_path = fields.pop("abs_path", None) or _resolved(path)
+def _make_spec(
+    *,
+    path: str,
+    release_id: str,
+    track_number: int | None,
+    release_title: str,
+    abs_path: str | None = None,
+    title: str = "",
+    artist: str = "",
+    isrc: str = "",
+    upc: str = "",
+    release_artist: str = "",
+    extra: tuple[tuple[str, str], ...] = (),
+) -> TrackSpec:
+    abs_path = abs_path or _resolved(path)
     return TrackSpec(
         track_id=track_id_for(abs_path),
         release_id=release_id,
         path=path,
         abs_path=abs_path,
         track_number=track_number,
-        title=fields.get("title") or _stem(path),
-        artist=fields.get("artist", ""),
-        isrc=normalize_isrc(fields.get("isrc", "")),
-        upc=normalize_upc(fields.get("upc", "")),
+        title=title or _stem(path),
+        artist=artist,
+        isrc=normalize_isrc(isrc),
+        upc=normalize_upc(upc),
         release_title=release_title,
-        release_artist=fields.get("release_artist", ""),
-        extra=fields.get("extra", ()),
+        release_artist=release_artist,
+        extra=extra,
     )
 
 
