@@ -120,12 +120,16 @@ def _midi_hz(pitch: int) -> float:
 
 @lru_cache(maxsize=64)
 def _sos(kind: str, corner_hz: float | tuple[float, float], sample_rate: int, order: int = 2) -> np.ndarray:
-    nyq = sample_rate / 2.0
+    """Butterworth sections, cached (the same few filters are designed once per rate, not once per note).
+    Corners are capped below Nyquist so a design made for 48 kHz still works at 8 kHz."""
     if isinstance(corner_hz, tuple):
-        corner_hz = tuple(min(c, 0.45 * sample_rate) for c in corner_hz)
+        low, high = (min(c, 0.45 * sample_rate) for c in corner_hz)
+        if low >= 0.9 * high:  # the band is above Nyquist at this rate: keep its lower edge as a high-pass
+            return scipy.signal.butter(order, min(low, 0.4 * sample_rate), btype="highpass", fs=sample_rate,
+                                       output="sos")
+        corner_hz = (low, high)
     else:
         corner_hz = min(corner_hz, 0.45 * sample_rate)
-    del nyq
     return scipy.signal.butter(order, corner_hz, btype=kind, fs=sample_rate, output="sos")
 
 
@@ -298,7 +302,6 @@ def _drum_wave(key: int, sample_rate: int, rng: np.random.Generator) -> np.ndarr
         tone = (np.sin(2 * np.pi * 185 * t) + 0.5 * np.sin(2 * np.pi * 330 * t)) * np.exp(-t / 0.05)
         wires = scipy.signal.sosfilt(_sos("bandpass", (1200.0, 9000.0), sr), noise(0.4)) * np.exp(-t / 0.12)
         wave = 0.7 * tone + 1.2 * wires / np.std(wires[: int(0.05 * sr)])
-        wave = wave * 0.4
     elif key == 37:  # side stick: a wooden click
         t = np.arange(int(0.12 * sr)) / sr
         wave = (np.sin(2 * np.pi * 820 * t) * np.exp(-t / 0.012)

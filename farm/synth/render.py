@@ -232,7 +232,7 @@ def render_song(song: Song, sample_rate: int, *, renderer: str = "auto", soundfo
     --------
     >>> from farm.synth.midi import generate_song
     >>> audio = render_song(generate_song(3, duration_s=8.0), 48000, renderer="builtin")
-    >>> round(20 * np.log10(np.abs(audio).max()), 3)
+    >>> round(float(20 * np.log10(np.abs(audio).max())), 3)
     -1.0
     """
     rate = int(sample_rate)
