@@ -124,21 +124,30 @@ def run_qc_command(
     total = len(specs)
     err.print(f"{total} track(s) in {len({s.release_id for s in specs})} release(s); profile {qc_profile.name}")
 
-    t0 = time.perf_counter()
     statuses: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     offenders: list[dict] = []
     audio_s = 0.0
-    with QCWriter(out) as writer, ray_session(cluster_config) as session, _progress(err, total) as tick:
-        for report in run_qc(specs, qc_config, parallelism=session.parallelism):
-            writer.add(report)
-            statuses[report.status] += 1
-            for ev in report.events:
-                kinds[(ev["kind"], ev["severity"])] += 1
-            audio_s += report.audio_s
-            if report.status != "ok":
-                offenders.append(report.row)
-            tick(audio_s, time.perf_counter() - t0)
+    t_start = time.perf_counter()
+    with QCWriter(out) as writer, ray_session(cluster_config) as session:
+        err.print(
+            f"Ray {'embedded' if session.embedded else 'at ' + session.address}: {session.parallelism} worker(s), "
+            f"ready in {time.perf_counter() - t_start:.1f} s",
+            highlight=False,
+        )
+        # Speed is measured from here: Ray's start-up is a constant, not a property of the audit.
+        t0 = time.perf_counter()
+        with _progress(err, total) as tick:
+            reports = run_qc(specs, qc_config, parallelism=session.parallelism)
+            for report in reports:
+                writer.add(report)
+                statuses[report.status] += 1
+                for ev in report.events:
+                    kinds[(ev["kind"], ev["severity"])] += 1
+                audio_s += report.audio_s
+                if report.status != "ok":
+                    _keep_worst(offenders, report.row)
+                tick(audio_s, time.perf_counter() - t0)
         wall = time.perf_counter() - t0
         qc_dir = writer.commit(
             {
@@ -210,6 +219,19 @@ class _progress:
 
 
 _STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "ok": 3}
+WORST_SHOWN = 10
+
+
+def _worst_key(row: dict) -> tuple:
+    return (_STATUS_ORDER[row["status"]], -row["n_events"], row["path"])
+
+
+def _keep_worst(worst: list[dict], row: dict) -> None:
+    """Keep only the WORST_SHOWN worst rows, so the summary costs no memory on a catalogue of millions."""
+    worst.append(row)
+    if len(worst) > 4 * WORST_SHOWN:
+        worst.sort(key=_worst_key)
+        del worst[WORST_SHOWN:]
 
 
 def _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall) -> None:
@@ -229,7 +251,7 @@ def _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall) -> None
             kt.add_row(kind, sev, str(n))
         console.print(kt)
     if offenders:
-        worst = sorted(offenders, key=lambda r: (_STATUS_ORDER[r["status"]], -r["n_events"], r["path"]))[:10]
+        worst = sorted(offenders, key=_worst_key)[:WORST_SHOWN]
         ot = Table(title="Worst offenders")
         ot.add_column("status")
         ot.add_column("path", overflow="fold")
