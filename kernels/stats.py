@@ -79,6 +79,27 @@ def _ticks_from_seconds(seconds: float, name: str) -> int:
     return int(ticks)
 
 
+def _first_above(xp, block, threshold: float, *, from_end: bool) -> int:
+    """Index of the first (or last) sample where any channel's magnitude exceeds ``threshold``.
+
+    The caller knows one exists. Searches outwards from the chosen end in growing windows, so a block
+    that is loud near that end (the usual case) costs a few thousand comparisons, not a full pass.
+    """
+    n = int(block.shape[1])
+    width = 1024
+    done = 0
+    while True:
+        lo, hi = (n - done - width, n - done) if from_end else (done, done + width)
+        lo, hi = max(lo, 0), min(hi, n)
+        hits = to_numpy(xp.flatnonzero(xp.any(xp.abs(block[:, lo:hi]) > threshold, axis=0)))
+        if hits.size:
+            return lo + int(hits[-1] if from_end else hits[0])
+        done += hi - lo
+        if done >= n:
+            raise RuntimeError("no sample above the threshold although the block peak is")  # pragma: no cover
+        width *= 4
+
+
 class SignalStats:
     """Streaming peak / RMS / DC / correlation / silence statistics.
 
@@ -139,6 +160,8 @@ class SignalStats:
 
         self._frames = 0
         self._shift: np.ndarray | None = None  # per-channel offset the sums are taken around
+        self._shift_xp = None  # the same, in the namespace of the blocks
+        self._scratch = None  # reusable work rows, see process()
         self._peak = np.zeros(self.channels)
         self._sum = np.zeros(self.channels)  # of (x - shift)
         self._sum_sq = np.zeros(self.channels)  # of (x - shift)^2
@@ -172,28 +195,52 @@ class SignalStats:
             return
         if self._shift is None:
             self._shift = to_numpy(block.mean(axis=1)).astype(np.float64)
-        d = block - xp.asarray(self._shift)[:, None]
-        magnitude = xp.abs(block)
-        sound = xp.any(magnitude > self._threshold, axis=0)
-        sums = [magnitude.max(axis=1), d.sum(axis=1), (d * d).sum(axis=1), xp.any(sound)[None]]
-        if self._stereo:
-            product = d[0] * d[1]
-            sums.append(product.sum()[None])
-        host = to_numpy(xp.concatenate([xp.asarray(s, dtype=xp.float64) for s in sums]))
+            self._shift_xp = xp.asarray(self._shift)
         c = self.channels
+        # Scratch rows, reused between blocks (fresh multi-megabyte arrays per block cost more in page
+        # faults than the arithmetic): d = x - shift for every channel, and for stereo the products
+        # d0^2, d1^2, d0 d1 placed right after d0, d1 so the five tick quantities are one view.
+        scratch = self._scratch_for(xp, n)
+        if self._stereo:
+            xp.subtract(block[:2], self._shift_xp[:2, None], out=scratch[:2])
+            if c > 2:
+                xp.subtract(block[2:], self._shift_xp[2:, None], out=scratch[5 : c + 3])
+            xp.multiply(scratch[0], scratch[0], out=scratch[2])
+            xp.multiply(scratch[1], scratch[1], out=scratch[3])
+            xp.multiply(scratch[0], scratch[1], out=scratch[4])
+            quantities = scratch[:5]
+            row_sums = scratch[: c + 3].sum(axis=1)
+            sums = xp.concatenate([row_sums[:2], row_sums[5 : c + 3]])
+            squares = xp.concatenate([row_sums[2:4], xp.einsum("ij,ij->i", scratch[5 : c + 3], scratch[5 : c + 3])])
+            extra = row_sums[4:5]
+        else:
+            d = scratch
+            xp.subtract(block, self._shift_xp[:, None], out=d)
+            sums = d.sum(axis=1)
+            squares = xp.einsum("ij,ij->i", d, d)
+            extra = xp.zeros(1, dtype=xp.float64)
+        # max |x| without materialising |x|.
+        peaks = xp.maximum(block.max(axis=1), -block.min(axis=1))
+        host = to_numpy(xp.concatenate([peaks, sums, squares, extra]))
         np.maximum(self._peak, host[:c], out=self._peak)
         self._sum += host[c : 2 * c]
         self._sum_sq += host[2 * c : 3 * c]
-        if host[3 * c]:
-            where = to_numpy(xp.flatnonzero(sound))
+        if host[:c].max() > self._threshold:
             if self._first_sound is None:
-                self._first_sound = self._frames + int(where[0])
-            self._last_sound = self._frames + int(where[-1])
+                self._first_sound = self._frames + _first_above(xp, block, self._threshold, from_end=False)
+            self._last_sound = self._frames + _first_above(xp, block, self._threshold, from_end=True)
         if self._stereo:
-            self._cross += float(host[3 * c + 1])
-            quantities = xp.stack([d[0], d[1], d[0] * d[0], d[1] * d[1], product])
+            self._cross += float(host[3 * c])
             self._add_ticks(to_numpy(self._ticks.push(quantities)))
         self._frames += n
+
+    def _scratch_for(self, xp, n: int):
+        rows = self.channels + 3 if self._stereo else self.channels
+        buf = self._scratch
+        if buf is None or array_namespace(buf) is not xp or buf.shape[1] < n:
+            buf = xp.empty((rows, max(n, 1024)), dtype=xp.float64)
+            self._scratch = buf
+        return buf[:, :n]
 
     def _add_ticks(self, ticks: np.ndarray) -> None:
         """Append completed tick sums and evaluate every window they complete."""

@@ -198,6 +198,8 @@ class TruePeakMeter:
         # Bookkeeping for tests and benchmarks: how many chunks the skip had to compute.
         self.chunks_seen = 0
         self.chunks_computed = 0
+        self._skip = True  # False computes every output on NumPy too (the GPU path; used by tests)
+        self._buffers: dict[str, np.ndarray] = {}
         self._sample_peak = np.zeros(self.channels)
 
     def process(self, block) -> None:
@@ -216,14 +218,25 @@ class TruePeakMeter:
         n = int(block.shape[1])
         if n == 0:
             return
+        taps = TAPS_PER_PHASE
         if self._history is None:
-            self._history = xp.zeros((self.channels, TAPS_PER_PHASE - 1), dtype=xp.float64)
+            self._history = xp.zeros((self.channels, taps - 1), dtype=xp.float64)
             self._matrix = xp.asarray(self._matrix_np)
-        extended = xp.concatenate([self._history, block], axis=1)
+        if xp is not np or not self._skip:
+            extended = xp.concatenate([self._history, block], axis=1)
+            self._history = extended[:, n:].copy()
+            np.maximum(self._sample_peak, to_numpy(xp.abs(block).max(axis=1)), out=self._sample_peak)
+            self._scan_all(xp, extended, self._true_peak)
+            return
+        # NumPy: work in buffers kept between blocks (fresh megabyte arrays per block cost more in page
+        # faults than the arithmetic they hold).
+        extended = self._buffer("_extended", n + taps - 1)
+        extended[:, : taps - 1] = self._history
+        extended[:, taps - 1 :] = block
         self._history = extended[:, n:].copy()
-        magnitude = xp.abs(block)
-        np.maximum(self._sample_peak, to_numpy(magnitude.max(axis=1)), out=self._sample_peak)
-        self._scan(xp, extended, n, self._true_peak)
+        magnitude = self._magnitude_of(extended, n)
+        np.maximum(self._sample_peak, magnitude[:, taps - 1 : taps - 1 + n].max(axis=1), out=self._sample_peak)
+        self._scan_skipping(extended, magnitude, n, self._true_peak)
 
     def result(self) -> TruePeakResult:
         """Peaks for everything fed so far, including the filter's tail after the last sample."""
@@ -231,9 +244,13 @@ class TruePeakMeter:
         if self._history is not None:
             xp = array_namespace(self._history)
             tail = xp.concatenate([self._history, xp.zeros_like(self._history)], axis=1)
-            counts = (self.chunks_seen, self.chunks_computed)
-            self._scan(xp, tail, TAPS_PER_PHASE - 1, true_peak)
-            self.chunks_seen, self.chunks_computed = counts  # result() leaves the meter as it was
+            if xp is not np or not self._skip:
+                self._scan_all(xp, tail, true_peak)
+            else:
+                counts = (self.chunks_seen, self.chunks_computed)
+                n = TAPS_PER_PHASE - 1
+                self._scan_skipping(tail, self._magnitude_of(tail, n), n, true_peak)
+                self.chunks_seen, self.chunks_computed = counts  # result() leaves the meter as it was
         channel_tp = tuple(_db(float(v)) for v in true_peak)
         channel_sp = tuple(_db(float(v)) for v in self._sample_peak)
         return TruePeakResult(
@@ -244,25 +261,43 @@ class TruePeakMeter:
             oversampling=self.oversampling,
         )
 
-    def _scan(self, xp, extended, n: int, running: np.ndarray) -> None:
-        """Raise ``running`` (per channel, in place) to the interpolated peak of ``n`` output positions.
+    def _buffer(self, name: str, length: int) -> np.ndarray:
+        """A ``(channels, length)`` view of a float64 work buffer that grows as needed."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[1] < length:
+            buf = np.empty((self.channels, max(length, 4096)))
+            self._buffers[name] = buf
+        return buf[:, :length]
+
+    def _magnitude_of(self, extended: np.ndarray, n: int) -> np.ndarray:
+        """``|extended|`` followed by zeros up to a whole number of chunks plus one (see the bounds)."""
+        width = (-(-n // _CHUNK) + 1) * _CHUNK
+        magnitude = self._buffer("_magnitude", width)
+        np.abs(extended, out=magnitude[:, : extended.shape[1]])
+        magnitude[:, extended.shape[1] :] = 0.0
+        return magnitude
+
+    def _scan_all(self, xp, extended, running: np.ndarray) -> None:
+        """Raise ``running`` (per channel, in place) to the peak of every output of ``extended``.
 
         ``extended`` is ``(channels, P - 1 + n)``: the carried history followed by the new samples;
         output position ``j`` is interpolated from ``extended[:, j : j + P]``.
         """
+        for ch in range(self.channels):
+            out = _windows(xp, extended[ch], TAPS_PER_PHASE) @ self._matrix
+            running[ch] = max(running[ch], float(xp.maximum(out.max(), -out.min())))
+
+    def _scan_skipping(self, extended: np.ndarray, magnitude: np.ndarray, n: int, running: np.ndarray) -> None:
+        """As :meth:`_scan_all`, but only for the chunks whose bound exceeds the running maximum.
+
+        ``magnitude`` is ``|extended|`` zero-padded by :meth:`_magnitude_of`.
+        """
         taps = TAPS_PER_PHASE
-        if xp is not np:
-            for ch in range(self.channels):
-                peak = float(xp.abs(_windows(xp, extended[ch], taps) @ self._matrix).max())
-                running[ch] = max(running[ch], peak)
-            return
         size = _CHUNK
         chunks = -(-n // size)
         # Peak of every chunk's input span: its own samples plus the P - 1 samples after them (the
         # zero padding beyond the data only ever lowers a maximum, so the bound stays valid).
-        padded = np.zeros((self.channels, (chunks + 1) * size))
-        np.abs(extended, out=padded[:, : extended.shape[1]])
-        grid = padded.reshape(self.channels, chunks + 1, size)
+        grid = magnitude.reshape(self.channels, chunks + 1, size)
         body = grid.max(axis=-1)
         head = grid[:, :, : taps - 1].max(axis=-1)
         bounds = np.maximum(body[:, :chunks], head[:, 1:]) * self._gain_bound

@@ -259,3 +259,20 @@ def test_rejects_bad_arguments():
         TruePeakMeter(-1, 2)
     with pytest.raises(ValueError, match="shape"):
         TruePeakMeter(48000, 2).process(np.zeros((1, 10)))
+
+
+@pytest.mark.parametrize("block", [1, 777, 65536])
+def test_unskipped_path_agrees(block):
+    # The path CuPy arrays take (every output computed, one product per channel and block) run on
+    # NumPy, so its logic is checked even where there is no GPU.
+    rng = np.random.default_rng(6)
+    x = music_like(rng, 0.3, 48000)
+    meter = TruePeakMeter(48000, 2)
+    meter._skip = False
+    for start in range(0, x.shape[1], block):
+        meter.process(x[:, start : start + block])
+    r = meter.result()
+    np.testing.assert_allclose(r.channel_true_peak_dbtp, reference_dbtp(x, 4), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        r.channel_sample_peak_dbfs, 20 * np.log10(np.max(np.abs(x), axis=1)), rtol=0, atol=1e-12
+    )
