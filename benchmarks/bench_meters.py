@@ -32,6 +32,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import scipy.ndimage  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,8 +47,8 @@ def music_like(seconds: float, sample_rate: int, *, seed: int = 0, limited: bool
 
     1/f noise (partly correlated between channels) and a bass line carry the energy; song sections
     (-14..0 dB) and a 120 bpm beat envelope make the level move; noise-burst "drums" on the beats give
-    sparse transients. ``limited`` pushes it 12 dB into a soft clipper and a -0.3 dBFS ceiling, like a
-    loud modern master.
+    sparse transients. ``limited`` drives it 12 dB into a look-ahead brick-wall limiter with a -0.3 dBFS
+    ceiling, like a loud modern master: sample peaks pile up at the ceiling all through the loud sections.
     """
     rng = np.random.default_rng(seed)
     n = int(seconds * sample_rate)
@@ -77,13 +78,23 @@ def music_like(seconds: float, sample_rate: int, *, seed: int = 0, limited: bool
         if rng.random() < 0.8:
             i = int(start * sample_rate)
             amp = rng.uniform(0.3, 0.8) * section[i]
-            burst = rng.standard_normal(hit_len) * hit_env * amp
+            # Snare/hat-like: noise with its top octave tamed (a 2-tap average), not raw white noise.
+            noise = rng.standard_normal(hit_len + 1)
+            burst = 0.5 * (noise[1:] + noise[:-1]) * hit_env * amp
             x[:, i : i + hit_len] += burst * np.array([[1.0], [rng.uniform(0.7, 1.0)]])
 
     x /= np.max(np.abs(x))
     if limited:
-        x = np.tanh(4.0 * x)  # 12 dB of drive through a soft clipper
-        x *= 10 ** (-0.3 / 20) / np.max(np.abs(x))
+        # Gain = ceiling / envelope, where the envelope is a 10 ms running maximum smoothed over 5 ms:
+        # every smoothed value around a sample covers that sample, so nothing exceeds the ceiling, and
+        # the gain moves over milliseconds rather than clipping sample by sample.
+        ceiling = 10 ** (-0.3 / 20)
+        width = int(0.005 * sample_rate)
+        # Mastered loud, sections end up within a few dB of each other (LRA of a few LU).
+        driven = x / section**0.7 * 10 ** (12 / 20)
+        envelope = scipy.ndimage.maximum_filter1d(np.max(np.abs(driven), axis=0), 2 * width + 1)
+        envelope = scipy.ndimage.uniform_filter1d(envelope, width)
+        x = driven * np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     else:
         x *= 10 ** (-1.0 / 20)
     return x
