@@ -334,6 +334,11 @@ class LoudnessResult:
         ``short_term_lufs[i]`` is the 3 s window ending at tick ``i + 300``.
     tick_s : float
         Spacing of the series in seconds (0.01).
+
+    Notes
+    -----
+    Compared by identity (``eq=False``): element-wise array fields make field-by-field equality
+    ambiguous. Compare the fields you care about, with a tolerance.
     """
 
     integrated_lufs: float

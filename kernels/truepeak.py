@@ -169,7 +169,8 @@ class TruePeakMeter:
     >>> import numpy as np
     >>> fs = 48000
     >>> n = np.arange(fs)
-    >>> x = np.tile(0.5 * np.sin(2 * np.pi * n / 4 + np.pi / 4), (2, 1))  # samples peak at 0.354
+    >>> fade = np.minimum(1.0, np.minimum(n, fs - 1 - n) / 480)  # 10 ms fades: no ringing at the edges
+    >>> x = np.tile(0.5 * fade * np.sin(2 * np.pi * n / 4 + np.pi / 4), (2, 1))  # samples reach 0.354
     >>> meter = TruePeakMeter(fs, 2)
     >>> meter.process(x)
     >>> r = meter.result()
