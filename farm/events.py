@@ -47,7 +47,10 @@ def register_kind(name: str, description: str, *, whole_track: bool = False) -> 
 register_kind("true_peak_over", "true peak above the profile's ceiling (value: dBTP)")
 register_kind("head_silence", "digital silence at the start longer than allowed (value: seconds)", whole_track=True)
 register_kind("tail_silence", "digital silence at the end longer than allowed (value: seconds)", whole_track=True)
-register_kind("dc_offset", "mean sample value away from zero (value: linear, full scale = 1)", whole_track=True)
+register_kind(
+    "dc_offset", "a constant offset that persists through the quiet passages (value: linear, full scale = 1)",
+    whole_track=True,
+)
 register_kind("invalid_isrc", "ISRC with a wrong format", whole_track=True)
 register_kind("invalid_upc", "UPC/EAN with a wrong format or check digit", whole_track=True)
 register_kind("format", "sample rate, bit depth, channels or codec outside the profile", whole_track=True)

@@ -21,6 +21,7 @@ from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
 from farm.schema import clean_float, kind_count_columns
+from kernels.dc import DCOffsetMeter
 from kernels.loudness import LoudnessMeter
 from kernels.stats import SignalStats
 from kernels.truepeak import TruePeakMeter
@@ -132,6 +133,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
     loud = LoudnessMeter(info.sample_rate, info.channels)
     peak = TruePeakMeter(info.sample_rate, info.channels)
     stats = SignalStats(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
+    dc = DCOffsetMeter(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
     # Non-finite samples: measurements from such a file are garbage, so the meters stop at the first one and
     # the rest of the file is only counted.
     bad_count, bad_first, bad_last = 0, None, None
@@ -150,6 +152,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
             loud.process(block)
             peak.process(block)
             stats.process(block)
+            dc.process(block)
         pos += n
     if bad_count:
         sr = info.sample_rate
@@ -162,7 +165,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
             "the file is corrupt or was exported unnormalised from a float mix: no measurement is reported",
         )
         return None, [ev]
-    lr, tp, st = loud.result(), peak.result(), stats.result()
+    lr, tp, st, dcr = loud.result(), peak.result(), stats.result(), dc.result()
     m = Measurements(
         integrated_lufs=clean_float(lr.integrated_lufs),
         loudness_range_lu=clean_float(lr.loudness_range_lu),
@@ -178,7 +181,22 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
         head_silence_s=clean_float(st.head_silence_s),
         tail_silence_s=clean_float(st.tail_silence_s),
     )
-    return m, []
+    events = []
+    if math.isfinite(dcr.persistent_dc) and abs(dcr.persistent_dc) > thr.dc_offset_max:
+        offsets = [v for v in dcr.channel_persistent_dc if abs(v) > thr.dc_offset_max]
+        db = 20 * math.log10(abs(dcr.persistent_dc))
+        events.append(
+            Event(
+                "dc_offset",
+                0.0,
+                info.duration_s,
+                channel=dcr.persistent_dc_channel if len(offsets) == 1 else -1,
+                value=dcr.persistent_dc,
+                detail=f"DC offset {dcr.persistent_dc:+.4f} ({db:.1f} dBFS) that stays through the quiet passages, "
+                f"above {thr.dc_offset_max:g}: a high-pass at a few Hz removes it",
+            )
+        )
+    return m, events
 
 
 def _judge_measurements(m: Measurements, info: AudioInfo, profile: Profile) -> list[Event]:
@@ -221,18 +239,6 @@ def _judge_measurements(m: Measurements, info: AudioInfo, profile: Profile) -> l
                 value=m.tail_silence_s,
                 detail=f"{m.tail_silence_s:.2f} s of digital silence after the audio ends "
                 f"(allowed {thr.tail_silence_max_s:g} s)",
-            )
-        )
-    if m.dc_offset is not None and abs(m.dc_offset) > thr.dc_offset_max:
-        db = 20 * math.log10(abs(m.dc_offset))
-        out.append(
-            Event(
-                "dc_offset",
-                0.0,
-                dur,
-                value=m.dc_offset,
-                detail=f"DC offset {m.dc_offset:+.4f} ({db:.1f} dBFS) above {thr.dc_offset_max:g}: "
-                "a high-pass at a few Hz removes it",
             )
         )
     if thr.loudness_target_lufs is not None:

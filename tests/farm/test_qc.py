@@ -55,9 +55,9 @@ def test_row_has_every_contract_column_and_sane_numbers(tmp_path):
 
 
 def test_findings_true_peak_silence_dc(tmp_path):
-    x = _tone(6, -0.2)
+    x = _tone(6, -0.5)
     x = np.concatenate([np.zeros((2, 3 * SR)), x, np.zeros((2, int(2.5 * SR)))], axis=1) + 0.0
-    x[:, 3 * SR : 9 * SR] += 0.01  # DC on the music only, leaving the silences digital
+    x[:, 3 * SR : 9 * SR] += 0.03  # DC on the music only, leaving the silences digital
     x = np.clip(x, -1, 1)
     r = _audit(_write(tmp_path / "hot.wav", x, subtype="FLOAT"))
     assert _kinds(r) == ["dc_offset", "head_silence", "tail_silence", "true_peak_over"]
