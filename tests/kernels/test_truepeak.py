@@ -300,5 +300,6 @@ def test_benchmark_against_ffmpeg(limited):
     assert abs(ours["I"] - theirs["I"]) <= 0.15
     assert abs(ours["TP"] - theirs["TP"]) <= 0.35
     assert abs(ours["LRA"] - theirs["LRA"]) <= 0.65
-    # Machine-dependent, so only a floor far under what one core of a 2020s CPU does (500-800x).
-    assert r["ours_x_realtime"] > 100
+    # Speed only as a ratio against the peer timed in the same run on the same machine: measured 3.5x
+    # ffmpeg's speed on dynamic material and 2.1x on a limited master; failing means we fell behind ffmpeg.
+    assert r["ours_x_realtime"] > r["ffmpeg_x_realtime"]
