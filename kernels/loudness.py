@@ -375,10 +375,6 @@ def _loudness_range_lu(short_term_energy: np.ndarray) -> float:
     return float(high - low)
 
 
-def _max_or_nan(series: np.ndarray) -> float:
-    return float(np.max(series)) if series.size else float("nan")
-
-
 class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R128 loudness meter.
 
@@ -454,35 +450,63 @@ class LoudnessMeter:
             energy = xp.zeros(block.shape[1], dtype=xp.float64)
         self._energy.append(self._ticks.push(energy[None, :])[0])
 
-    def result(self) -> LoudnessResult:
-        """Readings for everything fed so far (the meter can keep going afterwards)."""
+    def result(self, *, series: bool = True) -> LoudnessResult:
+        """Readings for everything fed so far (the meter can keep going afterwards).
+
+        Parameters
+        ----------
+        series : bool
+            Also return the momentary and short-term series (8 bytes per 10 ms each). Without them the
+            readings are computed window chunk by window chunk, so the extra memory of a two-hour stream
+            stays a few MB (the QC audit asks for no series).
+        """
         energy = self._energy.to_numpy()
         bounds = self._grid.boundary(np.arange(energy.size + 1, dtype=np.int64))
-        momentary = _window_means(energy, bounds, MOMENTARY_TICKS)
-        short_term = _window_means(energy, bounds, SHORT_TERM_TICKS)
-        momentary_lufs = _readonly(lufs_from_energy(momentary))
-        short_term_lufs = _readonly(lufs_from_energy(short_term))
+        momentary = _scan_windows(energy, bounds, MOMENTARY_TICKS, keep_series=series)
+        short_term = _scan_windows(energy, bounds, SHORT_TERM_TICKS, keep_series=series)
+        empty = np.zeros(0)
         return LoudnessResult(
-            integrated_lufs=_integrated_lufs(momentary[::GATING_HOP_TICKS]),
-            loudness_range_lu=_loudness_range_lu(short_term[::GATING_HOP_TICKS]),
-            max_momentary_lufs=_max_or_nan(momentary_lufs),
-            max_short_term_lufs=_max_or_nan(short_term_lufs),
-            momentary_lufs=momentary_lufs,
-            short_term_lufs=short_term_lufs,
+            integrated_lufs=_integrated_lufs(momentary.every_hop),
+            loudness_range_lu=_loudness_range_lu(short_term.every_hop),
+            max_momentary_lufs=float(lufs_from_energy(momentary.max_energy)),
+            max_short_term_lufs=float(lufs_from_energy(short_term.max_energy)),
+            momentary_lufs=_readonly(lufs_from_energy(momentary.series) if series else empty),
+            short_term_lufs=_readonly(lufs_from_energy(short_term.series) if series else empty),
         )
+
+
+@dataclass(frozen=True)
+class _WindowScan:
+    every_hop: np.ndarray  # mean energies of the windows ending at ticks width, width + 10, ...
+    max_energy: float  # nan when there is no complete window
+    series: np.ndarray | None  # every window, when asked for
+
+
+# Windows evaluated per step of the scan: a multiple of GATING_HOP_TICKS, so the every-10th selection lines
+# up across chunks; 65530 windows keep each step's temporaries to a few MB.
+_SCAN_CHUNK = 6553 * GATING_HOP_TICKS
+
+
+def _scan_windows(energy: np.ndarray, bounds: np.ndarray, width: int, *, keep_series: bool) -> _WindowScan:
+    """Mean energy of every ``width``-tick window (ending at ticks ``width .. len(energy)``), a chunk at a time."""
+    count = energy.size - width + 1  # windows; window i covers ticks [i, i + width)
+    hops, parts, top = [], [], float("nan")
+    for start in range(0, max(count, 0), _SCAN_CHUNK):
+        stop = min(start + _SCAN_CHUNK, count)
+        sums = window_sums(energy[start : stop + width - 1], width)
+        means = sums / (bounds[start + width : stop + width] - bounds[start:stop]).astype(np.float64)
+        hops.append(means[::GATING_HOP_TICKS])
+        chunk_top = float(means.max())
+        top = chunk_top if not top >= chunk_top else top  # also replaces the initial nan
+        if keep_series:
+            parts.append(means)
+    every_hop = np.concatenate(hops) if hops else np.zeros(0)
+    series = (np.concatenate(parts) if parts else np.zeros(0)) if keep_series else None
+    return _WindowScan(every_hop, top, series)
 
 
 def _default_weights(channels: int) -> tuple[float, ...]:
     return channel_weights(channels)
-
-
-def _window_means(energy: np.ndarray, bounds: np.ndarray, width: int) -> np.ndarray:
-    """Mean-square energy of every ``width``-tick window, ending at ticks ``width .. len(energy)``."""
-    sums = window_sums(energy, width)
-    if sums.size == 0:
-        return sums
-    counts = (bounds[width:] - bounds[: bounds.size - width]).astype(np.float64)
-    return sums / counts
 
 
 def measure_loudness(x, sample_rate: float, *, channel_weights: Sequence[float] | None = None) -> LoudnessResult:

@@ -124,3 +124,25 @@ def test_memory_does_not_grow_with_the_stream(meter):
     # Python's allocator (64 KiB).
     allowance = 2 * 8 * ticks if meter == "loudness" else 0
     assert long - short <= allowance + 64 * 1024
+
+
+@pytest.mark.parametrize("chunk", [10, 50, 1230])
+def test_loudness_window_scan_chunking_does_not_change_readings(monkeypatch, chunk):
+    """result() scans windows a chunk at a time (bounded memory); any chunking gives the same readings."""
+    import kernels.loudness as loudness_module
+
+    rng = np.random.default_rng(7)
+    fs = 8000
+    env = np.repeat(rng.uniform(0.001, 0.5, size=400), fs // 20)  # 20 s of level changes every 50 ms
+    x = rng.standard_normal((2, env.size)) * env
+    meter = loudness_module.LoudnessMeter(fs, 2)
+    meter.process(x)
+    whole = meter.result()
+    monkeypatch.setattr(loudness_module, "_SCAN_CHUNK", chunk)
+    for series in (True, False):
+        part = meter.result(series=series)
+        for name in ("integrated_lufs", "loudness_range_lu", "max_momentary_lufs", "max_short_term_lufs"):
+            # same windows, summed from differently aligned partial sums: float64 rounding only
+            assert abs(getattr(part, name) - getattr(whole, name)) <= 1e-9, (name, series)
+    np.testing.assert_allclose(meter.result().momentary_lufs, whole.momentary_lufs, rtol=0, atol=1e-9)
+    assert meter.result(series=False).momentary_lufs.size == 0
