@@ -130,7 +130,7 @@ def error_report(spec: TrackSpec, message: str, profile_name: str = "") -> Track
 
 def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, list[Event]]:
     thr = config.profile.thresholds
-    loud = LoudnessMeter(info.sample_rate, info.channels)
+    loud = LoudnessMeter(info.sample_rate, info.channels, keep_series=False)
     peak = TruePeakMeter(info.sample_rate, info.channels)
     stats = SignalStats(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
     dc = DCOffsetMeter(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
@@ -165,7 +165,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
             "the file is corrupt or was exported unnormalised from a float mix: no measurement is reported",
         )
         return None, [ev]
-    lr, tp, st, dcr = loud.result(series=False), peak.result(), stats.result(), dc.result()
+    lr, tp, st, dcr = loud.result(), peak.result(), stats.result(), dc.result()
     m = Measurements(
         integrated_lufs=clean_float(lr.integrated_lufs),
         loudness_range_lu=clean_float(lr.loudness_range_lu),

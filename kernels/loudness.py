@@ -12,11 +12,12 @@ meter reduces audio to one number per 10 ms "tick" as it streams:
    including) ``floor((k + 1) fs / 100)``, so the grid is exact even where ``fs / 100`` is not an
    integer (22050 Hz, 11025 Hz). A partially filled tick is carried to the next block.
 
-Only the tick series (8 bytes per 10 ms: 5.8 MB for two hours) grows with the input; everything else
-is a few numbers per channel. Because the ticks do not depend on where blocks start and end, the
-results are the same for any block sizes, up to float64 rounding.
+Each window is evaluated as soon as its last tick completes, and only the last 299 ticks are kept, so
+the results are the same for any block sizes (up to float64 rounding) and memory does not grow with the
+input, apart from the windows every 100 ms that the integrated and LRA gating need (16 bytes per 100 ms:
+1.2 MB for two hours) and, unless the meter is made with ``keep_series=False``, the 10 ms series.
 
-From the ticks, at :meth:`LoudnessMeter.result`:
+From the ticks:
 
 - momentary loudness: 400 ms (40-tick) windows ending at every tick, i.e. updated every 10 ms;
 - short-term loudness: 3 s (300-tick) windows ending at every tick;
@@ -251,29 +252,6 @@ def _segment_sums(xp, q, ends: np.ndarray):
     return xp.where(xp.asarray(valid)[None, :, :], gathered, 0.0).sum(axis=-1)
 
 
-class _SeriesBuffer:
-    """An append-only 1-D float64 series kept as a few arrays (merged like a binary counter, so
-    appending one value at a time stays cheap and the list stays O(log n) long)."""
-
-    def __init__(self):
-        self._parts: list = []
-
-    def append(self, values) -> None:
-        if values.shape[-1] == 0:
-            return
-        self._parts.append(values)
-        while len(self._parts) >= 2 and self._parts[-1].shape[-1] >= self._parts[-2].shape[-1]:
-            tail = self._parts.pop()
-            head = self._parts.pop()
-            xp = array_namespace(tail)
-            self._parts.append(xp.concatenate([head, tail], axis=-1))
-
-    def to_numpy(self) -> np.ndarray:
-        if not self._parts:
-            return np.zeros(0, dtype=np.float64)
-        return np.concatenate([to_numpy(p) for p in self._parts], axis=-1).astype(np.float64, copy=False)
-
-
 def window_sums(values: np.ndarray, width: int) -> np.ndarray:
     """Sums of every run of ``width`` consecutive values: ``out[i] = values[i:i + width].sum()``.
 
@@ -400,7 +378,14 @@ class LoudnessMeter:
     -23.0
     """
 
-    def __init__(self, sample_rate: float, channels: int, *, channel_weights: Sequence[float] | None = None):
+    def __init__(
+        self,
+        sample_rate: float,
+        channels: int,
+        *,
+        channel_weights: Sequence[float] | None = None,
+        keep_series: bool = True,
+    ):
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
             raise ValueError(f"channels {channels!r} must be a positive integer")
         self.sample_rate = float(sample_rate)
@@ -417,8 +402,15 @@ class LoudnessMeter:
         self.channel_weights = weights
         self._grid = TickGrid(self.sample_rate)
         self._ticks = TickAccumulator(self._grid, 1)
-        self._energy = _SeriesBuffer()
         self._zi = None
+        # Windows are evaluated as their last tick completes; only the ticks a future window still needs
+        # are kept, so memory is constant apart from the 10 Hz values for gating (1.2 MB for two hours)
+        # and, when asked for, the 100 Hz series.
+        self.keep_series = bool(keep_series)
+        self._tail = np.zeros(0)
+        self._tail_start = 0  # tick index of _tail[0]
+        self._momentary = _WindowScan(MOMENTARY_TICKS, keep_series=self.keep_series)
+        self._short_term = _WindowScan(SHORT_TERM_TICKS, keep_series=self.keep_series)
 
     def process(self, block) -> None:
         """Feed the next block.
@@ -448,61 +440,78 @@ class LoudnessMeter:
             energy = term if energy is None else energy + term
         if energy is None:  # every channel weighted 0
             energy = xp.zeros(block.shape[1], dtype=xp.float64)
-        self._energy.append(self._ticks.push(energy[None, :])[0])
+        ticks = self._ticks.push(energy[None, :])[0]
+        if ticks.shape[-1]:
+            self._advance(to_numpy(ticks).astype(np.float64, copy=False))
 
-    def result(self, *, series: bool = True) -> LoudnessResult:
+    def _advance(self, new: np.ndarray) -> None:
+        """Evaluate every window that the newly completed ticks ``new`` complete."""
+        buf = np.concatenate([self._tail, new])
+        total = self._tail_start + buf.size  # ticks completed so far
+        for scan in (self._momentary, self._short_term):
+            scan.advance(buf, self._tail_start, total - new.size, self._grid)
+        keep = min(buf.size, SHORT_TERM_TICKS - 1)
+        self._tail = buf[buf.size - keep :].copy()
+        self._tail_start = total - keep
+
+    def result(self) -> LoudnessResult:
         """Readings for everything fed so far (the meter can keep going afterwards).
 
-        Parameters
-        ----------
-        series : bool
-            Also return the momentary and short-term series (8 bytes per 10 ms each). Without them the
-            readings are computed window chunk by window chunk, so the extra memory of a two-hour stream
-            stays a few MB (the QC audit asks for no series).
+        The ``momentary_lufs`` and ``short_term_lufs`` series are empty when the meter was made with
+        ``keep_series=False`` (the QC audit's choice: 16 bytes per 10 ms it does not need).
         """
-        energy = self._energy.to_numpy()
-        bounds = self._grid.boundary(np.arange(energy.size + 1, dtype=np.int64))
-        momentary = _scan_windows(energy, bounds, MOMENTARY_TICKS, keep_series=series)
-        short_term = _scan_windows(energy, bounds, SHORT_TERM_TICKS, keep_series=series)
-        empty = np.zeros(0)
+        momentary, short_term = self._momentary, self._short_term
         return LoudnessResult(
-            integrated_lufs=_integrated_lufs(momentary.every_hop),
-            loudness_range_lu=_loudness_range_lu(short_term.every_hop),
+            integrated_lufs=_integrated_lufs(momentary.every_hop()),
+            loudness_range_lu=_loudness_range_lu(short_term.every_hop()),
             max_momentary_lufs=float(lufs_from_energy(momentary.max_energy)),
             max_short_term_lufs=float(lufs_from_energy(short_term.max_energy)),
-            momentary_lufs=_readonly(lufs_from_energy(momentary.series) if series else empty),
-            short_term_lufs=_readonly(lufs_from_energy(short_term.series) if series else empty),
+            momentary_lufs=_readonly(lufs_from_energy(momentary.series())),
+            short_term_lufs=_readonly(lufs_from_energy(short_term.series())),
         )
 
 
-@dataclass(frozen=True)
 class _WindowScan:
-    every_hop: np.ndarray  # mean energies of the windows ending at ticks width, width + 10, ...
-    max_energy: float  # nan when there is no complete window
-    series: np.ndarray | None  # every window, when asked for
+    """Mean energies of the ``width``-tick windows, evaluated as they complete.
 
+    Keeps the running maximum, the windows ending at ticks ``width, width + 10, ...`` (the 100 ms hop
+    of integrated gating and LRA), and optionally every window.
+    """
 
-# Windows evaluated per step of the scan: a multiple of GATING_HOP_TICKS, so the every-10th selection lines
-# up across chunks; 65530 windows keep each step's temporaries to a few MB.
-_SCAN_CHUNK = 6553 * GATING_HOP_TICKS
+    def __init__(self, width: int, *, keep_series: bool):
+        self.width = width
+        self.max_energy = float("nan")
+        self._hops: list[np.ndarray] = []
+        self._series: list[np.ndarray] | None = [] if keep_series else None
 
+    def advance(self, buf: np.ndarray, buf_start: int, done_before: int, grid: "TickGrid") -> None:
+        """``buf`` holds ticks ``buf_start ..``; windows ending after tick ``done_before`` are new."""
+        total = buf_start + buf.size
+        first_end = max(self.width, done_before + 1)
+        if first_end > total:
+            return
+        starts = np.arange(first_end - self.width, total - self.width + 1, dtype=np.int64)
+        segment = buf[starts[0] - buf_start :]
+        sums = window_sums(segment, self.width)
+        means = sums / (grid.boundary(starts + self.width) - grid.boundary(starts)).astype(np.float64)
+        top = float(means.max())
+        if not self.max_energy >= top:  # also replaces the initial nan
+            self.max_energy = top
+        hop = means[starts % GATING_HOP_TICKS == 0]
+        if hop.size:
+            self._hops.append(hop)
+        if self._series is not None:
+            self._series.append(means)
 
-def _scan_windows(energy: np.ndarray, bounds: np.ndarray, width: int, *, keep_series: bool) -> _WindowScan:
-    """Mean energy of every ``width``-tick window (ending at ticks ``width .. len(energy)``), a chunk at a time."""
-    count = energy.size - width + 1  # windows; window i covers ticks [i, i + width)
-    hops, parts, top = [], [], float("nan")
-    for start in range(0, max(count, 0), _SCAN_CHUNK):
-        stop = min(start + _SCAN_CHUNK, count)
-        sums = window_sums(energy[start : stop + width - 1], width)
-        means = sums / (bounds[start + width : stop + width] - bounds[start:stop]).astype(np.float64)
-        hops.append(means[::GATING_HOP_TICKS])
-        chunk_top = float(means.max())
-        top = chunk_top if not top >= chunk_top else top  # also replaces the initial nan
-        if keep_series:
-            parts.append(means)
-    every_hop = np.concatenate(hops) if hops else np.zeros(0)
-    series = (np.concatenate(parts) if parts else np.zeros(0)) if keep_series else None
-    return _WindowScan(every_hop, top, series)
+    def every_hop(self) -> np.ndarray:
+        return np.concatenate(self._hops) if self._hops else np.zeros(0)
+
+    def series(self) -> np.ndarray:
+        if not self._series:
+            return np.zeros(0)
+        merged = np.concatenate(self._series)
+        self._series = [merged]  # keep one array, so repeated results stay cheap
+        return merged.copy()
 
 
 def _default_weights(channels: int) -> tuple[float, ...]:
