@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -88,9 +89,33 @@ def ray_session(config: ClusterConfig) -> Iterator[SessionInfo]:
                 yield info
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
+    elif config.address is not None and _is_loopback(config.address) and not ray.is_initialized():
+        # A cluster on this machine's loopback (a test cluster, or one behind an SSH tunnel): the driver must
+        # stay on loopback too, or it would advertise, and listen on, the machine's outward address.
+        with _loopback_only(), _ray_session(config, temp_dir=None) as info:
+            yield info
     else:
         with _ray_session(config, temp_dir=None) as info:
             yield info
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast with a clear message: Ray itself retries an unreachable GCS for minutes."""
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--address {address!r} must be HOST:PORT (the Ray head's GCS port, 6379 by default) or 'auto'")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot start or join the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @contextmanager
@@ -114,6 +139,7 @@ def _ray_session(config: ClusterConfig, *, temp_dir: str | None) -> Iterator[Ses
                     **common,
                 )
             else:
+                _check_reachable(config.address)
                 ray.init(address=config.address, **common)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = config.address or "an embedded local Ray"
