@@ -11,7 +11,7 @@ and the profile's validation follow the registry, so a new detector needs no cha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SEVERITIES = ("info", "warn", "fail")
 """Severities in increasing order of gravity. A profile may also set a kind to ``off``."""

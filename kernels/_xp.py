@@ -52,3 +52,25 @@ def gpu_available() -> tuple[bool, str]:
     if n < 1:
         return False, "no CUDA device"
     return True, f"{n} CUDA device(s)"
+
+
+def as_block(block, channels: int):
+    """Validate one block fed to a streaming meter and return ``(xp, block)`` with the block as float64.
+
+    Raises
+    ------
+    ValueError
+        When the block is not shaped ``(channels, n)``.
+    """
+    xp = array_namespace(block)
+    block = xp.asarray(block, dtype=xp.float64)
+    if block.ndim != 2 or block.shape[0] != channels:
+        raise ValueError(f"block has shape {tuple(block.shape)}, expected ({channels}, samples)")
+    return xp, block
+
+
+def check_channels(channels) -> int:
+    """A meter's channel count: a positive integer (not a bool)."""
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise ValueError(f"channels {channels!r} must be a positive integer")
+    return int(channels)

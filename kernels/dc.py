@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels._xp import array_namespace, to_numpy
+from kernels._xp import as_block, check_channels, to_numpy
 
 __all__ = ["DCOffsetMeter", "DCOffsetResult"]
 
@@ -86,8 +86,7 @@ class DCOffsetMeter:
 
     def __init__(self, sample_rate: float, channels: int, *, window_s: float = 1.0,
                  silence_threshold_dbfs: float = -80.0):
-        if not (isinstance(channels, (int, np.integer)) and channels >= 1):
-            raise ValueError(f"channels {channels!r} must be a positive integer")
+        check_channels(channels)
         if not (math.isfinite(sample_rate) and sample_rate > 0):
             raise ValueError(f"sample_rate {sample_rate!r} must be a positive number of Hz")
         self.channels = int(channels)
@@ -103,10 +102,7 @@ class DCOffsetMeter:
 
     def process(self, block) -> None:
         """Feed the next block, shaped ``(channels, n)`` (NumPy or CuPy)."""
-        xp = array_namespace(block)
-        block = xp.asarray(block, dtype=xp.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"block has shape {tuple(block.shape)}, expected ({self.channels}, samples)")
+        xp, block = as_block(block, self.channels)
         n = int(block.shape[1])
         pos = 0
         if self._partial_n:  # complete the window carried from the previous block

@@ -50,7 +50,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kernels._xp import array_namespace, to_numpy
+from kernels._xp import array_namespace, as_block, check_channels, to_numpy
 from kernels.kweighting import kweight, kweighting_sos
 
 __all__ = [
@@ -386,8 +386,7 @@ class LoudnessMeter:
         channel_weights: Sequence[float] | None = None,
         keep_series: bool = True,
     ):
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise ValueError(f"channels {channels!r} must be a positive integer")
+        check_channels(channels)
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
         kweighting_sos(self.sample_rate)  # validates the rate now rather than at the first block
@@ -421,10 +420,7 @@ class LoudnessMeter:
             Samples in full-scale units (NumPy or CuPy, the same kind for every block); any ``n``,
             including 0 and 1.
         """
-        xp = array_namespace(block)
-        block = xp.asarray(block, dtype=xp.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"block has shape {tuple(block.shape)}, expected ({self.channels}, samples)")
+        xp, block = as_block(block, self.channels)
         if block.shape[1] == 0:
             return
         weighted, self._zi = kweight(block, self.sample_rate, zi=self._zi)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels._xp import array_namespace, to_numpy
+from kernels._xp import array_namespace, as_block, check_channels, to_numpy
 from kernels.loudness import TICK_S, TickAccumulator, TickGrid
 
 __all__ = ["SignalStats", "SignalStatsResult"]
@@ -141,8 +141,7 @@ class SignalStats:
         correlation_hop_s: float = 0.1,
         correlation_floor_dbfs: float = -50.0,
     ):
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise ValueError(f"channels {channels!r} must be a positive integer")
+        check_channels(channels)
         for name, value in (
             ("silence_threshold_dbfs", silence_threshold_dbfs),
             ("correlation_floor_dbfs", correlation_floor_dbfs),
@@ -186,10 +185,7 @@ class SignalStats:
         block : array, shape (channels, n)
             Samples in full-scale units (NumPy or CuPy); any ``n``, including 0 and 1.
         """
-        xp = array_namespace(block)
-        block = xp.asarray(block, dtype=xp.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"block has shape {tuple(block.shape)}, expected ({self.channels}, samples)")
+        xp, block = as_block(block, self.channels)
         n = int(block.shape[1])
         if n == 0:
             return

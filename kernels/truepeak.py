@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-from kernels._xp import array_namespace, to_numpy
+from kernels._xp import array_namespace, as_block, check_channels, to_numpy
 
 __all__ = ["TruePeakMeter", "TruePeakResult", "default_oversampling", "interpolation_filter", "phase_gain_bound"]
 
@@ -182,8 +182,7 @@ class TruePeakMeter:
         fs = float(sample_rate)
         if not math.isfinite(fs) or fs <= 0:
             raise ValueError(f"sample_rate {sample_rate!r} must be a positive finite number of Hz")
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise ValueError(f"channels {channels!r} must be a positive integer")
+        check_channels(channels)
         if oversampling is None:
             oversampling = default_oversampling(fs)
         elif (
@@ -220,10 +219,7 @@ class TruePeakMeter:
             Samples in full-scale units (NumPy or CuPy, the same kind for every block); any ``n``,
             including 0 and 1.
         """
-        xp = array_namespace(block)
-        block = xp.asarray(block, dtype=xp.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"block has shape {tuple(block.shape)}, expected ({self.channels}, samples)")
+        xp, block = as_block(block, self.channels)
         n = int(block.shape[1])
         if n == 0:
             return

@@ -1,7 +1,6 @@
 """audit_track end to end in-process (no Ray): rows, findings, error rows, bounded blocks, untouched sources."""
 
 import hashlib
-import math
 import os
 
 import numpy as np
