@@ -1,0 +1,36 @@
+"""What a detector reports: a kind, where, which channel, how much."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One finding of a detector, before a QC profile gives it a severity.
+
+    Parameters
+    ----------
+    kind : str
+        The finding kind (a contract name such as ``click`` or ``dropout``).
+    start_s, end_s : float
+        Seconds from the start of the stream; whole-track findings span the whole stream.
+    channel : int
+        Zero-based channel, or ``-1`` for all channels.
+    value : float
+        The measured magnitude in the kind's unit (``nan`` where there is none).
+    detail : str
+        One sentence for a person, with the numbers.
+    """
+
+    kind: str
+    start_s: float
+    end_s: float
+    channel: int = -1
+    value: float = math.nan
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.end_s >= self.start_s >= 0):
+            raise ValueError(f"detection {self.kind}: span {self.start_s}..{self.end_s} s is not ordered")
