@@ -57,6 +57,21 @@ register_kind("format", "sample rate, bit depth, channels or codec outside the p
 register_kind("loudness", "integrated loudness outside the profile's target window (value: LUFS)", whole_track=True)
 register_kind("non_finite", "NaN or infinite samples in a float file (value: count)")
 
+# The first listen: defect detectors (kernels/detect).
+register_kind("click", "impulsive event of one to a few samples: click, pop, tick (value: peak of the impulse above the music, dB)")
+register_kind("discontinuity", "waveform jump from a bad edit, dropped or repeated samples, a splice (value: size of the jump, dB)")
+register_kind("dropout", "digital silence or near-silence of 5 ms or more inside the music (value: duration, seconds)")
+register_kind("clipping", "flat-topped runs at or near the file's own maximum (value: clipped samples)")
+register_kind("noise_burst", "short broadband burst that does not belong to the music (value: level above the music, dB)")
+register_kind("hum", "mains hum at 50 or 60 Hz with harmonics (value: fundamental, Hz)")
+register_kind("polarity_inverted", "one channel inverted against the other (value: correlation)", whole_track=True)
+register_kind("out_of_phase", "section with negative L/R correlation; low end reported on its own (value: correlation)")
+register_kind("false_stereo", "left and right identical or nearly so: mono delivered as stereo (value: side/mid level, dB)", whole_track=True)
+register_kind("lossy_bandwidth", "brick-wall spectral cutoff of a lossy or low-rate source (value: cutoff, Hz)", whole_track=True)
+register_kind("bit_depth", "effective bit depth below the container's (value: effective bits)", whole_track=True)
+register_kind("start_cut", "audio starts abruptly at the file's first sample: a truncated export (value: level, dBFS)")
+register_kind("end_cut", "audio stops abruptly at the file's last sample: a truncated export (value: level, dBFS)")
+
 
 @dataclass(frozen=True)
 class Event:
