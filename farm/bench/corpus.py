@@ -1,0 +1,416 @@
+"""The benchmark corpus: realistic songs, about half of them with planted defects, and the truth list.
+
+:func:`make_corpus` renders seeded songs with :mod:`farm.synth` (fluidsynth and a General MIDI soundfont when
+available, else the built-in synthesiser) in every style, at 44.1, 48 and 96 kHz, 16 and 24 bit, WAV and FLAC,
+masters them to realistic levels and plants 1-3 defects of different kinds (:mod:`farm.bench.defects`) into
+about half of them. It writes::
+
+    root/tracks/0001-rock.flac ...   the audio (written atomically: a temporary name, then a rename)
+    root/manifest.csv                 a catalogue manifest (``farm qc root/manifest.csv`` audits it)
+    root/truth.parquet                one row per planted defect: path, kind, start_s, end_s, channel, value, detail
+    root/corpus.json                  the parameters, so a corpus says how it was made
+
+The same seed, hours and renderer give the same files, byte for byte, whatever the number of workers.
+
+Choices that keep the truth honest:
+
+* **Kinds are dealt, not drawn.** Each defective track takes the next kinds from a shuffled deck of all kinds
+  (skipping a kind that cannot share the track, e.g. false stereo with polarity inversion), so every kind is
+  planted about equally often. The corpus aims for at least ``min_per_kind`` plantings of each kind: when the
+  hours asked for cannot hold that many with 60-240 s songs and 1-3 defects each, defective tracks carry 3
+  defects and all songs get shorter (down to 10-20 s songs for ``hours=0.2``), which keeps recall measurable on
+  a small corpus.
+* **Clean masters stay inside the usual limits**: true peak at most -1.25 dBTP (measured with the audit's own
+  meter), no flat tops (louder masters are made with a soft ``tanh`` saturation, not a clipper). A defective
+  track is brought back under that ceiling after its defects are planted, unless a ``true_peak_over`` or a
+  full-scale clipping is what was planted.
+* **No anti-phase patches.** Several FluidR3 GM synth programs (leads, pads, synth bass 87; listed in
+  :data:`ANTI_PHASE_PROGRAMS`) come out of fluidsynth with their right channel almost inverted (L/R correlation
+  -0.7 to -0.9, measured one program at a time), which makes clean electronic songs look polarity-inverted. A mix
+  engineer would flip those parts; the corpus renders them as a separate group and flips its right channel.
+* **Dither where a master would have it**: 16-bit files get TPDF dither, except on exact zeros (planted
+  silences and dropouts stay digital silence) and on tracks with planted clipping (a clipped master exported at
+  16 bit undithered keeps its flat tops flat). 24-bit files are rounded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import soundfile as sf
+
+from farm.bench.defects import DEFECT_KINDS, WHOLE_TRACK_KINDS, Truth, plant, true_peak_dbtp
+from farm.catalogue import MANIFEST_COLUMNS
+from farm.errors import ConfigError
+from farm.synth import STYLES, generate_song, render_song, resolve_renderer
+
+__all__ = [
+    "ANTI_PHASE_PROGRAMS",
+    "EXCLUSIVE",
+    "TRUTH_COLUMNS",
+    "corpus_info",
+    "make_corpus",
+    "read_truth",
+]
+
+#: Columns of ``truth.parquet``; ``path`` is relative to the corpus folder, with ``/`` separators.
+TRUTH_COLUMNS = ("path", "kind", "start_s", "end_s", "channel", "value", "detail")
+
+#: GM programs (0-based) that FluidR3_GM renders with a nearly inverted right channel (whole-note L/R
+#: correlation below -0.25 for a centred part, measured one program at a time with fluidsynth 2.3).
+ANTI_PHASE_PROGRAMS = frozenset({5, 50, 62, 63, 80, 81, 82, 84, 85, 87, 88, 90, 94, 95})
+
+#: Kinds that never share a track: they contradict each other, or one would hide the other's truth.
+EXCLUSIVE: frozenset[frozenset[str]] = frozenset(frozenset(p) for p in (
+    ("start_cut", "head_silence"),  # zeros at the head vs. loud music at the first sample
+    ("end_cut", "tail_silence"),
+    ("false_stereo", "polarity_inverted"),  # L = R cannot also be L = -R
+    ("false_stereo", "out_of_phase"),
+    ("polarity_inverted", "out_of_phase"),
+    ("clipping", "true_peak_over"),  # both set the master's level
+    ("dc_offset", "true_peak_over"),
+    ("dc_offset", "head_silence"),  # padded digital silence without the offset would hide it from a
+    ("dc_offset", "tail_silence"),  # meter that reads the quietest passages
+))
+
+_NOMINAL_DURATION_S = (60.0, 240.0)
+_MIN_MEAN_DURATION_S = 15.0
+_RENDER_TAIL_S = 2.0
+_RATES = (44100, 48000, 96000)
+_RATE_WEIGHTS = (0.4, 0.4, 0.2)
+_CLEAN_CEILING_DBTP = -1.25  # clean masters stay under this; profiles' ceilings are -1 dBTP or higher
+_HEADROOM_TARGET_DBTP = -1.5
+
+
+@dataclass(frozen=True)
+class _TrackPlan:
+    index: int
+    path: str
+    style: str
+    duration_s: float
+    sample_rate: int
+    subtype: str  # PCM_16 or PCM_24
+    container: str  # WAV or FLAC
+    kinds: tuple[str, ...]
+    song_seed: int
+    track_seed: tuple[int, ...]
+    renderer: str
+
+
+def _compatible(kind: str, chosen: list[str]) -> bool:
+    return kind not in chosen and all(frozenset((kind, c)) not in EXCLUSIVE for c in chosen)
+
+
+def _plan(seed: int, hours: float, clean_fraction: float, renderer: str, min_per_kind: int) -> list[_TrackPlan]:
+    rng = np.random.default_rng([seed, 0xC0])
+    total_s = hours * 3600.0
+    defective_s = total_s * (1.0 - clean_fraction)
+    n_kinds = len(DEFECT_KINDS)
+    lo, hi = _NOMINAL_DURATION_S
+    mean_s = 0.5 * (lo + hi)
+    per_track = (1, 3)
+    needed = n_kinds * min_per_kind
+    if clean_fraction < 1.0 and defective_s / mean_s * 2.0 < needed:
+        # Not enough room for min_per_kind of every kind at the nominal sizes: 3 defects per defective track,
+        # and songs as short as it takes (not below a 15 s mean).
+        per_track = (3, 3)
+        mean_s = min(mean_s, max(_MIN_MEAN_DURATION_S, defective_s / math.ceil(needed / 3)))
+        lo = max(10.0, 0.4 * mean_s)
+        hi = 2.0 * mean_s - lo
+    n_tracks = max(1, int(round(total_s / mean_s)))
+    n_clean = int(round(n_tracks * clean_fraction))
+    clean = np.zeros(n_tracks, dtype=bool)
+    clean[rng.permutation(n_tracks)[:n_clean]] = True
+
+    deck: list[str] = []
+    styles: list[str] = []
+    lossy_count = 0
+    plans = []
+    for i in range(n_tracks):
+        if not styles:
+            styles = [STYLES[j] for j in rng.permutation(len(STYLES))]
+        style = styles.pop()
+        kinds: list[str] = []
+        if not clean[i]:
+            want = int(rng.integers(per_track[0], per_track[1] + 1))
+            while len(kinds) < want:
+                if len(deck) < n_kinds:
+                    deck += [DEFECT_KINDS[j] for j in rng.permutation(n_kinds)]
+                pick = next((k for k in deck if _compatible(k, kinds)), None)
+                if pick is None:
+                    break
+                deck.remove(pick)
+                kinds.append(pick)
+        kinds.sort(key=DEFECT_KINDS.index)
+        rate = int(rng.choice(_RATES, p=_RATE_WEIGHTS))
+        subtype = "PCM_16" if rng.random() < 0.5 else "PCM_24"
+        container = "FLAC" if rng.random() < 0.5 else "WAV"
+        if "lossy_bandwidth" in kinds:
+            # Every third lossy track is the "hi-res" upsampled variant.
+            rate = 96000 if lossy_count % 3 == 2 else rate if rate != 96000 else 44100
+            lossy_count += 1
+        if "bit_depth" in kinds:
+            subtype = "PCM_24"
+        # The render adds the release and reverb tail (about 2 s) to the musical length.
+        duration = max(8.0, float(rng.uniform(lo, hi)) - _RENDER_TAIL_S)
+        ext = "flac" if container == "FLAC" else "wav"
+        plans.append(_TrackPlan(
+            index=i, path=f"tracks/{i + 1:04d}-{style}.{ext}", style=style, duration_s=round(duration, 3),
+            sample_rate=rate, subtype=subtype, container=container, kinds=tuple(kinds),
+            song_seed=int((seed * 1_000_003 + i * 7919 + 17) % (2**31 - 1)), track_seed=(int(seed), i, 0xBE),
+            renderer=renderer,
+        ))
+    return plans
+
+
+def _render(plan: _TrackPlan) -> np.ndarray:
+    """The song at its rate, raw level, with fluidsynth's anti-phase parts flipped back into phase."""
+    song = generate_song(plan.song_seed, duration_s=plan.duration_s, style=plan.style)
+    if plan.renderer != "fluidsynth":
+        return render_song(song, plan.sample_rate, renderer=plan.renderer, peak_dbfs=None)
+    anti = [p for p in song.parts if not p.is_drums and p.program in ANTI_PHASE_PROGRAMS and p.notes]
+    if not anti:
+        return render_song(song, plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
+    anti_ids = {id(p) for p in anti}
+    rest = tuple(p for p in song.parts if id(p) not in anti_ids)
+    a = render_song(replace(song, parts=rest), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
+    b = render_song(replace(song, parts=tuple(anti)), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
+    b[1] = -b[1]
+    n = max(a.shape[1], b.shape[1])
+    out = np.zeros((2, n))
+    out[:, : a.shape[1]] += a
+    out[:, : b.shape[1]] += b
+    return out
+
+
+def _scale_to_true_peak(x: np.ndarray, sample_rate: int, target_dbtp: float) -> np.ndarray:
+    tp = true_peak_dbtp(x, sample_rate)
+    return x * 10.0 ** ((target_dbtp - tp) / 20.0) if math.isfinite(tp) else x
+
+
+def _master(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """Peak-normalised (-3..-1.25 dBTP), louder (tanh saturation, -1.5..-1.25 dBTP) or quiet (-8..-3 dBTP)."""
+    x = audio / (float(np.max(np.abs(audio))) or 1.0)
+    u = rng.random()
+    if u < 0.45:
+        target = float(rng.uniform(-3.0, _CLEAN_CEILING_DBTP))
+        label = f"peak-normalised to {target:.2f} dBTP"
+    elif u < 0.85:
+        drive = float(rng.uniform(1.5, 4.0))
+        x = np.tanh(drive * x) / math.tanh(drive)
+        target = float(rng.uniform(-1.5, _CLEAN_CEILING_DBTP))
+        label = f"saturated (drive {drive:.2f}) to {target:.2f} dBTP"
+    else:
+        target = float(rng.uniform(-8.0, -3.0))
+        label = f"quiet master at {target:.2f} dBTP"
+    return _scale_to_true_peak(x, sample_rate, target), label
+
+
+def _to_pcm(audio: np.ndarray, subtype: str, rng: np.random.Generator, *, dither: bool) -> np.ndarray:
+    """Float (channels, n) to the interleaved integers soundfile writes bit-exactly.
+
+    24-bit goes through int32 (libsndfile keeps the top 24 bits), so audio already on a coarser grid (a planted
+    16-bit ``bit_depth``) lands on it exactly.
+    """
+    frames = audio.T
+    if subtype == "PCM_16":
+        scale = 32768.0
+        q = frames * scale
+        if dither:
+            tpdf = rng.uniform(-0.5, 0.5, frames.shape) + rng.uniform(-0.5, 0.5, frames.shape)
+            q = q + np.where(frames == 0.0, 0.0, tpdf)
+        return np.clip(np.round(q), -32768, 32767).astype(np.int16)
+    if subtype == "PCM_24":
+        q = np.clip(np.round(frames * 8388608.0), -8388608, 8388607).astype(np.int32)
+        return np.ascontiguousarray(q << 8)
+    raise ValueError(f"unsupported subtype {subtype!r}")
+
+
+def _write_atomic(path: Path, frames: np.ndarray, sample_rate: int, subtype: str, container: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        sf.write(str(tmp), frames, sample_rate, subtype=subtype, format=container)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _make_track(plan: _TrackPlan, root: str) -> tuple[list[Truth], float, str]:
+    """Render, master, plant and write one track; return its truths, its duration and its master's label."""
+    rng = np.random.default_rng(list(plan.track_seed))
+    sr = plan.sample_rate
+    audio, master = _master(_render(plan), sr, rng)
+    truths: list[Truth] = []
+    kinds = set(plan.kinds)
+    for kind in DEFECT_KINDS:
+        if kind == "true_peak_over":
+            audio = _restore_headroom(audio, sr, kinds)
+        if kind not in kinds:
+            continue
+        audio, planted = plant(kind, audio, sr, rng)
+        if kind == "head_silence":
+            pad = planted[0].end_s
+            truths = [t if t.kind in WHOLE_TRACK_KINDS else t.shifted(pad) for t in truths]
+        truths += planted
+    dur = audio.shape[1] / sr
+    truths = [_at_final_length(t, dur) for t in truths]
+    frames = _to_pcm(audio, plan.subtype, rng, dither="clipping" not in kinds)
+    _write_atomic(Path(root) / plan.path, frames, sr, plan.subtype, plan.container)
+    return truths, dur, master
+
+
+def _restore_headroom(audio: np.ndarray, sample_rate: int, kinds: set[str]) -> np.ndarray:
+    """Bring a track whose defects raised its peak back under the clean ceiling (see the module notes)."""
+    if "true_peak_over" in kinds:
+        return audio
+    peak = float(np.max(np.abs(audio)))
+    if "clipping" in kinds:
+        # A clipped master keeps its flat tops where they are unless something on top pushed past full scale.
+        return audio * (0.999 / peak) if peak > 1.0 else audio
+    if true_peak_dbtp(audio, sample_rate) > _CLEAN_CEILING_DBTP:
+        return _scale_to_true_peak(audio, sample_rate, _HEADROOM_TARGET_DBTP)
+    return audio
+
+
+def _at_final_length(t: Truth, duration_s: float) -> Truth:
+    """Whole-track and end truths refer to the final length (later edits and padding may have changed it)."""
+    if t.kind in WHOLE_TRACK_KINDS and t.kind not in ("head_silence", "tail_silence"):
+        return replace(t, start_s=0.0, end_s=duration_s)
+    if t.kind == "tail_silence":
+        return replace(t, start_s=duration_s - t.value, end_s=duration_s)
+    if t.kind == "end_cut":
+        return replace(t, start_s=duration_s, end_s=duration_s)
+    if t.kind == "hum" and t.detail.startswith("whole track"):
+        return replace(t, start_s=0.0, end_s=duration_s)
+    return t
+
+
+def _make_track_job(args: tuple[_TrackPlan, str]) -> tuple[list[Truth], float, str]:
+    return _make_track(*args)
+
+
+def make_corpus(root: str | os.PathLike, *, seed: int, hours: float, clean_fraction: float = 0.5,
+                renderer: str = "auto", min_per_kind: int = 4, workers: int | None = None) -> Path:
+    """Write a benchmark corpus under ``root`` and return the path of its manifest.
+
+    Parameters
+    ----------
+    root : path
+        Folder to write into (created if missing); files of an earlier corpus there are overwritten.
+    seed : int, keyword-only
+        Decides everything: songs, formats, which tracks are clean, kinds, positions, sizes.
+    hours : float, keyword-only
+        Audio to generate, in hours (the result is within a few percent).
+    clean_fraction : float, keyword-only
+        Fraction of tracks left clean (default 0.5).
+    renderer : {"auto", "fluidsynth", "builtin"}, keyword-only
+        ``"auto"`` uses fluidsynth when available (sampled instruments, the realistic choice).
+    min_per_kind : int, keyword-only
+        Plant each kind at least about this often (see the module notes on song lengths); default 4.
+    workers : int, optional, keyword-only
+        Processes rendering in parallel (default: all CPUs). Does not change the result.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root / "manifest.csv"``; ``truth.parquet`` and ``corpus.json`` lie next to it.
+
+    Raises
+    ------
+    ConfigError
+        For hours or a clean fraction out of range, or an unusable renderer.
+
+    Examples
+    --------
+    >>> manifest = make_corpus("/tmp/bench", seed=1, hours=0.2)  # doctest: +SKIP
+    >>> read_truth(manifest.parent).num_rows  # doctest: +SKIP
+    72
+    """
+    if not (math.isfinite(hours) and 0 < hours <= 1000):
+        raise ConfigError(f"hours={hours!r} must be a positive number of hours (at most 1000)")
+    if not 0.0 <= clean_fraction <= 1.0:
+        raise ConfigError(f"clean_fraction={clean_fraction!r} must lie in 0..1")
+    if min_per_kind < 1:
+        raise ConfigError(f"min_per_kind={min_per_kind!r} must be at least 1")
+    which = resolve_renderer(renderer)
+    t0 = time.perf_counter()
+    root = Path(root)
+    (root / "tracks").mkdir(parents=True, exist_ok=True)
+    plans = _plan(int(seed), float(hours), float(clean_fraction), which, int(min_per_kind))
+    jobs = [(p, str(root)) for p in plans]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(plans)))
+    if workers == 1:
+        results = [_make_track_job(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_make_track_job, jobs))
+
+    truth_rows = {c: [] for c in TRUTH_COLUMNS}
+    manifest_rows = []
+    audio_s = clean_s = 0.0
+    for plan, (truths, dur, master) in zip(plans, results):
+        audio_s += dur
+        clean_s += dur if not truths else 0.0
+        for t in truths:
+            for col, val in zip(TRUTH_COLUMNS, (plan.path, t.kind, t.start_s, t.end_s, t.channel, t.value, t.detail)):
+                truth_rows[col].append(val)
+        manifest_rows.append({
+            "release_id": f"BENCH-{seed}", "upc": "", "release_title": f"QC benchmark corpus, seed {seed}",
+            "release_artist": "farm.synth", "track_number": plan.index + 1, "isrc": "",
+            "title": f"{plan.style} {plan.index + 1}", "artist": "farm.synth", "path": plan.path,
+            "style": plan.style, "sample_rate": plan.sample_rate, "subtype": plan.subtype,
+            "container": plan.container, "master": master, "planted": " ".join(t.kind for t in truths),
+        })
+    truth_schema = pa.schema([
+        ("path", pa.string()), ("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64()),
+        ("channel", pa.int16()), ("value", pa.float64()), ("detail", pa.string()),
+    ])
+    table = pa.Table.from_pydict(truth_rows, schema=truth_schema)
+    truth_path = root / "truth.parquet"
+    tmp = truth_path.with_name(f".{truth_path.name}.{os.getpid()}.part")
+    pq.write_table(table, tmp)
+    os.replace(tmp, truth_path)
+
+    manifest = root / "manifest.csv"
+    columns = list(MANIFEST_COLUMNS) + ["style", "sample_rate", "subtype", "container", "master", "planted"]
+    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.part")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(manifest_rows)
+    os.replace(tmp, manifest)
+
+    info = {"seed": int(seed), "hours": float(hours), "clean_fraction": float(clean_fraction),
+            "min_per_kind": int(min_per_kind), "renderer": which, "tracks": len(plans),
+            "clean_tracks": sum(1 for truths, _d, _m in results if not truths), "audio_s": round(audio_s, 3),
+            "clean_audio_s": round(clean_s, 3), "defects": table.num_rows,
+            "generation_wall_s": round(time.perf_counter() - t0, 3), "workers": workers}
+    tmp = root / f".corpus.json.{os.getpid()}.part"
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, root / "corpus.json")
+    return manifest
+
+
+def read_truth(corpus_dir: str | os.PathLike) -> pa.Table:
+    """The truth table of a corpus (``truth.parquet``), columns :data:`TRUTH_COLUMNS`."""
+    path = Path(corpus_dir) / "truth.parquet"
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; is {corpus_dir} a corpus made by farm.bench.corpus.make_corpus?")
+    return pq.read_table(path)
+
+
+def corpus_info(corpus_dir: str | os.PathLike) -> dict:
+    """The parameters and sizes recorded in ``corpus.json`` (empty when absent)."""
+    path = Path(corpus_dir) / "corpus.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
