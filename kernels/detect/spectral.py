@@ -1,0 +1,461 @@
+"""Whole-track and long-section spectral findings: mains hum, a lossy brick-wall bandwidth, a short bit depth.
+
+All three are properties of long stretches of audio, so the detector looks at a sparse, fixed grid of frames
+and keeps small summaries; nothing depends on where the blocks begin or end.
+
+Hum (``hum``)
+    Mains hum is a steady comb of narrow lines at exactly 50 or 60 Hz and their multiples that persists while
+    the music changes around it. The channel mean is decimated by a plain boxcar (to 2-3 kHz: the comb only
+    reaches 360 Hz, and aliased top end is just more background for a narrow line) and cut into 1 s Hann
+    frames every 0.5 s (1 Hz bins, so the comb falls on bins and equal-tempered notes do not: G1 at 49.0 Hz and
+    A#1 at 58.3 Hz are the nearest, one and two bins away). A sliding window of nine frames (5 s, the shortest
+    section the benchmark plants) is summarised by its *floor spectrum*, the second-lowest power of each bin
+    over the window (the 20th percentile). A line that is there in at least 80 % of the frames survives into
+    the floor; notes, bass lines and kick drums, which come and go, do not. For every comb line the window
+    scores the floor's line bin against the median of the bins 3-12 Hz either side, counting it only when the
+    line is a local peak, lies above -100 dBFS, and its floor in the first half of the window is within
+    ``hum_stability_db`` of its floor in the second half (a decaying chord in a reverb tail fails that). The
+    window score is the sum over the six lines of that prominence, each clipped to 0..15 dB. Sections are runs
+    of windows above ``hum_section_score``; a hum that runs through the whole track is found more
+    sensitively from the floor spectra averaged over each third of the track (each third must pass
+    ``hum_track_score``), and is then reported once, spanning the track.
+
+Lossy bandwidth (``lossy_bandwidth``)
+    One short frame (about 85 ms) of the channel mean every 0.5 s feeds a long-term average power spectrum.
+    A lossy or low-rate source leaves a brick wall: the level a few hundred Hz above the cut stays far below
+    the music just under it, all the way to Nyquist, while a natural roll-off (dull sampled instruments,
+    reverb) falls a few dB per kHz. The detector looks for the cutoff in 4 kHz .. min(20.5 kHz, Nyquist - 1.5
+    kHz) where the median level over the 1 kHz below the cut exceeds the highest level from 300 Hz above it
+    to Nyquist by ``lossy_step_db``; the value is the highest frequency still within 20 dB of that level.
+
+Bit depth (``bit_depth``)
+    With ``bits_per_sample`` of a PCM container (more than 8 bits), the samples of the same sparse frames are
+    scaled to integers of that width; OR-ing their magnitudes together gives the trailing zero bits common to
+    every non-zero sample, and the effective depth is the container's minus those. 16-bit audio padded to 24
+    bits reads 16. The check stops as soon as a sample uses the last bit or is not on the container's grid
+    (float data): the verdict is then the container's own depth and nothing is reported.
+
+Memory: one score pair per 0.5 s window, the floor spectrum summed per 10 s segment (about 400 numbers), and
+one average spectrum; a two-hour file needs a few MB at most.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernels._xp import as_block, check_channels, to_numpy
+from kernels.detect.base import Detection
+
+__all__ = ["SpectralDetector"]
+
+HUM_BASES_HZ = (50, 60)
+HUM_HARMONICS = 6
+HUM_FRAME_S = 1.0
+HUM_WINDOW_FRAMES = 9  # 9 frames of 1 s every 0.5 s span 5 s
+HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
+HUM_RING_HZ = (3, 12)
+HUM_MIN_DBFS = -100.0
+HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
+HUM_SEGMENT_WINDOWS = 10  # floor spectra are summed per 10 s for the whole-track test
+HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
+LOSSY_PERIOD_S = 0.5
+LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192 at 88.2/96 kHz
+LOSSY_MIN_HZ = 4000.0
+LOSSY_MAX_HZ = 20500.0
+LOSSY_SMOOTH_HZ = 60.0
+BIT_DEPTH_MIN_SAMPLES = 256
+
+
+def _hum_decimation(sample_rate: int) -> int:
+    """A boxcar factor that divides the rate and lands the decimated rate in 1.8-3 kHz, so 1 s frames are
+    whole numbers of samples and the comb falls exactly on 1 Hz bins; other rates round (bins then sit
+    within a fraction of a Hz of the comb)."""
+    for d in range(max(1, sample_rate // 3000), sample_rate // 1800 + 1):
+        if d and sample_rate % d == 0 and 1800 <= sample_rate / d <= 3000:
+            return d
+    return max(1, round(sample_rate / 2400))
+
+
+class SpectralDetector:
+    """Streaming detector for ``hum``, ``lossy_bandwidth`` and ``bit_depth``.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sampling rate in Hz (at least 8000).
+    channels : int
+        Channels of every block.
+    bits_per_sample : int or None
+        Width of the PCM container's samples; ``None`` (or 8 and below) skips the bit-depth check. Pass
+        ``None`` for float containers.
+    hum_section_score : float
+        Window score (sum of clipped line prominences, dB) above which a 5 s window holds hum.
+    hum_track_score : float
+        Score each third of the track must reach, on its averaged floor spectrum, for whole-track hum.
+    hum_stability_db : float
+        Largest change of a line's floor between the two halves of a window.
+    hum_merge_gap_s : float
+        Hum sections of the same mains frequency closer than this are reported as one.
+    lossy_step_db : float
+        Smallest drop from the passband just under a cutoff to the highest level above it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 44100
+    >>> t = np.arange(20 * sr) / sr
+    >>> rng = np.random.default_rng(0)
+    >>> x = 0.05 * rng.standard_normal((2, t.size)) + 0.003 * np.sin(2 * np.pi * 60 * t)
+    >>> d = SpectralDetector(sr, 2)
+    >>> d.process(x)
+    >>> [(f.kind, f.value) for f in d.finish()]
+    [('hum', 60.0)]
+    """
+
+    def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
+                 hum_section_score: float = 30.0, hum_track_score: float = 30.0, hum_stability_db: float = 5.0,
+                 hum_merge_gap_s: float = 3.0, lossy_step_db: float = 35.0):
+        check_channels(channels)
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
+            raise ValueError(f"sample_rate {sample_rate!r} must be an integer number of Hz, at least 8000")
+        if bits_per_sample is not None and (isinstance(bits_per_sample, bool)
+                                            or not isinstance(bits_per_sample, (int, np.integer))
+                                            or not 1 <= bits_per_sample <= 64):
+            raise ValueError(f"bits_per_sample {bits_per_sample!r} must be an integer 1..64 or None")
+        for name, value in (("hum_section_score", hum_section_score), ("hum_track_score", hum_track_score),
+                            ("hum_stability_db", hum_stability_db), ("lossy_step_db", lossy_step_db)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} {value!r} must be a positive number")
+        if not (math.isfinite(hum_merge_gap_s) and hum_merge_gap_s >= 0):
+            raise ValueError(f"hum_merge_gap_s {hum_merge_gap_s!r} must be zero or more seconds")
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.bits_per_sample = None if bits_per_sample is None else int(bits_per_sample)
+        self.hum_section_score = float(hum_section_score)
+        self.hum_track_score = float(hum_track_score)
+        self.hum_stability_db = float(hum_stability_db)
+        self.hum_merge_gap_s = float(hum_merge_gap_s)
+        self.lossy_step_db = float(lossy_step_db)
+        self._frames = 0  # samples per channel seen so far
+
+        # hum: decimated channel mean, 1 s frames every half second
+        sr = self.sample_rate
+        self._dec = _hum_decimation(sr)
+        self._dec_rate = sr / self._dec
+        self._hum_n = int(round(HUM_FRAME_S * self._dec_rate))
+        self._hum_hop = self._hum_n // 2
+        self._hum_bin_hz = self._dec_rate / self._hum_n
+        self._hum_window = np.hanning(self._hum_n + 2)[1:-1]
+        lo_hz, hi_hz = HUM_RING_HZ
+        lo, hi = int(round(lo_hz / self._hum_bin_hz)), int(round(hi_hz / self._hum_bin_hz))
+        # only the bins of the two combs and their rings are kept: indices below are into that subset
+        wanted = {}
+        for base in HUM_BASES_HZ:
+            centres = [int(round(k * base / self._hum_bin_hz)) for k in range(1, HUM_HARMONICS + 1)]
+            wanted[base] = (centres, [np.r_[c - hi : c - lo + 1, c + lo : c + hi + 1] for c in centres])
+        used = sorted({int(b) for cs, rings in wanted.values() for c, r in zip(cs, rings)
+                       for b in (*r, c - 1, c, c + 1)})
+        self._hum_keep = np.array(used)
+        where = {b: i for i, b in enumerate(used)}
+        self._comb = {}
+        for base, (centres, rings) in wanted.items():
+            self._comb[base] = tuple(np.array([[where[int(b)] for b in row] for row in rows])
+                                     for rows in ([[c] for c in centres], [[c - 1] for c in centres],
+                                                  [[c + 1] for c in centres], rings))
+        # a sine of amplitude a gives |X| = a * sum(window) / 2 on its bin
+        self._hum_min_power = (10.0 ** (HUM_MIN_DBFS / 20.0) * self._hum_window.sum() / 2.0) ** 2
+        self._dec_ones = np.full(self._dec, 1.0 / (self._dec * self.channels))
+        self._dec_scale = 1.0 / (self._dec * self.channels)
+        self._dec_carry_sum = 0.0
+        self._dec_carry_n = 0
+        self._dec_parts: list[np.ndarray] = [np.zeros(0)]
+        self._dec_pending = 0
+        self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
+        self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
+        self._hum_starts: list[np.ndarray] = []  # per scored window: index of its first frame
+        self._hum_frames_seen = 0
+        self._hum_seg_sums: list[np.ndarray] = []
+        self._hum_seg_acc = np.zeros(self._hum_keep.size)
+        self._hum_seg_n = 0
+
+        # lossy bandwidth and bit depth: sparse short frames
+        self._lossy_period = max(1, int(round(LOSSY_PERIOD_S * sr)))
+        self._lossy_n = min(1 << int(math.ceil(math.log2(LOSSY_FRAME_S * sr))), self._lossy_period)
+        self._lossy_window = np.hanning(self._lossy_n + 2)[1:-1] / self.channels
+        self._lossy_sum = np.zeros(self._lossy_n // 2 + 1)
+        self._lossy_count = 0
+        self._pending = np.zeros((self.channels, self._lossy_n))
+        self._pending_fill = 0
+        self._bits_active = self.bits_per_sample is not None and self.bits_per_sample > 8
+        self._bits_or = 0
+        self._bits_nonzero = 0
+
+    # ------------------------------------------------------------------ streaming
+    def process(self, block) -> None:
+        """Feed the next block, shaped ``(channels, n)``."""
+        _, block = as_block(block, self.channels)
+        block = to_numpy(block)
+        n = int(block.shape[1])
+        if n == 0:
+            return
+        self._hum_feed(block)
+        self._sparse_feed(block)
+        self._frames += n
+
+    def _hum_feed(self, block: np.ndarray) -> None:
+        d, n = self._dec, block.shape[1]
+        dec = []
+        off = 0
+        if self._dec_carry_n:  # finish the boxcar group begun in an earlier block
+            off = min(d - self._dec_carry_n, n)
+            self._dec_carry_sum += float(block[:, :off].sum())
+            self._dec_carry_n += off
+            if self._dec_carry_n == d:
+                dec.append(np.array([self._dec_carry_sum * self._dec_scale]))
+                self._dec_carry_sum, self._dec_carry_n = 0.0, 0
+        m = (n - off) // d
+        if m:
+            # rows of a C-ordered block are contiguous: each reshape is a view and the sum a BLAS call
+            acc = block[0, off : off + m * d].reshape(m, d) @ self._dec_ones
+            for ch in range(1, self.channels):
+                acc += block[ch, off : off + m * d].reshape(m, d) @ self._dec_ones
+            dec.append(acc)
+            off += m * d
+        if off < n:
+            self._dec_carry_sum += float(block[:, off:].sum())
+            self._dec_carry_n += n - off
+        self._dec_parts.extend(dec)
+        self._dec_pending += sum(part.size for part in dec)
+        # frames are analysed in batches of about HUM_BATCH_FRAMES: NumPy's per-call cost then hardly counts
+        if self._dec_pending >= HUM_BATCH_FRAMES * self._hum_hop + self._hum_n:
+            self._hum_flush()
+
+    def _hum_flush(self) -> None:
+        """Analyse every complete frame of the decimated signal gathered so far."""
+        buf = np.concatenate(self._dec_parts) if len(self._dec_parts) > 1 else self._dec_parts[0]
+        size, hop = self._hum_n, self._hum_hop
+        if buf.size < size:
+            self._dec_parts, self._dec_pending = [buf], buf.size
+            return
+        count = (buf.size - size) // hop + 1
+        idx = np.arange(count)[:, None] * hop + np.arange(size)
+        spectra = np.fft.rfft(buf[idx] * self._hum_window, axis=1)[:, self._hum_keep]
+        rest = buf[count * hop :].copy()
+        self._dec_parts, self._dec_pending = [rest], rest.size
+        self._hum_windows(spectra.real**2 + spectra.imag**2)
+
+    def _hum_windows(self, power: np.ndarray) -> None:
+        """Score the windows that the new frames ``power`` (frames, bins) complete, one every
+        ``HUM_WINDOW_STEP`` frames (counted from the start of the stream)."""
+        kept = self._hum_history.shape[0]
+        frames = np.concatenate([self._hum_history, power]) if kept else power
+        first_frame = self._hum_frames_seen - kept  # stream index of frames[0]
+        self._hum_frames_seen += power.shape[0]
+        w = HUM_WINDOW_FRAMES
+        self._hum_history = frames[-(w - 1) :].copy()
+        if frames.shape[0] < w:
+            return
+        starts = np.arange(first_frame, first_frame + frames.shape[0] - w + 1)
+        pick = np.flatnonzero(starts % HUM_WINDOW_STEP == 0)
+        if not pick.size:
+            return
+        view = np.lib.stride_tricks.sliding_window_view(frames, w, axis=0)[pick]  # (windows, bins, w)
+        floor = np.partition(view, HUM_FLOOR_RANK, axis=2)[:, :, HUM_FLOOR_RANK]
+        half = w // 2
+        early = view[:, :, :half].min(axis=2)
+        late = view[:, :, -half:].min(axis=2)
+        scores = np.stack([self._comb_score(floor, base, early, late) for base in HUM_BASES_HZ], axis=1)
+        self._hum_scores.append(scores)
+        self._hum_starts.append(starts[pick])
+        # floor spectra summed per segment of HUM_SEGMENT_WINDOWS windows, for the whole-track test
+        k = 0
+        while k < floor.shape[0]:
+            take = min(HUM_SEGMENT_WINDOWS - self._hum_seg_n, floor.shape[0] - k)
+            self._hum_seg_acc += floor[k : k + take].sum(axis=0)
+            self._hum_seg_n += take
+            k += take
+            if self._hum_seg_n == HUM_SEGMENT_WINDOWS:
+                self._hum_seg_sums.append(self._hum_seg_acc.copy())
+                self._hum_seg_acc[:] = 0.0
+                self._hum_seg_n = 0
+
+    def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
+        """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
+        centres, left, right, ring = (a[:, 0] if a.shape[1] == 1 else a for a in self._comb[base])
+        line = floor[..., centres]
+        around = np.partition(floor[..., ring], (ring.shape[1] // 2 - 1, ring.shape[1] // 2), axis=-1)
+        background = 0.5 * (around[..., ring.shape[1] // 2 - 1] + around[..., ring.shape[1] // 2])  # median
+        counts = (line >= floor[..., left]) & (line >= floor[..., right]) & (line > self._hum_min_power)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if first is not None:
+                counts &= np.abs(10.0 * np.log10(first[..., centres] / second[..., centres])) <= self.hum_stability_db
+            prom = 10.0 * np.log10(line / background)
+        return np.where(counts & np.isfinite(prom), prom, 0.0)
+
+    def _comb_score(self, floor, base, first=None, second=None):
+        """Sum over the comb of the line prominences clipped to 0..15 dB, per floor spectrum."""
+        return np.clip(self._comb_prominence_db(floor, base, first, second), 0.0, 15.0).sum(axis=-1)
+
+    def _sparse_feed(self, block: np.ndarray) -> None:
+        n = block.shape[1]
+        pos0 = self._frames
+        length, period = self._lossy_n, self._lossy_period
+        used = 0
+        if self._pending_fill:  # a frame begun in an earlier block
+            used = min(length - self._pending_fill, n)
+            self._pending[:, self._pending_fill : self._pending_fill + used] = block[:, :used]
+            self._pending_fill += used
+            if self._pending_fill == length:
+                self._sparse_frame(self._pending)
+                self._pending_fill = 0
+        first = -(-pos0 // period) * period  # first frame start at or after this block
+        starts = np.arange(first, pos0 + n, period) - pos0
+        for s in starts:
+            s = int(s)
+            if s + length <= n:
+                self._sparse_frame(block[:, s : s + length])
+            else:  # the frame runs past this block
+                self._pending[:, : n - s] = block[:, s:]
+                self._pending_fill = n - s
+
+    def _sparse_frame(self, frame: np.ndarray) -> None:
+        """One ``(channels, length)`` frame: long-term spectrum and bit-depth evidence."""
+        mono = frame[0].copy()
+        for ch in range(1, self.channels):
+            mono += frame[ch]
+        mono *= self._lossy_window  # the window carries the 1/channels of the mean
+        spectrum = np.fft.rfft(mono)
+        self._lossy_sum += spectrum.real**2 + spectrum.imag**2
+        self._lossy_count += 1
+        if self._bits_active:
+            scaled = frame * float(2 ** (self.bits_per_sample - 1))
+            ints = np.rint(scaled)
+            if np.any(np.abs(scaled - ints) > 1e-6):  # not on the container's grid: float data
+                self._bits_active = False
+                self._bits_or = 1
+                return
+            mags = np.abs(ints).astype(np.int64)
+            mags = mags[mags != 0]
+            self._bits_nonzero += int(mags.size)
+            if mags.size:
+                self._bits_or |= int(np.bitwise_or.reduce(mags))
+            if self._bits_or & 1:  # the last bit is in use: full depth, nothing more to learn
+                self._bits_active = False
+
+    # ------------------------------------------------------------------ results
+    def finish(self) -> list[Detection]:
+        """Findings for everything fed so far (whole-track findings span ``0 .. duration``)."""
+        duration = self._frames / self.sample_rate
+        if self._dec_pending:
+            self._hum_flush()
+        found = self._hum_findings(duration)
+        lossy = self._lossy_finding(duration)
+        if lossy is not None:
+            found.append(lossy)
+        bits = self._bit_depth_finding(duration)
+        if bits is not None:
+            found.append(bits)
+        return found
+
+    def _window_span_s(self, first_frame: int) -> tuple[float, float]:
+        scale = self._dec / self.sample_rate
+        start = first_frame * self._hum_hop * scale
+        end = (first_frame * self._hum_hop + (HUM_WINDOW_FRAMES - 1) * self._hum_hop + self._hum_n) * scale
+        return start, end
+
+    def _hum_findings(self, duration: float) -> list[Detection]:
+        if not self._hum_scores:
+            return []
+        scores = np.concatenate(self._hum_scores)  # (windows, 2)
+        starts = np.concatenate(self._hum_starts)
+        segs = list(self._hum_seg_sums)
+        seg_n = [HUM_SEGMENT_WINDOWS] * len(segs)
+        if self._hum_seg_n:
+            segs.append(self._hum_seg_acc.copy())
+            seg_n.append(self._hum_seg_n)
+        # whole track: every third of the track's averaged floor spectrum carries the comb
+        parts = np.array_split(np.arange(len(segs)), min(3, len(segs)))
+        track_scores = {}
+        for j, base in enumerate(HUM_BASES_HZ):
+            per_part = []
+            for part in parts:
+                mean_floor = sum(segs[i] for i in part) / sum(seg_n[i] for i in part)
+                per_part.append(float(self._comb_score(mean_floor, base)))
+            track_scores[base] = min(per_part)
+        best = max(HUM_BASES_HZ, key=lambda b: track_scores[b])
+        if track_scores[best] >= self.hum_track_score:
+            return [Detection("hum", 0.0, duration, -1, float(best),
+                              f"{best} Hz mains hum with harmonics through the whole track (comb score "
+                              f"{track_scores[best]:.0f} dB in its weakest third)")]
+        # sections: windows whose better base clears the threshold
+        found = []
+        winner = np.argmax(scores, axis=1)
+        top = scores[np.arange(len(scores)), winner]
+        for j, base in enumerate(HUM_BASES_HZ):
+            hit = np.flatnonzero((winner == j) & (top >= self.hum_section_score))
+            if not hit.size:
+                continue
+            runs = []
+            for i in hit:
+                s, e = self._window_span_s(int(starts[i]))
+                if runs and s - runs[-1][1] <= self.hum_merge_gap_s:
+                    runs[-1][1] = e
+                    runs[-1][2] = max(runs[-1][2], float(top[i]))
+                else:
+                    runs.append([s, e, float(top[i])])
+            for s, e, peak in runs:
+                found.append(Detection("hum", s, min(e, duration), -1, float(base),
+                                       f"{base} Hz mains hum with harmonics from {s:.1f} s to {e:.1f} s "
+                                       f"(comb score up to {peak:.0f} dB)"))
+        found.sort(key=lambda d: d.start_s)
+        return found
+
+    def _lossy_finding(self, duration: float) -> Detection | None:
+        if not self._lossy_count:
+            return None
+        bin_hz = self.sample_rate / self._lossy_n
+        nyquist = self.sample_rate / 2.0
+        power = self._lossy_sum / self._lossy_count
+        width = max(1, int(round(LOSSY_SMOOTH_HZ / bin_hz)))
+        smooth = np.convolve(power, np.ones(width) / width, mode="same")
+        peak = smooth.max()
+        if peak <= 0:
+            return None
+        level = 10.0 * np.log10(np.maximum(smooth, peak * 1e-20))
+        lo = int(math.ceil(LOSSY_MIN_HZ / bin_hz))
+        hi = int(math.floor(min(LOSSY_MAX_HZ, nyquist - 1500.0) / bin_hz))
+        if hi <= lo:
+            return None
+        below = (int(round(1200.0 / bin_hz)), int(round(200.0 / bin_hz)))
+        above = int(round(300.0 / bin_hz))
+        top = int(math.floor((nyquist - 200.0) / bin_hz))
+        # highest level from each bin to the top of the band
+        ceiling = np.maximum.accumulate(level[: top + 1][::-1])[::-1]
+        cands = np.arange(lo, hi + 1)
+        windows = np.lib.stride_tricks.sliding_window_view(level, below[0] - below[1] + 1)
+        passband = np.median(windows[cands - below[0]], axis=1)
+        stop = ceiling[np.minimum(cands + above, top)]
+        step = passband - stop
+        i = int(np.argmax(step))
+        if step[i] < self.lossy_step_db:
+            return None
+        c = int(cands[i])
+        pass_db = float(passband[i])
+        region = np.arange(c - below[0], c + above + 1)
+        inside = region[level[region] >= pass_db - 20.0]
+        cutoff_hz = float(inside.max() * bin_hz) if inside.size else c * bin_hz
+        return Detection("lossy_bandwidth", 0.0, duration, -1, round(cutoff_hz, 0),
+                         f"brick-wall cutoff at {cutoff_hz / 1000:.1f} kHz: the long-term spectrum falls "
+                         f"{step[i]:.0f} dB within a few hundred Hz and stays down to {nyquist / 1000:.1f} kHz")
+
+    def _bit_depth_finding(self, duration: float) -> Detection | None:
+        bits = self.bits_per_sample
+        if bits is None or bits <= 8 or self._bits_or & 1 or self._bits_nonzero < BIT_DEPTH_MIN_SAMPLES:
+            return None
+        unused = (self._bits_or & -self._bits_or).bit_length() - 1
+        effective = bits - unused
+        return Detection("bit_depth", 0.0, duration, -1, float(effective),
+                         f"every sample is a multiple of 2^-{effective - 1}: {effective}-bit audio in a "
+                         f"{bits}-bit container")
