@@ -1,0 +1,520 @@
+"""Sample-run defects: dropouts, clipping, and starts or ends cut out of the music.
+
+Four kinds come from one cheap pass per block: the absolute value of the block, its maximum, and the mean
+magnitude of every frame of about 1 ms (``F`` = 48 samples at 44.1/48 kHz, 96 at 96 kHz, one matrix-vector
+product). Only where those numbers point at something are samples looked at again.
+
+- ``dropout``: a run of at least ``dropout_min_s`` (5 ms) whose every sample lies below ``silence_dbfs``
+  (-84 dBFS: exact zeros, -100 dBFS noise, a 16-bit LSB of dither), per channel or in every channel at once
+  (channel ``-1``). Music that decays into a pause is not a dropout; a cut from music straight to silence is.
+  The decision looks at the mean magnitude over the ``dropout_pre_s`` (3 ms) before the run: it must be at
+  least ``dropout_floor_db`` above the silence threshold and no more than ``dropout_fall_db`` below the
+  level of the music over the ``dropout_context_s`` (200 ms) before that (the 90th percentile of the 1 ms
+  frames). A fade or a natural decay into silence has fallen far below its own recent level by its last
+  milliseconds; a cut has not. Silence at the head of the stream and silence running to its end are not
+  dropouts (the QC audit reports those). Value: duration in seconds. Edges are exact to the sample: the
+  run spans from after the last sample at or above the threshold to the next one.
+- ``clipping``: flat tops at or near the stream's own maximum. Every block keeps the runs of consecutive
+  samples within ``clip_band_db`` of the running maximum whose neighbours differ by at most a flatness
+  tolerance (two LSB of ``bits_per_sample`` for integer files, so dither on a clipped top does not hide
+  it; ``1e-9`` for float files); runs that fall out of the band as the maximum grows are dropped. In
+  :meth:`RunDetector.finish` the clip level is the highest level at which at least ``clip_min_runs`` runs
+  of at least ``clip_min_run`` samples sit within the flatness tolerance of one another; a clean master
+  peak-normalised below 0 dBFS touches its maximum once. The level must also be over-populated: it needs
+  ``clip_dominance`` times as many such runs as the rest of the band, since a low-bit or band-limited
+  signal makes flat runs at every quantisation level near its peak, not at one. Runs at the clip level
+  closer than ``clip_merge_s`` form one section; value: clipped samples in it (samples in runs of two or
+  more at the clip level).
+- ``start_cut`` / ``end_cut``: the stream's first (last) samples are already inside loud music. The RMS
+  over the first (last) ``edge_s`` (5 ms) must be within ``edge_db`` of the track's loud level (95th
+  percentile of the 1 ms frame magnitudes, in every channel's maximum), and the very edge, the first
+  (last) ``edge_onset_s`` (0.25 ms), within ``edge_onset_db`` of it: a song that starts on a drum hit after
+  1 ms of silence, a fade, a pre-roll, a reverb tail or a fade-out are not cuts. Value: the edge's RMS in
+  dBFS. A song that starts on a transient at its very first sample, with no silence at all, is reported:
+  that is an abrupt start.
+
+Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram, and the clipping runs in
+the top band (capped at ``clip_max_runs``). Results do not depend on the block sizes: frames sit on a fixed
+grid carried across blocks, and every decision waits for the samples it needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernels._xp import as_block, check_channels, to_numpy
+from kernels.detect.base import Detection
+
+__all__ = ["RunDetector"]
+
+_TINY = 1e-15
+# Loudness histogram: frame levels from -160 to +20 dBFS in 0.5 dB bins.
+_HIST_LO_DB = -160.0
+_HIST_STEP_DB = 0.5
+_HIST_BINS = 360
+
+
+def _db(value: float) -> float:
+    return 20.0 * math.log10(max(float(value), _TINY))
+
+
+class RunDetector:
+    """Streaming detector of dropouts, clipping and cut edges.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sampling rate in Hz.
+    channels : int
+        Channels of every block.
+    bits_per_sample : int or None
+        Bit depth of an integer source file; sets the flatness tolerance of clipped tops (two LSB). ``None``
+        (float source) asks for tops equal to within ``1e-9``.
+    silence_dbfs : float
+        A sample below this magnitude is silent (-84 dBFS: two LSB of 16-bit dither, far above -100 dBFS noise).
+    dropout_min_s : float
+        Shortest dropout (5 ms).
+    dropout_pre_s, dropout_context_s : float
+        Window right before a silent run (3 ms) and the music before that (200 ms) it is compared with.
+    dropout_floor_db : float
+        The music right before a dropout is at least this far above ``silence_dbfs`` (16 dB: -68 dBFS;
+        the noise floor of rendered reverb tails flickers across the threshold from -76 dBFS and below).
+    dropout_fall_db : float
+        ... and at most this far below the 90th percentile of the frames of the context (20 dB); a decay or
+        a fade falls further.
+    clip_band_db : float
+        Flat runs are kept within this distance of the stream's maximum (0.5 dB).
+    clip_min_run : int
+        Samples in a run that counts towards the clip level (3).
+    clip_min_runs : int
+        Such runs needed at one level (4).
+    clip_dominance : float
+        The clip level needs this many times as many long runs as the rest of the band (3).
+    clip_merge_s : float
+        Runs closer than this form one clipping section (0.1 s).
+    clip_max_runs : int
+        Cap on stored runs; beyond it, stored runs within ``clip_merge_s`` of each other are merged.
+    edge_s, edge_onset_s : float
+        Edge segment (5 ms) and the very edge (0.25 ms) for ``start_cut`` / ``end_cut``.
+    edge_db, edge_onset_db : float
+        How far below the loud level the edge segment (20 dB) and the very edge (30 dB) may be.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 48000
+    >>> t = np.arange(2 * sr) / sr
+    >>> x = np.tile(0.5 * np.sin(2 * np.pi * 440 * t) * np.minimum(1, t / 0.05) * np.minimum(1, (2 - t) / 0.05), (2, 1))
+    >>> x[1, sr : sr + 480] = 0.0  # 10 ms cut out of the right channel
+    >>> d = RunDetector(sr, 2)
+    >>> d.process(x)
+    >>> [(e.kind, e.channel, round(e.value, 3)) for e in d.finish()]
+    [('dropout', 1, 0.01)]
+    """
+
+    def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
+                 silence_dbfs: float = -84.0, dropout_min_s: float = 0.005, dropout_pre_s: float = 0.003,
+                 dropout_context_s: float = 0.2, dropout_floor_db: float = 16.0, dropout_fall_db: float = 20.0,
+                 clip_band_db: float = 0.5, clip_min_run: int = 3, clip_min_runs: int = 4,
+                 clip_dominance: float = 3.0, clip_merge_s: float = 0.1, clip_max_runs: int = 200_000,
+                 edge_s: float = 0.005, edge_onset_s: float = 0.00025, edge_db: float = 20.0,
+                 edge_onset_db: float = 30.0):
+        self.channels = check_channels(channels)
+        if not (isinstance(sample_rate, (int, float, np.integer, np.floating)) and math.isfinite(sample_rate)
+                and sample_rate > 0):
+            raise ValueError(f"sample_rate {sample_rate!r} must be a positive number of Hz")
+        if bits_per_sample is not None and not (isinstance(bits_per_sample, (int, np.integer))
+                                                and 2 <= bits_per_sample <= 64):
+            raise ValueError(f"bits_per_sample {bits_per_sample!r} must be an integer from 2 to 64, or None")
+        for name, value in (("dropout_min_s", dropout_min_s), ("dropout_pre_s", dropout_pre_s),
+                            ("dropout_context_s", dropout_context_s), ("clip_merge_s", clip_merge_s),
+                            ("edge_s", edge_s), ("edge_onset_s", edge_onset_s), ("clip_band_db", clip_band_db)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} {value!r} must be a positive number")
+        if int(clip_min_run) < 2 or int(clip_min_runs) < 1:
+            raise ValueError(f"clip_min_run {clip_min_run!r} must be >= 2 and clip_min_runs {clip_min_runs!r} >= 1")
+        self.sample_rate = float(sample_rate)
+        sr = self.sample_rate
+        c = self.channels
+        # ~1 ms frames, a multiple of 16 samples (48 at 44.1/48 kHz, 96 at 96 kHz).
+        self.frame = 16 * max(1, round(sr / 16000.0))
+        self._ones = np.ones(self.frame) / self.frame
+        self._silence = 10.0 ** (silence_dbfs / 20.0)
+        self._silence_db = float(silence_dbfs)
+        self._drop_min = max(1, int(round(dropout_min_s * sr)))
+        self._drop_min_frames = max(1, (self._drop_min - self.frame + 1) // self.frame)
+        self._pre_frames = max(1, int(round(dropout_pre_s * sr / self.frame)))
+        self._ctx_frames = max(2, int(round(dropout_context_s * sr / self.frame)))
+        self._floor_db = float(dropout_floor_db)
+        self._fall_db = float(dropout_fall_db)
+        if bits_per_sample is not None and bits_per_sample <= 24:
+            self._flat = 2.01 * 2.0 ** -(int(bits_per_sample) - 1)
+        else:
+            self._flat = 1e-9
+        self._band = 10.0 ** (-clip_band_db / 20.0)
+        self._min_run = int(clip_min_run)
+        self._min_runs = int(clip_min_runs)
+        self._dominance = float(clip_dominance)
+        self._merge = max(1, int(round(clip_merge_s * sr)))
+        self._max_runs = int(clip_max_runs)
+        self._edge = max(1, int(round(edge_s * sr)))
+        self._onset = max(2, int(round(edge_onset_s * sr)))
+        self._edge_db = float(edge_db)
+        self._onset_db = float(edge_onset_db)
+
+        self._tracks = c + 1 if c > 1 else c  # per channel, plus "all channels" (-1) when there are several
+        self._n = 0  # samples per channel seen
+        self._frames_done = 0  # complete frames analysed
+        self._carry = np.zeros((c, 0))  # |x| of the partial frame at the end of the stream so far
+        self._recent = np.zeros((c, 0))  # |x| of the last 2 frames (absolute start: self._n - width)
+        # dropout state per track
+        self._run_start = [0] * self._tracks  # the stream starts inside a (head) run
+        self._in_run = [True] * self._tracks
+        self._open_start: list[tuple[int, float, float]] = [(0, -math.inf, -math.inf)] * self._tracks
+        self._levels = np.zeros((self._tracks, 0))  # last ctx+pre frame levels (mean |x|)
+        self._dropouts: list[tuple[int, int, int, float, float]] = []  # track, start, end, pre dB, context dB
+        # clipping state
+        self._peak = 0.0
+        self._runs: list[np.ndarray] = []  # rows: start, end (inclusive), channel, sign, level, stored count
+        self._runs_n = 0
+        self._runs_pruned_at = -1.0
+        # edges
+        self._head = np.zeros((c, 0))
+        self._tail = np.zeros((c, 0))
+        self._hist = np.zeros(_HIST_BINS, dtype=np.int64)
+
+    # ------------------------------------------------------------------ streaming
+    def process(self, block) -> None:
+        """Feed the next block, shaped ``(channels, n)`` (NumPy; CuPy is copied to the host)."""
+        _, block = as_block(block, self.channels)
+        x = to_numpy(block)
+        n = int(x.shape[1])
+        if n == 0:
+            return
+        a = np.abs(x)
+        self._clip_block(x, a)
+        self._frames_block(a)
+        if self._head.shape[1] < self._edge:
+            self._head = np.concatenate([self._head, a[:, : self._edge - self._head.shape[1]]], axis=1)
+        if n >= self._edge:
+            self._tail = a[:, n - self._edge :].copy()
+        else:
+            self._tail = np.concatenate([self._tail, a], axis=1)[:, -self._edge :]
+        width = 2 * self.frame
+        if n >= width:
+            self._recent = a[:, n - width :].copy()
+        else:
+            self._recent = np.concatenate([self._recent, a], axis=1)[:, -width:]
+        self._n += n
+
+    # clipping ---------------------------------------------------------
+    def _clip_block(self, x: np.ndarray, a: np.ndarray) -> None:
+        m = float(a.max())
+        if m > self._peak:
+            self._peak = m
+        thr = self._peak * self._band
+        if m < thr or m <= 0.0:
+            return
+        n = x.shape[1]
+        rows = []
+        for ch in range(self.channels):
+            idx = np.flatnonzero(a[ch] >= thr)
+            if not idx.size:
+                continue
+            v = x[ch, idx]
+            # a run continues while the next sample is the next index, has the same sign and is flat
+            brk = (np.diff(idx) != 1) | (np.abs(np.diff(v)) > self._flat) | ((v[1:] > 0) != (v[:-1] > 0))
+            first = np.concatenate(([0], np.flatnonzero(brk) + 1))
+            last = np.concatenate((first[1:] - 1, [idx.size - 1]))
+            length = last - first + 1
+            s, e = idx[first], idx[last]
+            # keep runs of two or more, and single samples at the block edges (a run may continue there)
+            keep = (length >= 2) | (s == 0) | (e == n - 1)
+            if not keep.any():
+                continue
+            level = np.maximum.reduceat(np.abs(v), first)[keep]
+            first, s, e = first[keep], s[keep], e[keep]
+            row = np.empty((first.size, 6))
+            row[:, 0] = s + self._n
+            row[:, 1] = e + self._n
+            row[:, 2] = ch
+            row[:, 3] = np.sign(v[first])
+            row[:, 4] = level
+            row[:, 5] = e - s + 1
+            rows.append(row)
+        if rows:
+            new = np.concatenate(rows)
+            self._runs.append(new)
+            self._runs_n += new.shape[0]
+        if self._peak > self._runs_pruned_at and self._runs_n:
+            self._prune_runs()
+        if self._runs_n > self._max_runs:
+            self._compact_runs()
+
+    def _stored_runs(self) -> np.ndarray:
+        if not self._runs:
+            return np.zeros((0, 6))
+        if len(self._runs) > 1:
+            self._runs = [np.concatenate(self._runs)]
+        return self._runs[0]
+
+    def _prune_runs(self) -> None:
+        runs = self._stored_runs()
+        runs = runs[runs[:, 4] >= self._peak * self._band]
+        self._runs = [runs] if runs.size else []
+        self._runs_n = runs.shape[0]
+        self._runs_pruned_at = self._peak
+
+    def _compact_runs(self) -> None:
+        """Bound memory on a stream clipped from end to end: merge stored runs that lie within the merge gap
+        of each other on one channel (the merged row keeps the lowest level and the total count)."""
+        runs = self._stored_runs()
+        runs = runs[np.lexsort((runs[:, 0], runs[:, 2]))]
+        join = np.zeros(runs.shape[0], dtype=bool)
+        join[1:] = (runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 0] - runs[:-1, 1] <= self._merge)
+        group = np.flatnonzero(~join)
+        out = np.empty((group.size, 6))
+        out[:, 0] = runs[group, 0]
+        out[:, 1] = np.maximum.reduceat(runs[:, 1], group)
+        out[:, 2] = runs[group, 2]
+        out[:, 3] = runs[group, 3]
+        out[:, 4] = np.minimum.reduceat(runs[:, 4], group)
+        out[:, 5] = np.add.reduceat(runs[:, 5], group)
+        self._runs = [out]
+        self._runs_n = out.shape[0]
+        if self._runs_n > self._max_runs // 2:  # still too many: the merge gap is doubled for what is stored
+            self._merge *= 2
+
+    # frames and dropouts ----------------------------------------------
+    def _frames_block(self, a: np.ndarray) -> None:
+        f = self.frame
+        n = a.shape[1]
+        pos = 0
+        first = None
+        r = self._carry.shape[1]
+        if r:
+            need = f - r
+            if n < need:
+                self._carry = np.concatenate([self._carry, a], axis=1)
+                return
+            first = np.concatenate([self._carry, a[:, :need]], axis=1)
+            pos = need
+        k = (n - pos) // f
+        body = a[:, pos : pos + k * f].reshape(self.channels, k, f)
+        means = body @ self._ones
+        if first is not None:
+            means = np.concatenate([first.mean(axis=1, keepdims=True), means], axis=1)
+        self._carry = a[:, pos + k * f :].copy()
+        if not means.shape[1]:
+            return
+        off = 1 if first is not None else 0
+        # exact silence test only where the mean magnitude allows it
+        silent = np.zeros(means.shape, dtype=bool)
+        cc, jj = np.nonzero(means < self._silence)
+        if cc.size:
+            peaks = np.empty(cc.size)
+            in_body = jj >= off
+            if in_body.any():
+                peaks[in_body] = body[cc[in_body], jj[in_body] - off].max(axis=1)
+            if (~in_body).any():
+                peaks[~in_body] = first[cc[~in_body]].max(axis=1)
+            silent[cc, jj] = peaks < self._silence
+        if self._tracks > self.channels:
+            silent = np.vstack([silent, silent.all(axis=0)])
+            levels = np.vstack([means, means.max(axis=0)])
+        else:
+            levels = means
+        loud = levels[-1]
+        idx = ((20.0 * np.log10(np.maximum(loud, _TINY)) - _HIST_LO_DB) / _HIST_STEP_DB).astype(np.int64)
+        self._hist += np.bincount(np.clip(idx, 0, _HIST_BINS - 1), minlength=_HIST_BINS)
+
+        frame0 = self._frames_done  # absolute index of means[:, 0]
+        ext = np.concatenate([self._levels, levels], axis=1)
+        ext0 = frame0 - self._levels.shape[1]  # absolute frame index of ext[:, 0]
+        block_start = self._n  # absolute sample index of a[:, 0]
+        for t in range(self._tracks):
+            s = silent[t]
+            edges = np.diff(np.concatenate(([self._in_run[t]], s)).astype(np.int8))
+            starts = np.flatnonzero(edges == 1)
+            ends = np.flatnonzero(edges == -1)
+            if not ends.size:
+                if starts.size:
+                    self._in_run[t] = True
+                    self._run_start[t] = frame0 + int(starts[-1])
+                continue
+            # pair each end with the start before it
+            run_starts = []
+            if self._in_run[t]:
+                run_starts.append(self._run_start[t])
+                run_starts.extend(frame0 + starts[: ends.size - 1])
+            else:
+                run_starts.extend(frame0 + starts[: ends.size])
+            run_starts = np.asarray(run_starts, dtype=np.int64)
+            run_ends = frame0 + ends
+            long_enough = (run_ends - run_starts >= self._drop_min_frames) & (run_starts > 0)
+            for sf, ef in zip(run_starts[long_enough], run_ends[long_enough]):
+                sf, ef = int(sf), int(ef)
+                if sf < frame0:  # began in an earlier block: its start was measured then
+                    head = self._open_start[t]
+                else:
+                    head = self._run_head(t, sf, ext, ext0, a, block_start)
+                self._judge_run(t, head, ef, a, block_start)
+            self._in_run[t] = bool(s[-1])
+            if self._in_run[t]:
+                self._run_start[t] = frame0 + int(starts[-1])
+        for t in range(self._tracks):
+            # a run still open at the end of the block: measure its start while those samples are at hand
+            if self._in_run[t] and self._run_start[t] >= frame0 and self._run_start[t] > 0:
+                self._open_start[t] = self._run_head(t, self._run_start[t], ext, ext0, a, block_start)
+        keep = self._ctx_frames + self._pre_frames
+        self._levels = ext[:, -keep:].copy()
+        self._frames_done = frame0 + means.shape[1]
+
+    def _samples(self, start: int, stop: int, a: np.ndarray, block_start: int) -> np.ndarray:
+        """|x| for absolute samples ``start:stop`` (within the last two frames before the block or in it)."""
+        recent0 = block_start - self._recent.shape[1]
+        parts = []
+        if start < block_start:
+            parts.append(self._recent[:, start - recent0 : min(stop, block_start) - recent0])
+        if stop > block_start:
+            parts.append(a[:, max(start, block_start) - block_start : stop - block_start])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _run_head(self, t: int, sf: int, ext: np.ndarray, ext0: int, a: np.ndarray,
+                  block_start: int) -> tuple[int, float, float]:
+        """Where a silent run starting at frame ``sf`` begins (exact sample) and the music before it:
+        mean magnitude over the pre window and the 90th percentile of the context frames, in dB."""
+        f = self.frame
+        chans = slice(None) if t == self.channels else slice(t, t + 1)
+        # after the last sample at or above the threshold in the frame before the run
+        before = self._samples((sf - 1) * f, sf * f, a, block_start)[chans].max(axis=0)
+        start = (sf - 1) * f + int(np.flatnonzero(before >= self._silence)[-1]) + 1
+        lo = max(sf - self._pre_frames, ext0)
+        pre = ext[t, lo - ext0 : sf - ext0]
+        ctx = ext[t, max(lo - self._ctx_frames, ext0) - ext0 : lo - ext0]
+        pre_db = _db(pre.mean()) if pre.size else -math.inf
+        ref_db = _db(np.percentile(ctx, 90)) if ctx.size else pre_db
+        return start, pre_db, ref_db
+
+    def _judge_run(self, t: int, head: tuple[int, float, float], ef: int, a: np.ndarray, block_start: int) -> None:
+        f = self.frame
+        chans = slice(None) if t == self.channels else slice(t, t + 1)
+        start, pre_db, ref_db = head
+        # up to the first sample at or above the threshold in the frame that ends the run
+        after = self._samples(ef * f, (ef + 1) * f, a, block_start)[chans].max(axis=0)
+        end = ef * f + int(np.flatnonzero(after >= self._silence)[0])
+        if end - start >= self._drop_min - 1:
+            self._dropouts.append((t, start, end, pre_db, ref_db))
+
+    # ------------------------------------------------------------------ results
+    def finish(self) -> list[Detection]:
+        """Decide and return the findings, sorted by start time."""
+        out = self._finish_dropouts() + self._finish_clipping() + self._finish_edges()
+        out.sort(key=lambda d: (d.start_s, d.kind, d.channel))
+        return out
+
+    def _finish_dropouts(self) -> list[Detection]:
+        sr = self.sample_rate
+        floor = self._silence_db + self._floor_db
+        found = [(t, s, e, p, r) for t, s, e, p, r in self._dropouts if p >= floor and p >= r - self._fall_db]
+        every = [(s, e) for t, s, e, _, _ in found if t == self.channels and self._tracks > self.channels]
+        out = []
+        for t, s, e, p, r in found:
+            all_channels = t == self.channels and self._tracks > self.channels
+            if not all_channels and any(s < e2 and s2 < e for s2, e2 in every):
+                continue  # part of a dropout in every channel
+            ch = -1 if all_channels else (t if self.channels > 1 else 0)
+            where = "every channel" if ch == -1 else f"channel {ch}"
+            out.append(Detection("dropout", s / sr, e / sr, ch, (e - s) / sr,
+                                 f"{(e - s) / sr * 1e3:.1f} ms below {self._silence_db:.0f} dBFS in {where}, "
+                                 f"cut from {p:.1f} dBFS (music before it {r:.1f} dBFS)"))
+        return out
+
+    def _finish_clipping(self) -> list[Detection]:
+        runs = self._stored_runs()
+        if not runs.shape[0] or self._peak <= 0.0:
+            return []
+        runs = runs[runs[:, 4] >= self._peak * self._band]
+        # join runs split at block boundaries
+        runs = runs[np.lexsort((runs[:, 0], runs[:, 2]))]
+        join = np.zeros(runs.shape[0], dtype=bool)
+        join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 3] == runs[:-1, 3])
+                    & (runs[1:, 0] == runs[:-1, 1] + 1) & (np.abs(runs[1:, 4] - runs[:-1, 4]) <= self._flat))
+        group = np.flatnonzero(~join)
+        if not group.size:
+            return []
+        start = runs[group, 0]
+        end = np.maximum.reduceat(runs[:, 1], group)
+        chan = runs[group, 2]
+        level = np.maximum.reduceat(runs[:, 4], group)
+        count = np.add.reduceat(runs[:, 5], group)
+        keep = count >= 2
+        start, end, chan, level, count = start[keep], end[keep], chan[keep], level[keep], count[keep]
+        long_levels = np.sort(level[count >= self._min_run])
+        if long_levels.size < self._min_runs:
+            return []
+        # the highest level with enough long runs within the flatness tolerance below it
+        hi = np.arange(long_levels.size)
+        lo = np.searchsorted(long_levels, long_levels - self._flat, side="left")
+        ok = np.flatnonzero(hi - lo + 1 >= self._min_runs)
+        if not ok.size:
+            return []
+        clip = float(long_levels[ok[-1]])
+        at_clip = np.count_nonzero(np.abs(long_levels - clip) <= self._flat)
+        elsewhere = long_levels.size - at_clip
+        if at_clip < self._dominance * elsewhere:
+            return []
+        sel = np.abs(level - clip) <= self._flat
+        start, end, chan, count = start[sel], end[sel], chan[sel], count[sel]
+        order = np.argsort(start, kind="stable")
+        start, end, chan, count = start[order], end[order], chan[order], count[order]
+        reach = np.maximum.accumulate(end)
+        new = np.ones(start.size, dtype=bool)
+        new[1:] = start[1:] - reach[:-1] > self._merge
+        group = np.flatnonzero(new)
+        sr = self.sample_rate
+        out = []
+        for i, g in enumerate(group):
+            stop = group[i + 1] if i + 1 < group.size else start.size
+            n_clipped = int(count[g:stop].sum())
+            chans = np.unique(chan[g:stop])
+            ch = int(chans[0]) if chans.size == 1 and self.channels > 1 else (-1 if self.channels > 1 else 0)
+            s, e = int(start[g]), int(reach[stop - 1]) + 1
+            out.append(Detection("clipping", s / sr, e / sr, ch, float(n_clipped),
+                                 f"{n_clipped} samples in {stop - g} flat runs at {_db(clip):.2f} dBFS "
+                                 f"(the stream's clip level)"))
+        return out
+
+    def _finish_edges(self) -> list[Detection]:
+        if self._n < 2 * self._edge:
+            return []
+        total = int(self._hist.sum())
+        if not total:
+            return []
+        silent_bin = int((self._silence_db - _HIST_LO_DB) / _HIST_STEP_DB)
+        hist = self._hist.copy()
+        hist[:silent_bin] = 0  # silence does not lower the loud level
+        if not hist.sum():
+            return []
+        cum = np.cumsum(hist)
+        loud_bin = int(np.searchsorted(cum, 0.95 * cum[-1]))
+        loud_db = _HIST_LO_DB + (loud_bin + 0.5) * _HIST_STEP_DB
+        sr = self.sample_rate
+        dur = self._n / sr
+        out = []
+        for kind, seg, onset in (("start_cut", self._head, self._head[:, : self._onset]),
+                                 ("end_cut", self._tail, self._tail[:, -self._onset :])):
+            # mean magnitude, like the frame levels the loud level comes from
+            edge_db = _db(seg.mean(axis=1).max())
+            onset_db = _db(onset.mean(axis=1).max())
+            if edge_db >= loud_db - self._edge_db and onset_db >= loud_db - self._onset_db:
+                rms_db = _db(math.sqrt(float((seg * seg).mean(axis=1).max())))
+                span = (0.0, self._edge / sr) if kind == "start_cut" else (dur - self._edge / sr, dur)
+                where = "starts" if kind == "start_cut" else "ends"
+                out.append(Detection(kind, span[0], span[1], -1, rms_db,
+                                     f"the stream {where} inside the music: {rms_db:.1f} dBFS RMS over the "
+                                     f"{self._edge / sr * 1e3:.0f} ms edge, track loud level {loud_db:.1f} dB "
+                                     f"(mean magnitude)"))
+        return out
