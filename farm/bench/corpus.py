@@ -291,7 +291,7 @@ def _at_final_length(t: Truth, duration_s: float) -> Truth:
         return replace(t, start_s=duration_s - t.value, end_s=duration_s)
     if t.kind == "end_cut":
         return replace(t, start_s=duration_s, end_s=duration_s)
-    if t.kind == "hum" and t.detail.startswith("whole track"):
+    if t.detail.startswith("whole track"):  # hum and clipping planted over the whole track
         return replace(t, start_s=0.0, end_s=duration_s)
     return t
 

@@ -548,9 +548,12 @@ def plant_lossy_bandwidth(audio: np.ndarray, sample_rate: int,
         cutoff = options[int(rng.integers(len(options)))]
         g = math.gcd(sample_rate, 44100)
         up, down = 44100 // g, sample_rate // g
-        source = scipy.signal.resample_poly(x, up, down, axis=-1)
+        source = scipy.signal.resample_poly(x, up, down, axis=-1, window=("kaiser", 10.0))
         source = _apply_fir(source, _brickwall(44100, cutoff))
-        y = scipy.signal.resample_poly(source, down, up, axis=-1)
+        y = scipy.signal.resample_poly(source, down, up, axis=-1, window=("kaiser", 10.0))
+        # A polyphase upsampler's transition band lets images of the top octave through just above 22.05 kHz;
+        # the same brick wall at the new rate removes them (what an ideal resampler would give).
+        y = _apply_fir(y, _brickwall(sample_rate, cutoff))
         y = y[:, :n] if y.shape[1] >= n else np.pad(y, ((0, 0), (0, n - y.shape[1])))
         detail = f"44.1 kHz source low-passed at {cutoff / 1000:g} kHz, upsampled to {sample_rate / 1000:g} kHz"
     else:
@@ -669,7 +672,9 @@ def plant_tail_silence(audio: np.ndarray, sample_rate: int,
 Planter = Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, list[Truth]]]
 
 #: Every kind with its planter, in the order the corpus applies them to one track: edits that change the length
-#: first, then the source's faults, the master's, the transport's, levels, padding, and re-quantisation last.
+#: first, then the source's and the master's faults, clicks, the lossy round trip (so a click in a lossy file is
+#: band-limited like the rest of it), the transport's faults (after it, so a dropout stays exact zeros), levels,
+#: padding, and re-quantisation last.
 PLANTERS: dict[str, Planter] = {
     "start_cut": plant_start_cut,
     "end_cut": plant_end_cut,
@@ -677,12 +682,12 @@ PLANTERS: dict[str, Planter] = {
     "false_stereo": plant_false_stereo,
     "polarity_inverted": plant_polarity_inverted,
     "out_of_phase": plant_out_of_phase,
-    "lossy_bandwidth": plant_lossy_bandwidth,
     "hum": plant_hum,
     "clipping": plant_clipping,
+    "click": plant_click,
+    "lossy_bandwidth": plant_lossy_bandwidth,
     "dropout": plant_dropout,
     "noise_burst": plant_noise_burst,
-    "click": plant_click,
     "true_peak_over": plant_true_peak_over,
     "dc_offset": plant_dc_offset,
     "head_silence": plant_head_silence,
