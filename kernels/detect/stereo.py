@@ -94,11 +94,12 @@ class StereoDetector:
     min_section_s : float
         Shortest section reported (1.5 s).
     low_energy_db : float
-        The low end must carry at least this share of the full-band energy (dB) to be judged, over the
-        track for polarity and over each section for ``out_of_phase``.
+        The low end must carry at least this share of the full-band energy (dB) to be judged: over the
+        track for polarity, per window for ``out_of_phase``.
     quiet_db : float
-        Stretches whose energy lies this far below the track's loud level (95th percentile of the
-        ``span_s`` energies) are not judged: fades and reverb tails.
+        Windows whose energy in a band lies this far below that band's loud level (its 95th-percentile
+        window) are not judged for sections: fades and reverb tails (whose low end measured -0.6..-0.9 in
+        the final decay of clean renders).
     false_stereo_db : float
         Side-to-mid energy ratio below which the track is mono delivered as stereo (-40 dB).
     min_sound_s : float
@@ -132,7 +133,7 @@ class StereoDetector:
         self.sample_rate = float(sample_rate)
         self.bits_per_sample = bits_per_sample
         # Decimate to about 5.5 kHz for the low end; windows hold a whole number of decimation groups.
-        self._decim = max(1, int(round(sample_rate / 5512.5)))
+        self._decim = max(1, int(round(sample_rate / 2756.25)))
         groups = max(1, int(round(window_s * sample_rate / self._decim)))
         self.window = groups * self._decim
         self._sos = _lowpass_sos(sample_rate / self._decim, float(low_cutoff_hz), int(low_order))
@@ -163,36 +164,44 @@ class StereoDetector:
         n = pair.shape[1]
         self._samples += n
         w = self.window
+        parts = []
         pos = 0
-        if self._tail.shape[1]:
-            take = min(w - self._tail.shape[1], n)
-            self._tail = np.concatenate([self._tail, pair[:, :take]], axis=1)
-            pos = take
+        if self._tail.shape[1]:  # complete the window begun in the previous block
+            pos = min(w - self._tail.shape[1], n)
+            self._tail = np.concatenate([self._tail, pair[:, :pos]], axis=1)
             if self._tail.shape[1] == w:
-                self._windows(self._tail)
+                parts.append(self._tail)
                 self._tail = np.zeros((2, 0))
         whole = (n - pos) // w
         if whole:
-            self._windows(pair[:, pos:pos + whole * w])
+            parts.append(pair[:, pos:pos + whole * w])
             pos += whole * w
+        if parts:
+            self._windows(parts, w)
         if pos < n:
             self._tail = np.array(pair[:, pos:], copy=True)
 
-    def _windows(self, x: np.ndarray, *, partial: bool = False) -> None:
-        """Sums for whole windows of ``x`` (2, k * window); with ``partial``, one short final window."""
-        w = self.window if not partial else x.shape[1]
-        k = x.shape[1] // w
-        left = x[0].reshape(k, w)
-        right = x[1].reshape(k, w)
+    def _windows(self, parts: list[np.ndarray], w: int) -> None:
+        """Sums for consecutive stretches of whole windows of ``w`` samples, each shaped (2, k * w)."""
+        full = []
+        decimated = []
+        for x in parts:
+            k = x.shape[1] // w
+            left = x[0].reshape(k, w)
+            right = x[1].reshape(k, w)
+            full.append((np.einsum("kw,kw->k", left, left), np.einsum("kw,kw->k", right, right),
+                         np.einsum("kw,kw->k", left, right)))
+            groups = x.shape[1] // self._decim
+            decimated.append(x[:, :groups * self._decim].reshape(2, groups, self._decim) @ self._box)
+        k = sum(f[0].size for f in full)
         out = np.empty((6, k))
-        out[0] = np.einsum("kw,kw->k", left, left)
-        out[1] = np.einsum("kw,kw->k", right, right)
-        out[2] = np.einsum("kw,kw->k", left, right)
-        groups = x.shape[1] // self._decim
-        if groups:
-            dec = x[:, :groups * self._decim].reshape(2, groups, self._decim) @ self._box
+        for row in range(3):
+            out[row] = np.concatenate([f[row] for f in full]) if len(full) > 1 else full[0][row]
+        dec = np.concatenate(decimated, axis=1) if len(decimated) > 1 else decimated[0]
+        m = dec.shape[1] // k
+        if m:
+            # one recursive filter call per block, its state carried to the next
             low, self._zi = scipy.signal.sosfilt(self._sos, dec, axis=-1, zi=self._zi)
-            m = groups // k
             lo_l = low[0, :k * m].reshape(k, m)
             lo_r = low[1, :k * m].reshape(k, m)
             # One decimated sample stands for D input samples: scale so both bands are sums over samples.
@@ -209,7 +218,7 @@ class StereoDetector:
         if self.channels < 2 or self._samples == 0:
             return []
         if self._tail.shape[1]:
-            self._windows(self._tail, partial=True)
+            self._windows([self._tail], self._tail.shape[1])
             self._tail = np.zeros((2, 0))
         sums = np.concatenate(self._sums, axis=1)
         self._sums = [sums]
