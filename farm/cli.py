@@ -36,6 +36,15 @@ app = typer.Typer(
 EXIT_OK, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2
 
 
+def _mount_bench() -> None:
+    from farm.bench.cli import bench_app  # noqa: PLC0415 - keeps the benchmark's imports off the hot path
+
+    app.add_typer(bench_app, name="bench")
+
+
+_mount_bench()
+
+
 def _consoles() -> tuple[Console, Console]:
     return Console(), Console(stderr=True)
 

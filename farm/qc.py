@@ -17,6 +17,7 @@ from farm import __version__
 from farm.audio import AudioInfo, probe, read_blocks
 from farm.catalogue import TrackSpec
 from farm.codes import isrc_problem, normalize_isrc, upc_problem
+from farm.detectors import make_detectors, to_events
 from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
@@ -134,6 +135,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
     peak = TruePeakMeter(info.sample_rate, info.channels)
     stats = SignalStats(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
     dc = DCOffsetMeter(info.sample_rate, info.channels, silence_threshold_dbfs=thr.silence_threshold_dbfs)
+    detectors = make_detectors(info)
     # Non-finite samples: measurements from such a file are garbage, so the meters stop at the first one and
     # the rest of the file is only counted.
     bad_count, bad_first, bad_last = 0, None, None
@@ -153,6 +155,8 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
             peak.process(block)
             stats.process(block)
             dc.process(block)
+            for detector in detectors:
+                detector.process(block)
         pos += n
     if bad_count:
         sr = info.sample_rate
@@ -181,7 +185,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
         head_silence_s=clean_float(st.head_silence_s),
         tail_silence_s=clean_float(st.tail_silence_s),
     )
-    events = []
+    events = [ev for detector in detectors for ev in to_events(detector.finish())]
     if math.isfinite(dcr.persistent_dc) and abs(dcr.persistent_dc) > thr.dc_offset_max:
         offsets = [v for v in dcr.channel_persistent_dc if abs(v) > thr.dc_offset_max]
         db = 20 * math.log10(abs(dcr.persistent_dc))
