@@ -70,9 +70,11 @@ IMPLIED: dict[str, dict[str, str]] = {
     "end_cut": {"click": "near", "discontinuity": "near"},
     # An inverted channel makes every stretch of the track negatively correlated.
     "polarity_inverted": {"out_of_phase": "track"},
-    # A constant offset adds to the peaks: the true peak may pass the ceiling.
-    "dc_offset": {"true_peak_over": "track"},
-    "hum": {},
+    # A constant offset adds to the peaks (the true peak may pass the ceiling), and the file then starts and ends
+    # with a step from zero to the offset.
+    "dc_offset": {"true_peak_over": "track", "start_cut": "track", "end_cut": "track"},
+    # Hum over the whole track starts at full level at the first sample and stops at the last.
+    "hum": {"start_cut": "track", "end_cut": "track"},
     "out_of_phase": {},
     "false_stereo": {},
     "lossy_bandwidth": {},

@@ -27,7 +27,8 @@ Choices that keep the truth honest:
 * **No anti-phase patches.** Several FluidR3 GM synth programs (leads, pads, synth bass 87; listed in
   :data:`ANTI_PHASE_PROGRAMS`) come out of fluidsynth with their right channel almost inverted (L/R correlation
   -0.7 to -0.9, measured one program at a time), which makes clean electronic songs look polarity-inverted. A mix
-  engineer would flip those parts; the corpus renders them as a separate group and flips its right channel.
+  engineer would flip those parts; the corpus renders each of them on its own and flips the right channel of
+  whichever band (below or above 150 Hz) is anti-phase.
 * **Dither where a master would have it**: 16-bit files get TPDF dither, except on exact zeros (planted
   silences and dropouts stay digital silence) and on tracks with planted clipping (a clipped master exported at
   16 bit undithered keeps its flat tops flat). 24-bit files are rounded.
@@ -47,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.signal
 import soundfile as sf
 
 from farm.bench.defects import DEFECT_KINDS, WHOLE_TRACK_KINDS, Truth, plant, true_peak_dbtp
@@ -174,7 +176,12 @@ def _plan(seed: int, hours: float, clean_fraction: float, renderer: str, min_per
 
 
 def _render(plan: _TrackPlan) -> np.ndarray:
-    """The song at its rate, raw level, with fluidsynth's anti-phase parts flipped back into phase."""
+    """The song at its rate, raw level, with fluidsynth's anti-phase parts put back in phase.
+
+    Each part played by a program of :data:`ANTI_PHASE_PROGRAMS` is rendered on its own and split at 150 Hz
+    (zero-phase, complementary); the right channel of each band whose L/R correlation is negative is flipped.
+    Band by band, because some patches are anti-phase only above or only below the split.
+    """
     song = generate_song(plan.song_seed, duration_s=plan.duration_s, style=plan.style)
     if plan.renderer != "fluidsynth":
         return render_song(song, plan.sample_rate, renderer=plan.renderer, peak_dbfs=None)
@@ -183,13 +190,20 @@ def _render(plan: _TrackPlan) -> np.ndarray:
         return render_song(song, plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
     anti_ids = {id(p) for p in anti}
     rest = tuple(p for p in song.parts if id(p) not in anti_ids)
-    a = render_song(replace(song, parts=rest), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
-    b = render_song(replace(song, parts=tuple(anti)), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
-    b[1] = -b[1]
-    n = max(a.shape[1], b.shape[1])
+    groups = [render_song(replace(song, parts=rest), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)]
+    sos = scipy.signal.butter(4, 150.0, btype="lowpass", fs=plan.sample_rate, output="sos")
+    for part in anti:
+        audio = render_song(replace(song, parts=(part,)), plan.sample_rate, renderer="fluidsynth", peak_dbfs=None)
+        low = scipy.signal.sosfiltfilt(sos, audio, axis=-1)
+        high = audio - low
+        for band in (low, high):
+            if float(np.dot(band[0], band[1])) < 0.0:
+                band[1] = -band[1]
+        groups.append(low + high)
+    n = max(g.shape[1] for g in groups)
     out = np.zeros((2, n))
-    out[:, : a.shape[1]] += a
-    out[:, : b.shape[1]] += b
+    for g in groups:
+        out[:, : g.shape[1]] += g
     return out
 
 

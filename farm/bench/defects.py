@@ -22,7 +22,8 @@ clipping               a 0.3-5 s section (or, one time in five, the whole track)
                        scale (10 ms gain ramps), hard-clipped at 1.0, then the whole track scaled by
                        -6..0 dB (0 dB one time in three); value = clipped channel-samples.
 noise_burst            10-300 ms of white or pink noise at 0.03-0.3 RMS (log-uniform) with 1 ms ramps, added
-                       to one channel or both.
+                       to one channel or both, where the music under it is no more than 12 dB (white) or
+                       6 dB (pink) louder.
 hum                    50 or 60 Hz plus harmonics 2-6 (each 0.35-0.7 of the previous), fundamental at
                        -50..-30 dBFS, whole track or a section of at least 5 s (50 ms ramps); value = Hz.
 polarity_inverted      right channel negated for the whole track; value = resulting correlation.
@@ -375,7 +376,12 @@ def plant_clipping(audio: np.ndarray, sample_rate: int, rng: np.random.Generator
 
 def plant_noise_burst(audio: np.ndarray, sample_rate: int,
                       rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
-    """10-300 ms of white or pink noise at 0.03-0.3 RMS with 1 ms ramps, added to one channel or both."""
+    """10-300 ms of white or pink noise at 0.03-0.3 RMS with 1 ms ramps, added to one channel or both.
+
+    Audible means: not buried in the music under it. The burst's RMS is at least the music's RMS over the same
+    span minus 12 dB for white noise (its energy sits in the top octaves, where music is weak) or minus 6 dB for
+    pink noise (spread like the music's). Up to 200 positions are tried; failing that, the least masked one.
+    """
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
     env, hop = _frame_rms_db(y, sample_rate)
@@ -384,9 +390,21 @@ def plant_noise_burst(audio: np.ndarray, sample_rate: int,
     pink = rng.random() < 0.5
     channel = _channel(rng)
     chans = _chans(channel, y.shape[0])
-    p = _pick_start(rng, env.max(axis=0) > -80.0, hop, n, sample_rate, length)
-    if p is None:
-        p = int(rng.integers(*_inner_range(n, sample_rate, length)))
+    margin_db = 6.0 if pink else 12.0
+    nonsilent = env.max(axis=0) > -80.0
+    best: tuple[float, int] | None = None
+    for _ in range(200):
+        p = _pick_start(rng, nonsilent, hop, n, sample_rate, length)
+        if p is None:
+            p = int(rng.integers(*_inner_range(n, sample_rate, length)))
+        seg = y[chans, p:p + length]
+        music_db = _db(float(np.sqrt(np.mean(seg * seg)))) if seg.size else -math.inf
+        score = _db(rms) + margin_db - music_db
+        if best is None or score > best[0]:
+            best = (score, p)
+        if score >= 0:
+            break
+    p = best[1]
     length = min(length, n - p)
     w = _window(length, int(0.001 * sample_rate))
     for c in chans:
