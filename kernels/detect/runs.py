@@ -19,8 +19,9 @@ product). Only where those numbers point at something are samples looked at agai
   tolerance (two LSB of ``bits_per_sample`` for integer files, so dither on a clipped top does not hide
   it; ``1e-9`` for float files); runs that fall out of the band as the maximum grows are dropped. In
   :meth:`RunDetector.finish` the clip level is the highest level at which at least ``clip_min_runs`` runs
-  of at least ``clip_min_run`` samples sit within the flatness tolerance of one another; a clean master
-  peak-normalised below 0 dBFS touches its maximum once. The level must also be over-populated: it needs
+  of at least ``clip_min_run`` samples (one of them longer) sit within the flatness tolerance of one
+  another; a clean master peak-normalised below 0 dBFS touches its maximum once (measured on 80 renders,
+  as float, 16 and 24 bit, dithered or not). The level must also be over-populated: it needs
   ``clip_dominance`` times as many such runs as the rest of the band, since a low-bit or band-limited
   signal makes flat runs at every quantisation level near its peak, not at one. Runs at the clip level
   closer than ``clip_merge_s`` form one section; value: clipped samples in it (samples in runs of two or
@@ -87,15 +88,17 @@ class RunDetector:
     clip_band_db : float
         Flat runs are kept within this distance of the stream's maximum (0.5 dB).
     clip_min_run : int
-        Samples in a run that counts towards the clip level (3).
+        Samples in a run that counts towards the clip level (2); at least one run must be longer than this
+        (a sine at a quarter of the sample rate repeats equal pairs at its peaks, and is not clipped).
     clip_min_runs : int
-        Such runs needed at one level (4).
+        Such runs needed at one level (3; a peak-normalised clean master touches its maximum once).
     clip_dominance : float
         The clip level needs this many times as many long runs as the rest of the band (3).
     clip_merge_s : float
         Runs closer than this form one clipping section (0.1 s).
     clip_max_runs : int
-        Cap on stored runs; beyond it, stored runs within ``clip_merge_s`` of each other are merged.
+        Cap on stored runs (200000, about 10 MB); beyond it, stored runs of one channel and level that lie
+        close together are merged (sections then come out at least that coarse).
     edge_s, edge_onset_s : float
         Edge segment (5 ms) and the very edge (0.25 ms) for ``start_cut`` / ``end_cut``.
     edge_db, edge_onset_db : float
@@ -117,7 +120,7 @@ class RunDetector:
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
                  silence_dbfs: float = -84.0, dropout_min_s: float = 0.005, dropout_pre_s: float = 0.003,
                  dropout_context_s: float = 0.2, dropout_floor_db: float = 16.0, dropout_fall_db: float = 20.0,
-                 clip_band_db: float = 0.5, clip_min_run: int = 3, clip_min_runs: int = 4,
+                 clip_band_db: float = 0.5, clip_min_run: int = 2, clip_min_runs: int = 3,
                  clip_dominance: float = 3.0, clip_merge_s: float = 0.1, clip_max_runs: int = 200_000,
                  edge_s: float = 0.005, edge_onset_s: float = 0.00025, edge_db: float = 20.0,
                  edge_onset_db: float = 30.0):
@@ -158,6 +161,7 @@ class RunDetector:
         self._min_runs = int(clip_min_runs)
         self._dominance = float(clip_dominance)
         self._merge = max(1, int(round(clip_merge_s * sr)))
+        self._compact_gap = self._merge
         self._max_runs = int(clip_max_runs)
         self._edge = max(1, int(round(edge_s * sr)))
         self._onset = max(2, int(round(edge_onset_s * sr)))
@@ -268,12 +272,15 @@ class RunDetector:
         self._runs_pruned_at = self._peak
 
     def _compact_runs(self) -> None:
-        """Bound memory on a stream clipped from end to end: merge stored runs that lie within the merge gap
-        of each other on one channel (the merged row keeps the lowest level and the total count)."""
+        """Bound memory on a stream clipped from end to end: merge stored runs of one channel and one level
+        (within the flatness tolerance) that lie within the compaction gap of each other; the merged row
+        keeps the span, the lowest level and the total count. The gap starts at ``clip_merge_s`` and doubles
+        whenever merging leaves more than half the cap."""
         runs = self._stored_runs()
         runs = runs[np.lexsort((runs[:, 0], runs[:, 2]))]
         join = np.zeros(runs.shape[0], dtype=bool)
-        join[1:] = (runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 0] - runs[:-1, 1] <= self._merge)
+        join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 0] - runs[:-1, 1] <= self._compact_gap)
+                    & (np.abs(runs[1:, 4] - runs[:-1, 4]) <= self._flat))
         group = np.flatnonzero(~join)
         out = np.empty((group.size, 6))
         out[:, 0] = runs[group, 0]
@@ -284,8 +291,8 @@ class RunDetector:
         out[:, 5] = np.add.reduceat(runs[:, 5], group)
         self._runs = [out]
         self._runs_n = out.shape[0]
-        if self._runs_n > self._max_runs // 2:  # still too many: the merge gap is doubled for what is stored
-            self._merge *= 2
+        if self._runs_n > self._max_runs // 2:
+            self._compact_gap *= 2
 
     # frames and dropouts ----------------------------------------------
     def _frames_block(self, a: np.ndarray) -> None:
@@ -467,6 +474,8 @@ class RunDetector:
         if at_clip < self._dominance * elsewhere:
             return []
         sel = np.abs(level - clip) <= self._flat
+        if not np.any(count[sel] > self._min_run):
+            return []  # no run longer than the shortest: a tone at fs/4 repeats equal pairs at its peaks
         start, end, chan, count = start[sel], end[sel], chan[sel], count[sel]
         order = np.argsort(start, kind="stable")
         start, end, chan, count = start[order], end[order], chan[order], count[order]

@@ -1,0 +1,248 @@
+"""RunDetector: dropouts, clipping and cut edges on tones and rendered songs, and what must not be flagged.
+
+Oracles are the planted truths themselves (positions and sizes set by the test) and plain NumPy counts of
+the clipped samples. Position tolerances: dropout edges are exact to the sample up to a music sample that
+happens to lie below the silence threshold next to the gap (a few samples at most); the benchmark's bar is
+50 ms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernels.detect import Detection
+from kernels.detect.runs import RunDetector
+
+SR = 48000
+BLOCKS = (1000, 4099, 65536, None)
+
+
+def _detect(x: np.ndarray, sr: int = SR, block: int | None = 65536, **kw) -> list[Detection]:
+    d = RunDetector(sr, x.shape[0], **kw)
+    if block is None:
+        d.process(x)
+    else:
+        for i in range(0, x.shape[1], block):
+            d.process(x[:, i : i + block])
+    return d.finish()
+
+
+def _kinds(found: list[Detection], kind: str) -> list[Detection]:
+    return [d for d in found if d.kind == kind]
+
+
+def _tone(seconds: float, sr: int = SR, freq: float = 441.0, amp: float = 0.5, fade_s: float = 0.05) -> np.ndarray:
+    """A stereo tone with fades at both ends (a clean file: no cut edges)."""
+    t = np.arange(int(seconds * sr)) / sr
+    env = np.minimum(1.0, np.minimum(t, seconds - t) / fade_s) if fade_s else np.ones_like(t)
+    x = amp * np.sin(2 * np.pi * freq * t) * env
+    return np.vstack([x, np.sin(2 * np.pi * freq * 1.01 * t) * amp * env])
+
+
+def _fluidsynth_song(render_music, seed: int, style: str, sr: int = 44100, seconds: float = 20.0) -> np.ndarray:
+    from farm.synth import fluidsynth_available  # noqa: PLC0415
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
+    return np.array(render_music(seed, sr, seconds, style=style, renderer="fluidsynth"))
+
+
+# --------------------------------------------------------------------------- tones
+@pytest.mark.parametrize("block", BLOCKS)
+def test_dropout_in_every_channel_is_one_event_with_exact_edges(block):
+    x = _tone(2.0)
+    start, n = int(0.8 * SR), int(0.012 * SR)
+    x[:, start : start + n] = 0.0
+    (d,) = _kinds(_detect(x, block=block), "dropout")
+    assert d.channel == -1
+    # edges to within 2 samples: a tone sample next to the gap may itself be below -84 dBFS
+    assert abs(d.start_s * SR - start) <= 2 and abs(d.end_s * SR - (start + n)) <= 2
+    assert d.value == pytest.approx(0.012, abs=4 / SR)
+
+
+def test_near_silence_in_one_channel_is_reported_on_that_channel():
+    x = _tone(2.0)
+    start, n = int(1.1 * SR), int(0.03 * SR)
+    x[1, start : start + n] = 1e-5 * np.random.default_rng(0).standard_normal(n)  # noise at -100 dBFS RMS
+    found = _detect(x)
+    assert [(d.kind, d.channel) for d in found] == [("dropout", 1)]
+    assert abs(found[0].start_s - 1.1) < 1e-3
+
+
+def test_dropout_shorter_than_the_minimum_is_not_reported():
+    x = _tone(2.0)
+    x[:, SR : SR + int(0.004 * SR)] = 0.0
+    assert _detect(x) == []
+    x[:, SR : SR + int(0.0052 * SR)] = 0.0
+    assert len(_kinds(_detect(x), "dropout")) == 1
+
+
+@pytest.mark.parametrize("fade_s", [0.05, 0.2, 1.0])
+def test_fade_into_a_pause_of_digital_silence_is_not_a_dropout(fade_s):
+    x = _tone(3.0)
+    p, n = int(1.5 * SR), int(fade_s * SR)
+    x[:, p - n : p] *= np.linspace(1.0, 0.0, n)
+    x = np.concatenate([x[:, :p], np.zeros((2, SR // 2)), x[:, p:]], axis=1)  # then resumes abruptly
+    assert _kinds(_detect(x), "dropout") == []
+
+
+def test_head_and_tail_silence_are_not_dropouts():
+    x = np.concatenate([np.zeros((2, SR)), _tone(1.0), np.zeros((2, SR))], axis=1)
+    assert _detect(x) == []
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("bits", [None, 16])
+def test_clipped_tone_turned_down_is_clipping_with_the_count_of_flat_samples(block, bits):
+    x = _tone(2.0, amp=0.8)
+    s, e = int(0.6 * SR), int(1.2 * SR)
+    x[:, s:e] = np.clip(x[:, s:e] * 2.0, -1.0, 1.0)
+    x *= 0.6  # a clipped master turned down: flat tops at -4.4 dBFS
+    if bits:
+        x = np.round(x * 32767) / 32767
+    found = _kinds(_detect(x, block=block, bits_per_sample=bits), "clipping")
+    assert len(found) == 1
+    d = found[0]
+    assert d.channel == -1 and abs(d.start_s - 0.6) < 0.002 and abs(d.end_s - 1.2) < 0.002
+    # oracle: samples at the clip level (every clipped half-cycle here is a long run). At 16 bits the
+    # flatness tolerance is 2 LSB (so dither on a clipped top does not break it up), which also admits the
+    # odd sample 1-2 LSB below the top at a run's edge: 0.1 % allowed there.
+    level = np.abs(x).max()
+    oracle = np.count_nonzero(np.abs(x) >= level - 1e-9)
+    assert d.value == (pytest.approx(oracle, rel=1e-3) if bits else oracle)
+
+
+def test_dithered_clipped_tops_are_still_flat_enough():
+    x = _tone(2.0, amp=0.8)
+    x = np.clip(x * 2.0, -1.0, 1.0) * 0.5
+    rng = np.random.default_rng(2)
+    tpdf = rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)
+    q = np.round(x * 32767 + tpdf) / 32767  # the tops now wander over three LSB values
+    assert len(_kinds(_detect(q, bits_per_sample=16), "clipping")) >= 1
+    assert _kinds(_detect(q), "clipping") == []  # as a float file the tops are not equal: no flat runs
+
+
+def test_stored_runs_stay_bounded_on_a_track_clipped_end_to_end():
+    x = np.clip(_tone(20.0, amp=0.8) * 4.0, -1.0, 1.0)
+    d = RunDetector(SR, 2, clip_max_runs=500)
+    for i in range(0, x.shape[1], 4096):
+        d.process(x[:, i : i + 4096])
+        assert d._runs_n <= 500 + 2 * 4096 // 40  # the cap plus one block's worth of half-cycles
+    clips = _kinds(d.finish(), "clipping")
+    assert clips and clips[0].start_s < 0.1 and clips[-1].end_s > 19.9
+
+
+def test_peak_normalised_tone_and_quarter_rate_tone_are_not_clipping():
+    assert _kinds(_detect(_tone(2.0, amp=10 ** (-1 / 20))), "clipping") == []
+    # fs/4 at 45 degrees repeats equal pairs at every peak (the EBU true-peak test signal)
+    t = np.arange(2 * SR)
+    x = np.tile(0.5 * np.sin(2 * np.pi * t / 4 + np.pi / 4), (2, 1))
+    assert _kinds(_detect(x), "clipping") == []
+
+
+def test_single_run_at_the_maximum_is_not_clipping():
+    x = _tone(2.0)
+    x[0, SR : SR + 4] = 0.7  # one flat run at the maximum
+    assert _kinds(_detect(x), "clipping") == []
+
+
+def test_tone_cut_at_both_ends_is_start_and_end_cut():
+    x = _tone(2.0, fade_s=0.0)
+    kinds = {d.kind: d for d in _detect(x)}
+    assert set(kinds) == {"start_cut", "end_cut"}
+    assert kinds["start_cut"].start_s == 0.0
+    assert kinds["end_cut"].end_s == pytest.approx(2.0)
+    assert kinds["start_cut"].value == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.5)  # RMS of the tone
+
+
+def test_hit_after_one_millisecond_of_silence_is_not_a_start_cut():
+    rng = np.random.default_rng(1)
+    hit = rng.standard_normal((2, SR)) * np.exp(-np.arange(SR) / (0.1 * SR)) * 0.5
+    x = np.concatenate([np.zeros((2, SR // 1000)), hit + _tone(1.0)], axis=1)
+    assert _kinds(_detect(x), "start_cut") == []
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="channels"):
+        RunDetector(SR, 0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        RunDetector(0, 2)
+    with pytest.raises(ValueError, match="bits_per_sample"):
+        RunDetector(SR, 2, bits_per_sample=1)
+    with pytest.raises(ValueError, match="dropout_min_s"):
+        RunDetector(SR, 2, dropout_min_s=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        RunDetector(SR, 2).process(np.zeros((1, 10)))
+
+
+# --------------------------------------------------------------------------- rendered songs
+@pytest.mark.parametrize(("seed", "style"), [(301, "ballad"), (302, "electronic"), (303, "rock")])
+def test_clean_songs_raise_nothing(render_music, seed, style):
+    x = _fluidsynth_song(render_music, seed, style)
+    assert _detect(x, sr=44100) == []
+    q = np.round(x * 32767) / 32768  # 16-bit, with the bit depth given
+    assert _detect(q, sr=44100, bits_per_sample=16) == []
+
+
+def test_song_with_a_faded_break_and_a_long_reverb_ending_is_clean(render_music):
+    x = _fluidsynth_song(render_music, 304, "pop")
+    sr = 44100
+    p, fade = 8 * sr, int(0.3 * sr)
+    x[:, p - fade : p] *= np.linspace(1.0, 0.0, fade) ** 2
+    rng = np.random.default_rng(4)
+    tail = 0.05 * rng.standard_normal((2, 4 * sr)) * np.exp(-np.arange(4 * sr) / (0.4 * sr))  # -60 dB in 2.8 s
+    x = np.concatenate([x[:, :p], np.zeros((2, sr)), x[:, p:], tail], axis=1)
+    assert _detect(x, sr=sr) == []
+
+
+def test_planted_defects_in_a_song_are_found_whatever_the_block_size(render_music):
+    sr = 44100
+    clean = _fluidsynth_song(render_music, 305, "pop")
+    n = clean.shape[1]
+    # cut out of a longer render: start and end inside loud music
+    env = np.abs(clean).max(axis=0)
+    loud = np.flatnonzero(np.convolve(env, np.ones(441) / 441, mode="same") > 0.1)
+    a, b = loud[loud > sr][0], loud[loud < n - sr][-1]
+    x = clean[:, a:b].copy()
+    rng = np.random.default_rng(5)
+    truth = []
+    for i, (ch, ms) in enumerate([(-1, 8), (0, 40), (1, 150)]):
+        for _ in range(100):  # a spot that is not already silent
+            s = int(rng.uniform(2 + 4 * i, 5 + 4 * i) * sr)
+            if np.abs(x[:, s : s + ms * sr // 1000]).mean() > 1e-3:
+                break
+        rows = slice(None) if ch == -1 else slice(ch, ch + 1)
+        x[rows, s : s + ms * sr // 1000] = 0.0
+        truth.append((s / sr, ch, ms / 1000))
+    cs, ce = int(14.0 * sr), int(15.5 * sr)
+    x[:, cs:ce] = np.clip(x[:, cs:ce] * 2.5 / np.abs(x[:, cs:ce]).max(), -1.0, 1.0)
+    x *= 10 ** (-2 / 20)
+
+    results = []
+    for block in BLOCKS:
+        found = _detect(x, sr=sr, block=block)
+        drops = _kinds(found, "dropout")
+        assert len(drops) == 3
+        for t_s, ch, dur in truth:
+            (d,) = [d for d in drops if abs(d.start_s - t_s) < 0.05]
+            assert d.channel == ch and d.value == pytest.approx(dur, abs=0.002)
+        clips = _kinds(found, "clipping")
+        assert clips and all(cs / sr - 0.05 <= d.start_s and d.end_s <= ce / sr + 0.05 for d in clips)
+        assert sum(d.value for d in clips) > 50
+        assert {"start_cut", "end_cut"} <= {d.kind for d in found}
+        results.append(found)
+    # block-size invariance: same findings, same positions to the sample
+    for other in results[1:]:
+        assert [(d.kind, d.channel) for d in other] == [(d.kind, d.channel) for d in results[0]]
+        for d0, d1 in zip(results[0], other):
+            assert abs(d0.start_s - d1.start_s) * sr <= 1 and abs(d0.end_s - d1.end_s) * sr <= 1
+            assert d0.value == pytest.approx(d1.value, rel=1e-9, abs=1e-9)
+
+
+def test_low_bit_song_in_a_wide_container_is_not_clipping(render_music):
+    x = _fluidsynth_song(render_music, 306, "acoustic")
+    for bits in (8, 12):
+        q = np.round(x * 2 ** (bits - 1)) / 2 ** (bits - 1)  # repeated samples at every level near the peak
+        assert _kinds(_detect(q, sr=44100, bits_per_sample=24), "clipping") == []
