@@ -149,8 +149,12 @@ def trim_tail(audio: np.ndarray, sample_rate: int, *, floor_db: float = -70.0, k
 
 
 def _run_fluidsynth(midi: Path, wav: Path, rate: int, soundfont: Path, timeout_s: float) -> None:
+    # Chorus off: fluidsynth's chorus returns its right channel in opposite polarity, so songs with chorus
+    # sends (pads, leads) rendered at whole-track L/R correlations of -0.6 to -0.8 (measured, fluidsynth
+    # 2.3.1: electronic seeds 303 and 313), i.e. as if a channel were inverted. No real mix sounds like that,
+    # and material for QC tests must be realistic. Reverb stays on.
     cmd = ["fluidsynth", "-ni", "-q", "-F", str(wav), "-T", "wav", "-O", "float", "-r", str(rate),
-           "-g", str(_FLUIDSYNTH_GAIN), "-R", "1", "-C", "1", str(soundfont), str(midi)]
+           "-g", str(_FLUIDSYNTH_GAIN), "-R", "1", "-C", "0", str(soundfont), str(midi)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
