@@ -1,0 +1,248 @@
+"""StereoDetector: polarity inversion, out-of-phase sections (full band and low end) and false stereo.
+
+Tones give exact expectations; rendered songs check that clean mixes raise nothing and that planted defects
+(planted the way the benchmark corpus plants them) are found where they are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from kernels.detect.stereo import StereoDetector
+
+# FluidR3 General MIDI programs whose stereo samples are in anti-phase (solo correlation -0.5..-0.9, measured
+# with fluidsynth 2.3.1): songs using them really are out of phase, so clean-song tests avoid them.
+ANTI_PHASE_PROGRAMS = {5, 50, 62, 63, 80, 81, 82, 84, 85, 87, 88, 90, 94, 95}
+# Section edges are placed on 25 ms windows; the benchmark's bar is 50 ms.
+EDGE_TOLERANCE_S = 0.05
+
+
+def detect(audio: np.ndarray, sample_rate: int, block: int | None = None, **options):
+    d = StereoDetector(sample_rate, audio.shape[0], **options)
+    step = audio.shape[1] if block is None else block
+    for i in range(0, audio.shape[1], step):
+        d.process(audio[:, i:i + step])
+    return d.finish()
+
+
+def kinds(found) -> list[str]:
+    return [f.kind for f in found]
+
+
+def tone(freq_hz: float, sample_rate: int, seconds: float, amplitude: float = 0.3) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * freq_hz * np.arange(int(seconds * sample_rate)) / sample_rate)
+
+
+def wide_mix(sample_rate: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """A centred 55 Hz 'bass' under a 440 Hz part panned left and independent noise on each side (reverb)."""
+    rng = np.random.default_rng(seed)
+    bass = tone(55, sample_rate, seconds, 0.3)
+    lead = tone(440, sample_rate, seconds, 0.2)
+    n = bass.size
+    return np.stack([bass + lead + 0.05 * rng.standard_normal(n), bass + 0.4 * lead + 0.05 * rng.standard_normal(n)])
+
+
+def invert_low_end(right: np.ndarray, sample_rate: int, a: int, b: int) -> np.ndarray:
+    """The corpus's low-end-only inversion: negate what lies below 150 Hz between samples a and b."""
+    low = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 150, fs=sample_rate, output="sos"), right)
+    out = right.copy()
+    out[a:b] -= 2 * low[a:b]
+    return out
+
+
+# -- tones -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 96000])
+def test_in_phase_mix_finds_nothing(sample_rate):
+    assert detect(wide_mix(sample_rate, 8), sample_rate) == []
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 96000])
+def test_inverted_channel_is_one_whole_track_finding(sample_rate):
+    x = wide_mix(sample_rate, 8)
+    x[1] *= -1
+    found = detect(x, sample_rate)
+    assert kinds(found) == ["polarity_inverted"]  # and no out_of_phase sections on top
+    f = found[0]
+    assert f.start_s == 0 and f.end_s == pytest.approx(8.0)
+    direct = float(x[0] @ x[1] / math.sqrt((x[0] @ x[0]) * (x[1] @ x[1])))
+    assert f.value == pytest.approx(direct, abs=1e-9)  # the plain whole-track correlation
+
+
+def test_mono_stream_finds_nothing():
+    assert detect(tone(100, 48000, 3)[None, :], 48000) == []
+
+
+def test_more_channels_use_the_first_two():
+    x = wide_mix(48000, 5)
+    x[1] *= -1
+    surround = np.vstack([x, 0.1 * x[:1]])
+    assert kinds(detect(surround, 48000)) == ["polarity_inverted"]
+
+
+def test_identical_channels_are_false_stereo():
+    x = wide_mix(44100, 5)
+    x[1] = x[0]
+    found = detect(x, 44100)
+    assert kinds(found) == ["false_stereo"]
+    assert found[0].value == -math.inf
+
+
+def test_copy_with_noise_70_db_down_is_false_stereo():
+    rng = np.random.default_rng(1)
+    x = wide_mix(44100, 5)
+    x[1] = x[0] + rng.standard_normal(x.shape[1]) * np.sqrt(np.mean(x[0] ** 2)) * 10 ** (-70 / 20)
+    found = detect(x, 44100)
+    assert kinds(found) == ["false_stereo"]
+    # side = noise/2, mid ~ left: the ratio sits 6 dB under the noise level; 1 dB covers the noise's own
+    # level estimate and the left-right leakage of the mid.
+    assert found[0].value == pytest.approx(-76.0, abs=1.0)
+
+
+def test_digital_silence_alone_finds_nothing():
+    assert detect(np.zeros((2, 48000 * 3)), 48000) == []
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 96000])
+def test_inverted_section_full_band(sample_rate):
+    x = wide_mix(sample_rate, 20)
+    a, b = int(7.3 * sample_rate), int(11.9 * sample_rate)
+    x[1, a:b] *= -1
+    found = [f for f in detect(x, sample_rate) if f.detail.startswith("full band")]
+    assert len(found) == 1 and found[0].kind == "out_of_phase"
+    assert found[0].start_s == pytest.approx(7.3, abs=EDGE_TOLERANCE_S)
+    assert found[0].end_s == pytest.approx(11.9, abs=EDGE_TOLERANCE_S)
+    assert found[0].value < -0.5
+
+
+def test_low_end_only_inversion_is_reported_as_low_end():
+    sr = 48000
+    x = wide_mix(sr, 20)
+    # make the upper part dominate the full band so that only the low end turns negative
+    x[0] += tone(880, sr, 20, 0.5)
+    x[1] += tone(880, sr, 20, 0.5)
+    a, b = int(5.55 * sr), int(9.05 * sr)
+    x[1] = invert_low_end(x[1], sr, a, b)
+    found = detect(x, sr)
+    assert kinds(found) == ["out_of_phase"]
+    assert found[0].detail.startswith("low end")
+    assert found[0].start_s == pytest.approx(5.55, abs=EDGE_TOLERANCE_S)
+    assert found[0].end_s == pytest.approx(9.05, abs=EDGE_TOLERANCE_S)
+
+
+def test_brief_negative_correlation_and_decorrelated_sides_are_not_flagged():
+    """A wide reverb or ping-pong delay: independent sides, and anti-phase for under a second at a time."""
+    sr = 44100
+    rng = np.random.default_rng(3)
+    x = 0.1 * rng.standard_normal((2, sr * 20))
+    for start in (2.0, 6.0, 12.5):  # 0.6 s anti-phase echoes, well under the 1.5 s a section needs
+        a, b = int(start * sr), int((start + 0.6) * sr)
+        x[1, a:b] = -x[0, a:b]
+    assert detect(x, sr) == []
+
+
+def test_short_inversion_under_min_section_is_not_reported():
+    sr = 44100
+    x = wide_mix(sr, 12)
+    x[1, 4 * sr:5 * sr] *= -1  # 1 s
+    assert [f for f in detect(x, sr) if f.kind == "out_of_phase"] == []
+
+
+@pytest.mark.parametrize("block", [1000, 4099, 65536, None])
+def test_block_size_invariance(block):
+    sr = 44100
+    x = wide_mix(sr, 16)
+    x[1, int(3.3 * sr):int(8.1 * sr)] *= -1
+    x[1] = invert_low_end(x[1], sr, int(10.2 * sr), int(13.9 * sr))
+    reference = detect(x, sr)
+    assert len(reference) >= 2
+    got = detect(x, sr, block)
+    assert [(f.kind, f.detail) for f in got] == [(f.kind, f.detail) for f in reference]
+    for g, r in zip(got, reference):
+        # same windows whatever the blocks; values differ only by summation order
+        assert g.start_s == r.start_s and g.end_s == r.end_s
+        assert g.value == pytest.approx(r.value, abs=1e-9)
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError):
+        StereoDetector(44100, 2, low_cutoff_hz=30000)
+    with pytest.raises(ValueError):
+        StereoDetector(44100, 0)
+    with pytest.raises(ValueError):
+        StereoDetector(44100, 2).process(np.zeros((3, 10)))
+
+
+# -- rendered music --------------------------------------------------------------------------------------
+
+def _clean_song_seed(style: str) -> int:
+    """The first seed whose song uses no anti-phase FluidR3 program (see ANTI_PHASE_PROGRAMS)."""
+    from farm.synth import generate_song
+
+    for seed in range(200):
+        song = generate_song(seed, duration_s=20.0, style=style)
+        if not any(p.program in ANTI_PHASE_PROGRAMS for p in song.parts if not p.is_drums):
+            return seed
+    raise AssertionError(f"no {style} song without anti-phase programs in 200 seeds")
+
+
+@pytest.fixture(scope="module")
+def fluidsynth():
+    from farm.synth import fluidsynth_available
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"fluidsynth renders need fluidsynth and a GM soundfont: {reason}")
+    return "fluidsynth"
+
+
+@pytest.mark.parametrize("style", ["pop", "rock", "ballad", "electronic", "acoustic"])
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 96000])
+def test_clean_builtin_songs_raise_nothing(render_music, style, sample_rate):
+    x = render_music(11, sample_rate, 12.0, style=style)
+    assert detect(x, sample_rate, 65536) == []
+
+
+@pytest.mark.parametrize(("style", "sample_rate"), [("pop", 44100), ("rock", 48000), ("ballad", 96000),
+                                                     ("acoustic", 44100)])
+def test_clean_fluidsynth_songs_raise_nothing(render_music, fluidsynth, style, sample_rate):
+    x = render_music(_clean_song_seed(style), sample_rate, 20.0, style=style, renderer=fluidsynth)
+    assert detect(x, sample_rate, 65536) == []
+
+
+def test_song_with_anti_phase_patch_is_reported_out_of_phase(render_music, fluidsynth):
+    """Documented behaviour: a FluidR3 electronic song's anti-phase synths really are out of phase."""
+    x = render_music(3, 44100, 20.0, style="electronic", renderer=fluidsynth)
+    assert "out_of_phase" in kinds(detect(x, 44100)) or "polarity_inverted" in kinds(detect(x, 44100))
+
+
+@pytest.mark.parametrize(("style", "sample_rate"), [("rock", 44100), ("ballad", 48000), ("acoustic", 96000)])
+def test_planted_defects_in_songs(render_music, fluidsynth, style, sample_rate):
+    clean = np.array(render_music(_clean_song_seed(style), sample_rate, 20.0, style=style, renderer=fluidsynth))
+    sr = sample_rate
+
+    inverted = clean.copy()
+    inverted[1] *= -1
+    assert kinds(detect(inverted, sr, 65536)) == ["polarity_inverted"]
+
+    mono = clean.copy()
+    mono[1] = mono[0]
+    assert kinds(detect(mono, sr, 65536)) == ["false_stereo"]
+
+    a, b = int(6.0 * sr), int(10.5 * sr)
+    section = clean.copy()
+    section[1, a:b] *= -1
+    found = [f for f in detect(section, sr, 65536) if f.detail.startswith("full band")]
+    assert len(found) == 1
+    assert found[0].start_s == pytest.approx(6.0, abs=EDGE_TOLERANCE_S)
+    assert found[0].end_s == pytest.approx(10.5, abs=EDGE_TOLERANCE_S)
+
+    low = clean.copy()
+    low[1] = invert_low_end(low[1], sr, a, b)
+    found = [f for f in detect(low, sr, 65536) if f.detail.startswith("low end")]
+    assert len(found) == 1
+    assert found[0].end_s > 6.0 and found[0].start_s < 10.5
