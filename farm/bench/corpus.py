@@ -83,6 +83,11 @@ EXCLUSIVE: frozenset[frozenset[str]] = frozenset(frozenset(p) for p in (
     ("dc_offset", "true_peak_over"),
     ("dc_offset", "head_silence"),  # padded digital silence without the offset would hide it from a
     ("dc_offset", "tail_silence"),  # meter that reads the quietest passages
+    ("false_stereo", "dc_offset"),  # an offset on one channel would make the copy inexact
+    ("lossy_bandwidth", "clipping"),  # a low-pass puts Gibbs ripple on flat tops; clipping after it refills the
+    ("lossy_bandwidth", "noise_burst"),  # cut band, and so does a loud broadband burst
+    ("bit_depth", "clipping"),  # dithered re-quantisation roughens the flat tops
+    ("noise_burst", "clipping"),  # a loud burst on top would become the file's maximum, above the flat tops
 ))
 
 _NOMINAL_DURATION_S = (60.0, 240.0)

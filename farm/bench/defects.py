@@ -27,7 +27,8 @@ noise_burst            10-300 ms of white or pink noise at 0.03-0.3 RMS (log-uni
 hum                    50 or 60 Hz plus harmonics 2-6 (each 0.35-0.7 of the previous), fundamental at
                        -50..-30 dBFS, whole track or a section of at least 5 s (50 ms ramps); value = Hz.
 polarity_inverted      right channel negated for the whole track; value = resulting correlation.
-out_of_phase           a 2-10 s section with the right channel negated (10 ms crossfades), or only its low end
+out_of_phase           a 2-10 s section (at most 30 % of the track) with the right channel negated (10 ms
+                       crossfades), or only its low end
                        (< 150 Hz, zero-phase 4th-order split) negated; value = resulting correlation.
 false_stereo           both channels = the mid (L + R) / 2, exactly or with white noise 70 dB below it added to
                        the right; value = side/mid level in dB (-inf when exact).
@@ -455,7 +456,8 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
     low_only = rng.random() < 0.5
-    length = int(round(min(rng.uniform(2.0, 10.0), 0.5 * n / sample_rate) * sample_rate))
+    # At most 30 % of the track: a section, not most of the song (which would be a polarity inversion).
+    length = int(round(min(rng.uniform(2.0, 10.0), 0.3 * n / sample_rate) * sample_rate))
     lo, hi = _inner_range(n, sample_rate, length)
     sos = _lowpass_sos(sample_rate, 150.0)
     margin = int(0.2 * sample_rate)
