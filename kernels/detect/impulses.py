@@ -53,9 +53,39 @@ __all__ = ["ImpulseDetector"]
 ORDER = 3  # difference order of the residual
 MICRO = 8  # samples per microframe
 EDGE_S = 0.02  # events this close to either end of the stream are left to the edge detectors
+RECURRENT_BURSTS = 3  # a burst with more than this many look-alikes in the stream is part of the music
+SPLICE_ALL_DB = 3.0  # every channel's residual must rise this much for a splice
 QUAD = 4  # microframes per quad: the unit of the far levels and of the burst analysis
 # residual energy of a unit one-sample impulse after a third difference: 1 + 9 + 9 + 1
 _IMPULSE_ENERGY = 20.0
+
+
+def _shape_templates() -> tuple[np.ndarray, np.ndarray, int]:
+    """Unit-norm residual shapes over a window of ``_FIT_LEN`` residual samples starting ``_FIT_BEFORE`` before
+    the residual peak: steps first, then pulses of 1-5 samples; with each shape's first sample (relative to
+    the peak)."""
+    kernel = np.array([1.0, -3.0, 3.0, -1.0])  # the third difference
+    rows, starts = [], []
+    for p in range(-6, 3):  # a step's residual [1, -2, 1] ends at most 2 samples after the peak
+        r = np.zeros(_FIT_LEN)
+        r[_FIT_BEFORE + p : _FIT_BEFORE + p + 3] = [1.0, -2.0, 1.0]
+        rows.append(r)
+        starts.append(p)
+    n_step = len(rows)
+    for width in range(1, 6):
+        shape = np.convolve(np.ones(width), kernel)
+        for n0 in range(-(width + 2), 1):  # the pulse's residual covers the peak
+            r = np.zeros(_FIT_LEN)
+            r[_FIT_BEFORE + n0 : _FIT_BEFORE + n0 + shape.size] = shape
+            rows.append(r)
+            starts.append(n0)
+    t = np.array(rows)
+    return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), n_step
+
+
+_FIT_BEFORE = 10  # residual samples fitted before the peak
+_FIT_LEN = 24
+_TEMPLATES, _TEMPLATE_START, _N_STEP = _shape_templates()
 
 
 class ImpulseDetector:
@@ -78,6 +108,8 @@ class ImpulseDetector:
         Jump over largest excursion above which an event is a discontinuity rather than a click.
     burst_threshold_db : float
         Rise (and fall) of the residual level that opens (and closes) a noise burst.
+    burst_flatness_db : float
+        Largest level difference between the first and the last third of a burst (a struck sound decays).
     min_burst_dbfs : float
         Smallest white-noise RMS of a burst that is reported, dBFS.
     burst_min_s, burst_max_s : float
@@ -99,7 +131,7 @@ class ImpulseDetector:
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
                  click_threshold_db: float = 15.0, min_click_dbfs: float = -50.0, step_ratio: float = 1.0,
-                 burst_threshold_db: float = 6.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
+                 burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
                  burst_max_s: float = 0.35, merge_s: float = 0.02):
         check_channels(channels)
         if isinstance(sample_rate, bool) or not (isinstance(sample_rate, (int, float, np.integer, np.floating))
@@ -120,6 +152,7 @@ class ImpulseDetector:
         self._min_pair_energy = _IMPULSE_ENERGY * min_amp * min_amp
         self._step_ratio = float(step_ratio)
         self._burst_ratio = 10.0 ** (burst_threshold_db / 10.0)
+        self._flat_ratio = 10.0 ** (burst_flatness_db / 10.0)
         burst_rms = max(10.0 ** (min_burst_dbfs / 20.0), 8 * lsb)
         # white noise of that RMS: residual energy per quad (the residual filter has a power gain of 20)
         self._min_burst_energy = _IMPULSE_ENERGY * burst_rms * burst_rms * MICRO * QUAD
@@ -241,12 +274,12 @@ class ImpulseDetector:
 
     # ------------------------------------------------------------------ clicks and splices
     @staticmethod
-    def _pair_near(E: np.ndarray, o: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """Energy of the pairs starting at columns ``o .. o+m`` and the larger of their near levels."""
+    def _pair_near(E: np.ndarray, o: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Energy of the pairs starting at columns ``o .. o+m`` and of the two microframes on either side."""
         pair = E[..., o : o + m] + E[..., o + 1 : o + 1 + m]
-        near = np.maximum(E[..., o - 2 : o - 2 + m] + E[..., o - 1 : o - 1 + m],
-                          E[..., o + 2 : o + 2 + m] + E[..., o + 3 : o + 3 + m])
-        return pair, 0.5 * near
+        near_b = E[..., o - 2 : o - 2 + m] + E[..., o - 1 : o - 1 + m]
+        near_a = E[..., o + 2 : o + 2 + m] + E[..., o + 3 : o + 3 + m]
+        return pair, near_b, near_a
 
     def _far_sums(self, cs: np.ndarray, q: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Sums over the far windows before and after quads ``q .. q+n`` (history column indices)."""
@@ -255,19 +288,43 @@ class ImpulseDetector:
         after = cs[..., q + 2 + nq : q + 2 + nq + n] - cs[..., q + 2 : q + 2 + n]
         return before, after
 
+    def _ratio(self, pair, near_b, near_a, far_b, far_a, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair energy over twice the largest local level (per microframe), and the pair's excess energy."""
+        lead = pair.shape[:-1]
+        far = np.maximum(far_b, far_a) * (1.0 / (QUAD * self._nq))
+        level = np.maximum(np.maximum(near_b, near_a) * 0.5, np.repeat(far, QUAD, axis=-1)) * 2.0
+        # the floor: an impulse of the smallest reported size in digital silence sits right at the threshold
+        return pair / (level + self._min_pair_energy / self._click_ratio), pair - level
+
     def _clicks(self, qa: int, qb: int, cs: np.ndarray) -> None:
-        C, n = self.channels, qb - qa
+        n = qb - qa
         m = n * QUAD
         q = qa - self._h0
         o = q * QUAD
-        scale = 1.0 / (QUAD * self._nq)
-        pair, near = self._pair_near(self._E, o, m)
-        fb, fa = self._far_sums(cs, q, n)
-        level = np.maximum(near.reshape(C, n, QUAD), (np.maximum(fb, fa) * scale)[..., None]).reshape(C, m)
-        excess = pair - 2.0 * level
-        ratio = pair / (2.0 * level + 1e-30)
-        for k, (a, b) in enumerate(self._pairs):
-            self._stereo_ratio(k, a, b, q, n, cs, ratio)
+        pair, near_b, near_a = self._pair_near(self._E, o, m)
+        far_b, far_a = self._far_sums(cs, q, n)
+        ratio, excess = self._ratio(pair, near_b, near_a, far_b, far_a, n)
+        plain = ratio.copy() if self._pairs else ratio
+        if self._pairs:
+            nqh = self._X.shape[1] // QUAD
+            csx = np.zeros((len(self._pairs), nqh + 1))
+            np.cumsum(self._X[:, : nqh * QUAD].reshape(len(self._pairs), nqh, QUAD).sum(axis=2), axis=1, out=csx[:, 1:])
+            xpair, xnb, xna = self._pair_near(self._X, o, m)
+            xfb, xfa = self._far_sums(csx, q, n)
+            for k, (a, b) in enumerate(self._pairs):
+                for c, oth in ((a, b), (b, a)):
+                    # least-squares gain predicting channel c from the other one, fitted on the far windows;
+                    # the same gain for every part of the test so that sound common to both cancels alike
+                    g = (xfb[k] + xfa[k]) / (far_b[oth] + far_a[oth] + 1e-30)
+                    gm = np.repeat(g, QUAD)
+
+                    def err(ec, x, eo, gain):
+                        return np.maximum(ec - 2.0 * gain * x + gain * gain * eo, 0.0)
+
+                    r, _ = self._ratio(err(pair[c], xpair[k], pair[oth], gm), err(near_b[c], xnb[k], near_b[oth], gm),
+                                       err(near_a[c], xna[k], near_a[oth], gm), err(far_b[c], xfb[k], far_b[oth], g),
+                                       err(far_a[c], xfa[k], far_a[oth], g), n)
+                    np.maximum(ratio[c], r, out=ratio[c])
         hit = (ratio >= self._click_ratio) & (pair >= self._min_pair_energy)
         if not hit.any():
             return
@@ -277,64 +334,42 @@ class ImpulseDetector:
             best = int(run[np.argmax(score[run])])
             lo, hi = max(best - 1, 0), min(best + 2, m)
             ratio_db = 10.0 * np.log10(np.maximum(ratio[:, lo:hi].max(axis=1), 1e-30))
-            self._classify(qa * QUAD + best, ratio_db, excess[:, lo:hi].max(axis=1))
+            plain_db = 10.0 * np.log10(np.maximum(plain[:, lo:hi].max(axis=1), 1e-30))
+            self._classify(qa * QUAD + best, ratio_db, plain_db, excess[:, lo:hi].max(axis=1))
 
-    def _stereo_ratio(self, k: int, a: int, b: int, q: int, n: int, cs: np.ndarray, ratio: np.ndarray) -> None:
-        """Raise ``ratio`` of channels ``a`` and ``b`` to their ratio against the other channel's prediction."""
-        E, X = self._E, self._X[k]
-        o = q * QUAD
-        nqh = E.shape[1] // QUAD
-        Xq = X[: nqh * QUAD].reshape(nqh, QUAD).sum(axis=1)
-        csx = np.zeros(nqh + 1)
-        np.cumsum(Xq, out=csx[1:])
-        # far sums for quads q-1 .. q+n+1 (the neighbours feed the near levels of the edge pairs)
-        xb, xa = self._far_sums(csx, q - 1, n + 2)
-        eb, ea = self._far_sums(cs[[a, b]], q - 1, n + 2)
-        m = n * QUAD
-        scale = 1.0 / (QUAD * self._nq)
-        for c, oth, i_c, i_o in ((a, b, 0, 1), (b, a, 1, 0)):
-            g = (xb + xa) / (eb[i_o] + ea[i_o] + 1e-30)  # least-squares gain predicting c from the other channel
-            gm = np.repeat(g, QUAD)
-            Q = E[c, o - QUAD : o + m + QUAD] - 2.0 * gm * X[o - QUAD : o + m + QUAD] + gm * gm * E[oth, o - QUAD : o + m + QUAD]
-            np.maximum(Q, 0.0, out=Q)
-            pair, near = self._pair_near(Q, QUAD, m)
-            gc = g[1:-1]
-            fb = eb[i_c, 1:-1] - 2.0 * gc * xb[1:-1] + gc * gc * eb[i_o, 1:-1]
-            fa = ea[i_c, 1:-1] - 2.0 * gc * xa[1:-1] + gc * gc * ea[i_o, 1:-1]
-            far = np.maximum(np.maximum(fb, fa), 0.0) * scale
-            level = np.maximum(near.reshape(n, QUAD), far[:, None]).reshape(m)
-            np.maximum(ratio[c], pair / (2.0 * level + 1e-30), out=ratio[c])
+    def _classify(self, mf: int, ratio_db: np.ndarray, plain_db: np.ndarray, excess: np.ndarray) -> None:
+        """Click or splice? Fit both shapes to the residual around the largest residual sample of the pair.
 
-    def _classify(self, mf: int, ratio_db: np.ndarray, excess: np.ndarray) -> None:
-        """Click or splice? Look at the waveform around the largest residual sample of the pair."""
+        In the third-difference residual a step of the waveform (a splice) leaves ``[1, -2, 1]`` and a pulse of
+        ``w`` samples (a click) leaves the pulse's own pattern, ``[1, -3, 3, -1]`` for one sample. Each shape is
+        slid over the event and fitted by least squares to all channels at once (a splice cuts every channel at
+        the same sample; a click on several channels has one shape); the shape that explains more of the
+        residual's energy names the event.
+        """
         top = float(excess.max())
         chans = np.flatnonzero(excess >= 0.3 * top) if top > 0 else np.array([int(np.argmax(ratio_db))])
         peak_ch = int(chans[np.argmax(excess[chans])])
         s0 = mf * MICRO - ORDER - self._raw_start
         seg = self._raw[peak_ch, max(s0, 0) : s0 + 2 * MICRO + ORDER].astype(np.float64)
         k = mf * MICRO + (int(np.argmax(np.abs(np.diff(seg, ORDER)))) if seg.size > ORDER else 0)
-        lo = k - 20 - self._raw_start
-        w = self._raw[:, max(lo, 0) : lo + 38].astype(np.float64)
-        if lo < 0 or w.shape[1] < 38:  # too close to an end of the stream to fit lines: call it a click
-            jumps = np.zeros(self.channels)
-            excursion = np.ones(self.channels)
+        lo = k - _FIT_BEFORE - ORDER - self._raw_start
+        w = self._raw[:, max(lo, 0) : lo + _FIT_LEN + ORDER].astype(np.float64)
+        if lo < 0 or w.shape[1] < _FIT_LEN + ORDER:  # at an end of the stream: no room to fit, call it a click
+            step, start = False, k - ORDER
         else:
-            # event region: samples k-8 .. k+5 (a click of <= 5 samples or a step lies there); lines on 12 each side
-            t = np.arange(38) - 20.0
-            lp = np.polynomial.polynomial.polyfit(t[:12], w[:, :12].T, 1)  # (2, channels)
-            rp = np.polynomial.polynomial.polyfit(t[26:], w[:, 26:].T, 1)
-            mid = -1.5
-            jumps = (rp[0] + rp[1] * mid) - (lp[0] + lp[1] * mid)
-            rt = t[12:26]
-            blend = 0.5 * (lp[0][:, None] + rp[0][:, None] + (lp[1][:, None] + rp[1][:, None]) * rt)
-            excursion = np.abs(w[:, 12:26] - blend).max(axis=1)
-        start = k - ORDER  # the residual peak lags the event's first sample by up to ORDER samples
-        if abs(jumps[peak_ch]) >= self._step_ratio * max(excursion[peak_ch], 1e-12):
-            everywhere = self.channels == 1 or bool(np.all(ratio_db >= 6.0))
-            ch = -1 if everywhere else peak_ch
+            fit = (_TEMPLATES @ np.diff(w, ORDER, axis=1).T) ** 2  # (shapes, channels)
+            joint = fit.sum(axis=1)
+            best_step = int(np.argmax(joint[:_N_STEP]))
+            best_click = _N_STEP + int(np.argmax(joint[_N_STEP:]))
+            step = joint[best_step] > joint[best_click]
+            start = k + int(_TEMPLATE_START[best_step if step else best_click])
+        # a splice cuts every channel at once: each channel's own residual rises there
+        everywhere = self.channels == 1 or bool(np.all(plain_db >= SPLICE_ALL_DB))
+        if step and everywhere:
+            jumps = self._raw[:, start - self._raw_start] - self._raw[:, start - 1 - self._raw_start]
             jump = float(np.abs(jumps).max())
             value = 20.0 * math.log10(max(jump, 1e-12))
-            self._events.append(("discontinuity", start, start + 1, ch, value,
+            self._events.append(("discontinuity", start, start + 1, -1, value,
                                  f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS), "
                                  f"{float(ratio_db.max()):.1f} dB above the local music residual"))
             return
@@ -379,6 +414,19 @@ class ImpulseDetector:
                     outside = max(before[c, b0], after[c, r1])
                     if in_before[c, r1] < K * outside or inside[c, b0 : r1 - gi + 1].min() < K * outside:
                         continue
+                    # the end is where the fall is steepest, within the run of boundaries that see it
+                    run_end = r1
+                    while run_end + 1 < n and offset[c, run_end + 1]:
+                        run_end += 1
+                    r1 = r1 + int(np.argmax(in_before[c, r1 : run_end + 1] / (after[c, r1 : run_end + 1] + 1e-30)))
+                    outside = max(before[c, b0], after[c, r1])
+                    # switched on and off, not struck: as loud at its end as at its start (a shaker, a hi-hat
+                    # or a snare decays before it stops)
+                    third = max(1, (r1 - b0) // 3)
+                    head = (cs[c, a + b0 + third] - cs[c, a + b0]) / third
+                    tail = (cs[c, a + r1] - cs[c, a + r1 - third]) / third
+                    if not (self._flat_ratio ** -1 <= head / max(tail, 1e-30) <= self._flat_ratio):
+                        continue
                     level = (cs[c, a + r1] - cs[c, a + b0]) / (r1 - b0)
                     value = 10.0 * math.log10(level / max(outside, 1e-30))
                     s0, s1 = (qa + b0) * QUAD * MICRO, (qa + r1) * QUAD * MICRO
@@ -389,11 +437,30 @@ class ImpulseDetector:
                     break
 
     # ------------------------------------------------------------------ output
+    def _recurrent_bursts_removed(self) -> list[tuple]:
+        """Events without the bursts that recur: a sound that comes back again and again with the same length
+        and level (a shaker or a hi-hat sample on every beat) is part of the music, not a fault."""
+        bursts = [e for e in self._events if e[0] == "noise_burst"]
+        if len(bursts) <= RECURRENT_BURSTS:
+            return self._events
+        # look-alikes: durations within a bin of 15 % and levels within a bin of 4 dB of each other
+        dur_bin = np.round(np.log([max(e[2] - e[1], 1) for e in bursts]) / math.log(1.15)).astype(np.int64)
+        val_bin = np.round(np.array([e[4] for e in bursts]) / 4.0).astype(np.int64)
+        counts: dict[tuple[int, int], int] = {}
+        for key in zip(dur_bin.tolist(), val_bin.tolist()):
+            counts[key] = counts.get(key, 0) + 1
+        recurrent = [
+            sum(counts.get((d + i, v + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1)) > RECURRENT_BURSTS
+            for d, v in zip(dur_bin.tolist(), val_bin.tolist())
+        ]
+        keep = [e for e, r in zip(bursts, recurrent) if not r]
+        return [e for e in self._events if e[0] != "noise_burst"] + keep
+
     def _merged(self) -> list[Detection]:
         sr = self.sample_rate
         merge = int(round(self._merge_s * sr))
         out: list[list] = []
-        for kind, s, e, ch, value, detail in sorted(self._events, key=lambda e: (e[0], e[1])):
+        for kind, s, e, ch, value, detail in sorted(self._recurrent_bursts_removed(), key=lambda e: (e[0], e[1])):
             # merge with a close earlier event of this kind on this channel; across channels it becomes -1
             for prev in reversed(out[-8:]):
                 if prev[0] == kind and s - prev[2] <= merge and (prev[3] == ch or kind != "click" or s - prev[1] <= 2):
