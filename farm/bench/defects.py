@@ -12,8 +12,9 @@ What is planted (the contract the detectors are measured against):
 =====================  ==================================================================================
 kind                   how
 =====================  ==================================================================================
-click                  1-5 consecutive samples get +/-(0.05..0.5) added, one channel or both; truth = first
-                       sample. The sign is chosen so the sum stays below 0.98 (no clipping at the write).
+click                  1-5 consecutive samples get +/-(0.05..0.5) added, one channel or both, where the music
+                       around is not so bright that it masks the click; truth = first sample. The sign is
+                       chosen so the sum stays below 0.98 (no clipping at the write).
 discontinuity          a splice at p: delete 20-2000 samples, repeat the last 20-2000 samples, or jump ahead
                        by 0.05-2 s (all channels); truth = p in the new audio.
 dropout                5-200 ms of exact zeros (70 %) or white noise at -100 dBFS RMS, all channels or one,
@@ -231,8 +232,23 @@ def _loud_level_db(env_db: np.ndarray) -> float:
 # Local defects
 
 
+def _roughness(x: np.ndarray, p: int, width: int, sample_rate: int) -> float:
+    """RMS second difference of ``x`` (one channel) over ~3 ms each side of ``[p, p + width)``, excluding it."""
+    w = max(32, int(0.003 * sample_rate))
+    left = x[max(0, p - w):p]
+    right = x[p + width:p + width + w]
+    d2 = np.concatenate([np.diff(left, n=2), np.diff(right, n=2)])
+    return float(np.sqrt(np.mean(d2 * d2))) if d2.size else 0.0
+
+
 def plant_click(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
-    """1-5 samples with +/-(0.05..0.5) added, in one channel or both, anywhere the music is not digital silence."""
+    """1-5 samples with +/-(0.05..0.5) added, in one channel or both, anywhere the music is not digital silence.
+
+    Audible means: the click's edges (second difference about the click's amplitude) are at least 4 times the
+    RMS second difference of the music around it (in the quieter of the clicked channels), so a small click is
+    not placed inside a loud, bright passage that would mask it. Up to 100 positions are tried; failing that,
+    the least masked one.
+    """
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
     env, hop = _frame_rms_db(y, sample_rate)
@@ -240,9 +256,19 @@ def plant_click(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -
     amp = float(rng.uniform(0.05, 0.5))
     channel = _channel(rng)
     chans = _chans(channel, y.shape[0])
-    p = _pick_start(rng, env[chans].min(axis=0) > -80.0, hop, n, sample_rate, width)
-    if p is None:
-        p = int(rng.integers(*_inner_range(n, sample_rate, width)))
+    nonsilent = env[chans].min(axis=0) > -80.0
+    best: tuple[float, int] | None = None
+    for _ in range(100):
+        p = _pick_start(rng, nonsilent, hop, n, sample_rate, width)
+        if p is None:
+            p = int(rng.integers(*_inner_range(n, sample_rate, width)))
+        rough = min(_roughness(y[c], p, width, sample_rate) for c in chans)
+        score = amp / (4.0 * rough) if rough > 0 else math.inf
+        if best is None or score > best[0]:
+            best = (score, p)
+        if score >= 1.0:
+            break
+    p = best[1]
     seg = y[chans, p:p + width]
     sign = 1.0 if rng.random() < 0.5 else -1.0
     # Keep the sum below 0.98: a click that overflowed full scale would also plant clipping at the write.

@@ -75,6 +75,11 @@ def test_click_is_added_exactly_at_the_truth(music, seed):
         else:
             assert nz.size == 0
     assert np.max(np.abs(y)) <= 0.98 + 1e-12  # no overflow at the write
+    # Audible (the planter's documented rule): the amplitude is 4x the music's local RMS second difference.
+    w = int(0.003 * SR)
+    for c in _chans(t.channel):
+        d2 = np.concatenate([np.diff(music[c, p0 - w:p0], n=2), np.diff(music[c, p1:p1 + w], n=2)])
+        assert t.value >= 4 * np.sqrt(np.mean(d2**2))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -282,6 +287,15 @@ def test_true_peak_over_is_over_a_minus_one_ceiling_without_clipping(music):
     assert np.max(np.abs(y)) < 1.0
     assert t.value > -1.0
     assert true_peak_dbtp(y, SR) == pytest.approx(t.value)
+
+
+def test_doctests():
+    import doctest
+
+    import farm.bench.defects
+
+    failures, _ = doctest.testmod(farm.bench.defects)
+    assert failures == 0
 
 
 def test_unknown_kind_and_mono_are_refused(music):
