@@ -15,10 +15,17 @@ Hum (``hum``)
     scores the floor's line bin against the median of the bins 3-12 Hz either side, counting it only when the
     line is a local peak, lies above -100 dBFS, and its floor in the first half of the window is within
     ``hum_stability_db`` of its floor in the second half (a decaying chord in a reverb tail fails that). The
-    window score is the sum over the six lines of that prominence, each clipped to 0..15 dB. Sections are runs
-    of windows above ``hum_section_score``; a hum that runs through the whole track is found more
-    sensitively from the floor spectra averaged over each third of the track (each third must pass
-    ``hum_track_score``), and is then reported once, spanning the track.
+    window score is the sum over the six lines of that prominence, each clipped to 0..15 dB; windows are scored
+    every 1 s. Sections are runs of windows above ``hum_section_score`` (runs closer than ``hum_merge_gap_s``
+    join). Loud music masks a quiet hum, so a hum that runs through the whole track is heard only in some
+    windows; it is reported once, spanning the track, when the windows that hear it are 40 % of all and reach
+    every third of the track, or when in 90 % of the windows the best-heard line's floor stays within 3 dB of
+    its level where the hum is heard (masking only adds power) while the music around it is no more than 3 dB
+    quieter (a window as quiet as the hum windows would have heard the hum).
+
+    Measured on 72 rendered songs (73 min; fluidsynth and built-in, 44.1/48/96 kHz): no hum window of clean
+    music scored above 22, so the threshold is 26. Known limit: a riff that repeats the same 60 Hz note
+    every second, unchanged for the whole of a 5 s window, is as steady as hum at the 1 s frame scale.
 
 Lossy bandwidth (``lossy_bandwidth``)
     One short frame (about 85 ms) of the channel mean every 0.5 s feeds a long-term average power spectrum.
@@ -35,8 +42,8 @@ Bit depth (``bit_depth``)
     bits reads 16. The check stops as soon as a sample uses the last bit or is not on the container's grid
     (float data): the verdict is then the container's own depth and nothing is reported.
 
-Memory: one score pair per 0.5 s window, the floor spectrum summed per 10 s segment (about 400 numbers), and
-one average spectrum; a two-hour file needs a few MB at most.
+Memory: per 1 s window two scores and 24 line and ring levels, and one average spectrum; a two-hour file needs
+about 2 MB.
 """
 
 from __future__ import annotations
@@ -58,7 +65,12 @@ HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
-HUM_SEGMENT_WINDOWS = 10  # floor spectra are summed per 10 s for the whole-track test
+HUM_TRACK_FRACTION = 0.4  # hum windows in every third and in 40 % of all windows: whole-track hum
+# ... or, in 90 % of the windows, the best-heard line's floor within 3 dB of its level where the hum is heard
+# and, where the hum is not heard, the music around that line no more than 3 dB quieter than there (masking)
+HUM_TRACK_LINE = 10.0 ** (-3.0 / 10.0)
+HUM_TRACK_MASK = 10.0 ** (-3.0 / 10.0)
+HUM_TRACK_COVER = 0.9
 HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
 LOSSY_PERIOD_S = 0.5
 LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192 at 88.2/96 kHz
@@ -92,8 +104,6 @@ class SpectralDetector:
         ``None`` for float containers.
     hum_section_score : float
         Window score (sum of clipped line prominences, dB) above which a 5 s window holds hum.
-    hum_track_score : float
-        Score each third of the track must reach, on its averaged floor spectrum, for whole-track hum.
     hum_stability_db : float
         Largest change of a line's floor between the two halves of a window.
     hum_merge_gap_s : float
@@ -107,7 +117,8 @@ class SpectralDetector:
     >>> sr = 44100
     >>> t = np.arange(20 * sr) / sr
     >>> rng = np.random.default_rng(0)
-    >>> x = 0.05 * rng.standard_normal((2, t.size)) + 0.003 * np.sin(2 * np.pi * 60 * t)
+    >>> hum = sum(0.01 / k * np.sin(2 * np.pi * 60 * k * t) for k in range(1, 4))  # -40 dBFS and harmonics
+    >>> x = 0.05 * rng.standard_normal((2, t.size)) + hum
     >>> d = SpectralDetector(sr, 2)
     >>> d.process(x)
     >>> [(f.kind, f.value) for f in d.finish()]
@@ -115,7 +126,7 @@ class SpectralDetector:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
-                 hum_section_score: float = 30.0, hum_track_score: float = 30.0, hum_stability_db: float = 5.0,
+                 hum_section_score: float = 26.0, hum_stability_db: float = 5.0,
                  hum_merge_gap_s: float = 3.0, lossy_step_db: float = 35.0):
         check_channels(channels)
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
@@ -124,7 +135,7 @@ class SpectralDetector:
                                             or not isinstance(bits_per_sample, (int, np.integer))
                                             or not 1 <= bits_per_sample <= 64):
             raise ValueError(f"bits_per_sample {bits_per_sample!r} must be an integer 1..64 or None")
-        for name, value in (("hum_section_score", hum_section_score), ("hum_track_score", hum_track_score),
+        for name, value in (("hum_section_score", hum_section_score),
                             ("hum_stability_db", hum_stability_db), ("lossy_step_db", lossy_step_db)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} {value!r} must be a positive number")
@@ -134,7 +145,6 @@ class SpectralDetector:
         self.channels = int(channels)
         self.bits_per_sample = None if bits_per_sample is None else int(bits_per_sample)
         self.hum_section_score = float(hum_section_score)
-        self.hum_track_score = float(hum_track_score)
         self.hum_stability_db = float(hum_stability_db)
         self.hum_merge_gap_s = float(hum_merge_gap_s)
         self.lossy_step_db = float(lossy_step_db)
@@ -144,16 +154,16 @@ class SpectralDetector:
         sr = self.sample_rate
         self._dec = _hum_decimation(sr)
         self._dec_rate = sr / self._dec
-        self._hum_n = int(round(HUM_FRAME_S * self._dec_rate))
+        self._hum_n = round(HUM_FRAME_S * self._dec_rate)
         self._hum_hop = self._hum_n // 2
         self._hum_bin_hz = self._dec_rate / self._hum_n
         self._hum_window = np.hanning(self._hum_n + 2)[1:-1]
         lo_hz, hi_hz = HUM_RING_HZ
-        lo, hi = int(round(lo_hz / self._hum_bin_hz)), int(round(hi_hz / self._hum_bin_hz))
+        lo, hi = round(lo_hz / self._hum_bin_hz), round(hi_hz / self._hum_bin_hz)
         # only the bins of the two combs and their rings are kept: indices below are into that subset
         wanted = {}
         for base in HUM_BASES_HZ:
-            centres = [int(round(k * base / self._hum_bin_hz)) for k in range(1, HUM_HARMONICS + 1)]
+            centres = [round(k * base / self._hum_bin_hz) for k in range(1, HUM_HARMONICS + 1)]
             wanted[base] = (centres, [np.r_[c - hi : c - lo + 1, c + lo : c + hi + 1] for c in centres])
         used = sorted({int(b) for cs, rings in wanted.values() for c, r in zip(cs, rings)
                        for b in (*r, c - 1, c, c + 1)})
@@ -175,14 +185,12 @@ class SpectralDetector:
         self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
         self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
         self._hum_starts: list[np.ndarray] = []  # per scored window: index of its first frame
+        self._hum_levels: list[np.ndarray] = []  # per scored window: floor power summed over each comb
         self._hum_frames_seen = 0
-        self._hum_seg_sums: list[np.ndarray] = []
-        self._hum_seg_acc = np.zeros(self._hum_keep.size)
-        self._hum_seg_n = 0
 
         # lossy bandwidth and bit depth: sparse short frames
-        self._lossy_period = max(1, int(round(LOSSY_PERIOD_S * sr)))
-        self._lossy_n = min(1 << int(math.ceil(math.log2(LOSSY_FRAME_S * sr))), self._lossy_period)
+        self._lossy_period = max(1, round(LOSSY_PERIOD_S * sr))
+        self._lossy_n = min(1 << math.ceil(math.log2(LOSSY_FRAME_S * sr)), self._lossy_period)
         self._lossy_window = np.hanning(self._lossy_n + 2)[1:-1] / self.channels
         self._lossy_sum = np.zeros(self._lossy_n // 2 + 1)
         self._lossy_count = 0
@@ -269,17 +277,7 @@ class SpectralDetector:
         scores = np.stack([self._comb_score(floor, base, early, late) for base in HUM_BASES_HZ], axis=1)
         self._hum_scores.append(scores)
         self._hum_starts.append(starts[pick])
-        # floor spectra summed per segment of HUM_SEGMENT_WINDOWS windows, for the whole-track test
-        k = 0
-        while k < floor.shape[0]:
-            take = min(HUM_SEGMENT_WINDOWS - self._hum_seg_n, floor.shape[0] - k)
-            self._hum_seg_acc += floor[k : k + take].sum(axis=0)
-            self._hum_seg_n += take
-            k += take
-            if self._hum_seg_n == HUM_SEGMENT_WINDOWS:
-                self._hum_seg_sums.append(self._hum_seg_acc.copy())
-                self._hum_seg_acc[:] = 0.0
-                self._hum_seg_n = 0
+        self._hum_levels.append(np.stack([self._comb_levels(floor, base) for base in HUM_BASES_HZ], axis=1))
 
     def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
         """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
@@ -293,6 +291,11 @@ class SpectralDetector:
                 counts &= np.abs(10.0 * np.log10(first[..., centres] / second[..., centres])) <= self.hum_stability_db
             prom = 10.0 * np.log10(line / background)
         return np.where(counts & np.isfinite(prom), prom, 0.0)
+
+    def _comb_levels(self, floor: np.ndarray, base: int) -> np.ndarray:
+        """Floor power of each comb line and the median of its ring, ``(..., 2, harmonics)``."""
+        centres, _, _, ring = self._comb[base]
+        return np.stack([floor[..., centres[:, 0]], np.median(floor[..., ring], axis=-1)], axis=-2)
 
     def _comb_score(self, floor, base, first=None, second=None):
         """Sum over the comb of the line prominences clipped to 0..15 dB, per floor spectrum."""
@@ -370,29 +373,36 @@ class SpectralDetector:
             return []
         scores = np.concatenate(self._hum_scores)  # (windows, 2)
         starts = np.concatenate(self._hum_starts)
-        segs = list(self._hum_seg_sums)
-        seg_n = [HUM_SEGMENT_WINDOWS] * len(segs)
-        if self._hum_seg_n:
-            segs.append(self._hum_seg_acc.copy())
-            seg_n.append(self._hum_seg_n)
-        # whole track: every third of the track's averaged floor spectrum carries the comb
-        parts = np.array_split(np.arange(len(segs)), min(3, len(segs)))
-        track_scores = {}
-        for j, base in enumerate(HUM_BASES_HZ):
-            per_part = []
-            for part in parts:
-                mean_floor = sum(segs[i] for i in part) / sum(seg_n[i] for i in part)
-                per_part.append(float(self._comb_score(mean_floor, base)))
-            track_scores[base] = min(per_part)
-        best = max(HUM_BASES_HZ, key=lambda b: track_scores[b])
-        if track_scores[best] >= self.hum_track_score:
-            return [Detection("hum", 0.0, duration, -1, float(best),
-                              f"{best} Hz mains hum with harmonics through the whole track (comb score "
-                              f"{track_scores[best]:.0f} dB in its weakest third)")]
-        # sections: windows whose better base clears the threshold
-        found = []
+        levels = np.concatenate(self._hum_levels)
+        track = {}
         winner = np.argmax(scores, axis=1)
         top = scores[np.arange(len(scores)), winner]
+        for j, base in enumerate(HUM_BASES_HZ):
+            # hum found in windows spread through the whole track is one whole-track hum, not many sections
+            hit = (winner == j) & (top >= self.hum_section_score)
+            thirds = np.array_split(hit, min(3, hit.size))
+            spread = hit.mean() >= HUM_TRACK_FRACTION and all(part.any() for part in thirds)
+            if hit.any() and not spread:
+                # Masking only adds power: where hum runs through the track, no window's comb floor falls far
+                # below the level the comb has where the hum is heard, and the windows that miss it are the
+                # ones whose music around the comb is louder. Hum in a section leaves windows elsewhere that
+                # are as quiet as the hum windows and show no comb.
+                line, ring = levels[:, j, 0], levels[:, j, 1]
+                k = int(np.argmax(np.median(line[hit] / ring[hit], axis=0)))  # the line heard best
+                line_ref, ring_ref = np.median(line[hit, k]), np.median(ring[hit, k])
+                held = line[:, k] >= line_ref * HUM_TRACK_LINE
+                masked = hit | (ring[:, k] >= ring_ref * HUM_TRACK_MASK)
+                spread = np.mean(held & masked) >= HUM_TRACK_COVER
+            track[base] = (spread, float(hit.mean()), float(top[hit].max()) if hit.any() else 0.0)
+        best = max(HUM_BASES_HZ, key=lambda b: track[b][1])
+        spread, fraction, peak = track[best]
+        if spread:
+            return [Detection("hum", 0.0, duration, -1, float(best),
+                              f"{best} Hz mains hum with harmonics through the whole track (heard in "
+                              f"{100 * fraction:.0f} % of the 5 s windows, comb score up to {peak:.0f} dB; "
+                              f"masked by louder music elsewhere)")]
+        # sections: windows whose better base clears the threshold
+        found = []
         for j, base in enumerate(HUM_BASES_HZ):
             hit = np.flatnonzero((winner == j) & (top >= self.hum_section_score))
             if not hit.size:
@@ -418,19 +428,19 @@ class SpectralDetector:
         bin_hz = self.sample_rate / self._lossy_n
         nyquist = self.sample_rate / 2.0
         power = self._lossy_sum / self._lossy_count
-        width = max(1, int(round(LOSSY_SMOOTH_HZ / bin_hz)))
+        width = max(1, round(LOSSY_SMOOTH_HZ / bin_hz))
         smooth = np.convolve(power, np.ones(width) / width, mode="same")
         peak = smooth.max()
         if peak <= 0:
             return None
         level = 10.0 * np.log10(np.maximum(smooth, peak * 1e-20))
-        lo = int(math.ceil(LOSSY_MIN_HZ / bin_hz))
-        hi = int(math.floor(min(LOSSY_MAX_HZ, nyquist - 1500.0) / bin_hz))
+        lo = math.ceil(LOSSY_MIN_HZ / bin_hz)
+        hi = math.floor(min(LOSSY_MAX_HZ, nyquist - 1500.0) / bin_hz)
         if hi <= lo:
             return None
-        below = (int(round(1200.0 / bin_hz)), int(round(200.0 / bin_hz)))
-        above = int(round(300.0 / bin_hz))
-        top = int(math.floor((nyquist - 200.0) / bin_hz))
+        below = (round(1200.0 / bin_hz), round(200.0 / bin_hz))
+        above = round(300.0 / bin_hz)
+        top = math.floor((nyquist - 200.0) / bin_hz)
         # highest level from each bin to the top of the band
         ceiling = np.maximum.accumulate(level[: top + 1][::-1])[::-1]
         cands = np.arange(lo, hi + 1)

@@ -1,0 +1,242 @@
+"""SpectralDetector: mains hum, lossy brick-wall bandwidth and short bit depth, on tones and on rendered music.
+
+The false-alarm cases matter as much as the hits: bass lines that sit on 55, 60 and 110 Hz, a sustained A1,
+natural high-frequency roll-off and 24-bit audio must produce nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from farm.synth import fluidsynth_available
+from kernels.detect.spectral import SpectralDetector
+
+
+def _detect(x, sr, *, block=65536, bits_per_sample=None, **kw):
+    d = SpectralDetector(sr, x.shape[0], bits_per_sample=bits_per_sample, **kw)
+    for i in range(0, x.shape[1], block):
+        d.process(x[:, i : i + block])
+    return d.finish()
+
+
+def _kinds(found, kind):
+    return [f for f in found if f.kind == kind]
+
+
+def _hum(n, sr, base, level_dbfs, *, start=0, stop=None, ratio=0.5, seed=0):
+    """Mains hum: the fundamental at ``level_dbfs`` and harmonics 2-6 falling by ``ratio`` each."""
+    rng = np.random.default_rng(seed)
+    stop = n if stop is None else stop
+    t = np.arange(start, stop) / sr
+    h = np.zeros(n)
+    amp = 10.0 ** (level_dbfs / 20.0)
+    h[start:stop] = sum(amp * ratio ** (k - 1) * np.sin(2 * np.pi * k * base * t + rng.uniform(0, 2 * np.pi))
+                        for k in range(1, 7))
+    return h
+
+
+def _bass_line(n, sr, notes_hz, *, note_s=0.5, seed=0):
+    """A plucked bass: each note a decaying sawtooth-ish tone (fundamental plus harmonics), stereo, with a
+    kick-like low thump and a little noise, so the spectrum below 400 Hz is busy like a mix's."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    step = int(note_s * sr)
+    t = np.arange(step) / sr
+    env = np.exp(-t / 0.35)
+    for i, s in enumerate(range(0, n - step + 1, step)):
+        f = notes_hz[i % len(notes_hz)]
+        tone = sum(np.sin(2 * np.pi * k * f * t) / k for k in range(1, 8))
+        out[s : s + step] += 0.3 * rng.uniform(0.6, 1.0) * env * tone
+        if i % 2 == 0:  # a kick on every other note
+            kick = np.sin(2 * np.pi * 55 * t * np.exp(-t / 0.1)) * np.exp(-t / 0.08)
+            out[s : s + step] += 0.4 * kick
+    noise = 0.01 * rng.standard_normal((2, n))
+    return np.vstack([out, out]) + noise
+
+
+# ---------------------------------------------------------------- hum on tones
+
+
+@pytest.mark.parametrize("base", [50, 60])
+@pytest.mark.parametrize("sr", [44100, 48000, 96000])
+def test_whole_track_hum_under_a_bass_line(base, sr):
+    n = 30 * sr
+    # the bass and kick fill every frame below 400 Hz, so the hum must sit at -40 dBFS to show through
+    x = _bass_line(n, sr, [41.2, 55.0, 73.4, 82.4]) + _hum(n, sr, base, -40)
+    found = _kinds(_detect(x, sr), "hum")
+    assert len(found) == 1
+    assert found[0].value == base
+    assert found[0].start_s == 0.0 and found[0].end_s == pytest.approx(30.0)
+
+
+# Riffs that change with the chords every two bars (as bass lines do). A riff that repeats one 60 Hz note
+# every second for the whole of a 5 s window is, at the 1 s frame scale, as steady as hum; see the module notes.
+RIFFS = [
+    [55.0] * 16,
+    [55.0, 60.0, 110.0, 60.0] * 2 + [73.4, 82.4, 110.0, 98.0] * 2,
+    [60.0, 120.0, 60.0, 65.4] * 2 + [55.0, 110.0, 82.4, 55.0] * 2 + [73.4, 146.8, 110.0, 73.4] * 2,
+]
+
+
+@pytest.mark.parametrize("notes", RIFFS)
+def test_bass_lines_on_55_60_and_110_hz_are_not_hum(notes):
+    sr = 44100
+    x = _bass_line(40 * sr, sr, notes, seed=3)
+    assert _kinds(_detect(x, sr), "hum") == []
+
+
+def test_sustained_a1_is_not_hum():
+    sr = 48000
+    t = np.arange(40 * sr) / sr
+    tone = sum(0.2 / k * np.sin(2 * np.pi * k * 55.0 * t) for k in range(1, 7))
+    x = np.vstack([tone, tone]) + 0.001 * np.random.default_rng(1).standard_normal((2, t.size))
+    assert _kinds(_detect(x, sr), "hum") == []
+
+
+def test_hum_section_is_located():
+    sr = 44100
+    n = 40 * sr
+    x = _bass_line(n, sr, [41.2, 55.0, 73.4, 49.0], seed=2) + _hum(n, sr, 60, -40, start=15 * sr, stop=25 * sr)
+    found = _kinds(_detect(x, sr), "hum")
+    assert len(found) == 1
+    assert found[0].value == 60
+    # windows are 5 s long, scored every 1 s, and pass with 8 of their 9 frames on the hum: edges land
+    # within about 1.5 s
+    assert found[0].start_s == pytest.approx(15.0, abs=1.5)
+    assert found[0].end_s == pytest.approx(25.0, abs=1.5)
+
+
+def test_silence_and_short_input_report_nothing():
+    sr = 44100
+    assert _detect(np.zeros((2, 20 * sr)), sr, bits_per_sample=24) == []
+    assert _detect(np.zeros((2, 100)), sr) == []
+    assert SpectralDetector(sr, 2).finish() == []
+
+
+# ---------------------------------------------------------------- lossy bandwidth and bit depth on noise
+
+
+def _lowpassed_noise(sr, cutoff_hz, seconds=20, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, seconds * sr)) * 0.1
+    # a pink-ish tilt so the top end is well below the bass, as in music
+    x = scipy.signal.lfilter([1.0], [1.0, -0.9], x, axis=1) * 0.2
+    if cutoff_hz is None:
+        return x
+    taps = scipy.signal.firwin(int(sr * 0.01) | 1, cutoff_hz, width=300, fs=sr, window=("kaiser", 10))
+    return scipy.signal.oaconvolve(x, taps[None, :], mode="same", axes=1)
+
+
+@pytest.mark.parametrize(("sr", "cutoff"), [(44100, 11000), (44100, 16000), (48000, 19000), (96000, 17000)])
+def test_brick_wall_cutoff_is_found_with_its_frequency(sr, cutoff):
+    found = _kinds(_detect(_lowpassed_noise(sr, cutoff), sr), "lossy_bandwidth")
+    assert len(found) == 1
+    # the value is the highest frequency within 20 dB of the passband: the FIR's transition is 300 Hz wide
+    assert found[0].value == pytest.approx(cutoff, abs=300)
+
+
+@pytest.mark.parametrize("sr", [44100, 96000])
+def test_natural_roll_off_is_not_a_brick_wall(sr):
+    x = _lowpassed_noise(sr, None)
+    # a steep but natural roll-off: 4th-order low-pass at 8 kHz (-24 dB/octave)
+    sos = scipy.signal.butter(4, 8000, fs=sr, output="sos")
+    assert _kinds(_detect(scipy.signal.sosfilt(sos, x, axis=1), sr), "lossy_bandwidth") == []
+
+
+@pytest.mark.parametrize("bits", [16, 12, 8])
+def test_short_bit_depth_in_a_24_bit_container(bits):
+    sr = 44100
+    x = _lowpassed_noise(sr, None, seconds=5)
+    x = np.round(x * 2 ** (bits - 1)) / 2 ** (bits - 1)
+    found = _kinds(_detect(x, sr, bits_per_sample=24), "bit_depth")
+    assert [f.value for f in found] == [bits]
+    assert found[0].start_s == 0.0 and found[0].end_s == pytest.approx(5.0)
+
+
+def test_full_depth_float_and_unknown_containers_report_no_bit_depth():
+    sr = 44100
+    x = _lowpassed_noise(sr, None, seconds=5)
+    x24 = np.round(x * 2**23) / 2**23
+    assert _kinds(_detect(x24, sr, bits_per_sample=24), "bit_depth") == []
+    x16 = np.round(x * 2**15) / 2**15
+    assert _kinds(_detect(x16, sr, bits_per_sample=16), "bit_depth") == []
+    assert _kinds(_detect(x16, sr, bits_per_sample=None), "bit_depth") == []
+    # float data (not on any integer grid) in a 32-bit container is full depth
+    assert _kinds(_detect(x, sr, bits_per_sample=32), "bit_depth") == []
+
+
+# ---------------------------------------------------------------- block sizes
+
+
+@pytest.mark.parametrize("block", [1000, 4099, 65536, None])
+def test_results_do_not_depend_on_block_size(block):
+    sr = 44100
+    n = 30 * sr
+    x = _lowpassed_noise(sr, 15000, seconds=30) + _hum(n, sr, 50, -40, start=10 * sr, stop=20 * sr)
+    x = np.round(x * 2**15) / 2**15
+    ref = _detect(x, sr, block=n, bits_per_sample=24)
+    got = _detect(x, sr, block=block or n, bits_per_sample=24)
+    assert {f.kind for f in ref} == {"hum", "lossy_bandwidth", "bit_depth"}
+    assert len(got) == len(ref)
+    for a, b in zip(got, ref, strict=True):
+        assert (a.kind, a.value, a.channel) == (b.kind, b.value, b.channel)
+        # positions come from a fixed frame grid: identical up to float rounding
+        assert a.start_s == pytest.approx(b.start_s, abs=1e-9)
+        assert a.end_s == pytest.approx(b.end_s, abs=1e-9)
+
+
+# ---------------------------------------------------------------- realistic music
+
+
+def _renderer():
+    ok, _ = fluidsynth_available()
+    return "fluidsynth" if ok else "builtin"
+
+
+@pytest.mark.parametrize(("seed", "sr", "style"), [(401, 44100, "rock"), (402, 48000, "ballad"),
+                                                   (403, 96000, "electronic")])
+def test_clean_songs_raise_nothing(render_music, seed, sr, style):
+    x = render_music(seed, sr, 30, style=style, renderer=_renderer())
+    x24 = np.round(x * 2**23) / 2**23
+    assert _detect(x24, sr, bits_per_sample=24) == []
+
+
+def test_planted_defects_in_a_song(render_music):
+    sr = 44100
+    x = np.array(render_music(404, sr, 30, style="pop", renderer=_renderer()))
+    n = x.shape[1]
+    hummed = x + _hum(n, sr, 50, -38, start=8 * sr, stop=20 * sr, seed=4)
+    found = _kinds(_detect(hummed, sr), "hum")
+    assert [f.value for f in found] == [50]
+    assert found[0].start_s < 20 and found[0].end_s > 8
+
+    whole = x + _hum(n, sr, 60, -40, seed=5)
+    found = _kinds(_detect(whole, sr), "hum")
+    assert [(f.value, f.start_s) for f in found] == [(60, 0.0)]
+
+    taps = scipy.signal.firwin(441 | 1, 16000, width=300, fs=sr, window=("kaiser", 10))
+    lowpassed = scipy.signal.oaconvolve(x, taps[None, :], mode="same", axes=1)
+    found = _kinds(_detect(lowpassed, sr), "lossy_bandwidth")
+    assert [round(f.value, -3) for f in found] == [16000]
+
+    padded = np.round(x * 2**15) / 2**15
+    assert [f.value for f in _detect(padded, sr, bits_per_sample=24)] == [16]
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("kw", [{"sample_rate": 0}, {"sample_rate": 44100.5}, {"channels": 0},
+                                {"bits_per_sample": 0}, {"hum_section_score": -1.0},
+                                {"lossy_step_db": float("nan")}, {"hum_merge_gap_s": -1.0}])
+def test_bad_arguments_are_refused(kw):
+    args = {"sample_rate": 44100, "channels": 2} | kw
+    with pytest.raises(ValueError):
+        SpectralDetector(args.pop("sample_rate"), args.pop("channels"), **args)
+
+
+def test_block_of_the_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match="expected"):
+        SpectralDetector(44100, 2).process(np.zeros((1, 100)))
