@@ -26,11 +26,6 @@ The low end is measured on a decimated copy: each group of ``D`` samples (``D`` 
 runs with its state carried from block to block. The box average attenuates what would fold back into the low band by
 about 27 dB (its nulls sit on the multiples of the decimated rate), and it makes the one recursive filter
 sixteen times cheaper than at the full rate. Measured: 5000x realtime for 44.1 kHz stereo on one core.
-
-Caveat measured on the benchmark's own material: several FluidR3 General MIDI synth patches (programs 5,
-50, 62, 63, 80-82, 84, 85, 87, 88, 90, 94, 95) are stored as stereo samples in anti-phase (solo correlation
--0.5 to -0.9), so songs that use them really are out of phase (their mono fold-down loses the part); this
-detector reports them, as a mastering engineer would.
 """
 
 from __future__ import annotations
@@ -85,7 +80,7 @@ class StereoDetector:
         polarity inverted (-0.5).
     low_polarity_threshold : float
         Whole-track low-end correlation below which the track counts as inverted when the full band is merely
-        negative (-0.7; clean renders measure +0.8..+1.0 in the low end unless a part is anti-phase).
+        negative (-0.7; clean renders measure +0.8..+1.0 in the low end).
     span_s : float
         A section's negative correlation must hold over stretches this long (2 s).
     section_threshold : float
