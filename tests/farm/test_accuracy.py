@@ -175,3 +175,26 @@ def test_the_bar_on_a_small_fixed_corpus():
     assert min(s.planted for s in report.scores.values()) >= 3
     assert report.clean_audio_s >= 0.08 * 3600
     assert report.failures() == []
+
+
+def test_cli_prints_the_table_and_keeps_the_corpus(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from farm.bench.cli import bench_app
+
+    app = typer.Typer()  # mounted the way farm.cli mounts it
+    app.add_typer(bench_app, name="bench")
+    out = tmp_path / "bench"
+    result = CliRunner().invoke(app, ["bench", "qc-accuracy", "--seed", "3", "--hours", "0.01", "--renderer", "builtin",
+                                            "--workers", "2", "--out", str(out), "--show", "3"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for kind in DEFECT_KINDS:
+        assert kind in result.output
+    assert "s per hour of audio" in result.output
+    for name in ("manifest.csv", "truth.parquet", "qc_events.parquet", "qc_tracks.parquet", "accuracy.csv",
+                 "accuracy.json"):
+        assert (out / name).is_file(), name
+    with open(out / "accuracy.csv", newline="") as fh:
+        assert [r["kind"] for r in csv.DictReader(fh)] == list(DEFECT_KINDS)
