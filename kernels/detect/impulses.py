@@ -53,7 +53,6 @@ __all__ = ["ImpulseDetector"]
 ORDER = 3  # difference order of the residual
 MICRO = 8  # samples per microframe
 EDGE_S = 0.02  # events this close to either end of the stream are left to the edge detectors
-RECURRENT_BURSTS = 3  # a burst with more than this many look-alikes in the stream is part of the music
 SPLICE_ALL_DB = 3.0  # every channel's residual must rise this much for a splice
 QUAD = 4  # microframes per quad: the unit of the far levels and of the burst analysis
 # residual energy of a unit one-sample impulse after a third difference: 1 + 9 + 9 + 1
@@ -114,6 +113,9 @@ class ImpulseDetector:
         Smallest white-noise RMS of a burst that is reported, dBFS.
     burst_min_s, burst_max_s : float
         Durations of a noise burst.
+    recurrent_bursts : int
+        A burst with more look-alikes than this in the stream (same length within 15 %, same level within
+        4 dB, counting neighbouring bins) is taken for a sound of the music, such as a shaker sample.
     merge_s : float
         Detections of one kind and channel closer than this are merged.
 
@@ -132,7 +134,7 @@ class ImpulseDetector:
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
                  click_threshold_db: float = 15.0, min_click_dbfs: float = -50.0, step_ratio: float = 1.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
-                 burst_max_s: float = 0.35, merge_s: float = 0.02):
+                 burst_max_s: float = 0.35, recurrent_bursts: int = 2, merge_s: float = 0.02):
         check_channels(channels)
         if isinstance(sample_rate, bool) or not (isinstance(sample_rate, (int, float, np.integer, np.floating))
                                                   and math.isfinite(sample_rate) and sample_rate >= 8000):
@@ -157,6 +159,7 @@ class ImpulseDetector:
         # white noise of that RMS: residual energy per quad (the residual filter has a power gain of 20)
         self._min_burst_energy = _IMPULSE_ENERGY * burst_rms * burst_rms * MICRO * QUAD
         self._merge_s = float(merge_s)
+        self._recurrent = int(recurrent_bursts)
         quad_rate = self.sample_rate / (MICRO * QUAD)
         self._nq = max(4, 2 ** int(round(math.log2(0.006 * quad_rate))))  # far windows, ~6 ms
         self._gi = max(2, int(round(0.002 * quad_rate)))  # burst edge windows, ~2 ms
@@ -261,16 +264,26 @@ class ImpulseDetector:
         """Decide clicks up to quad ``click_end``, burst onsets up to ``burst_end``; ``last`` = quads of audio."""
         if click_end <= self._click_next and burst_end <= self._burst_next:
             return
-        nq = self._E.shape[1] // QUAD
-        Eq = self._E[:, : nq * QUAD].reshape(self.channels, nq, QUAD).sum(axis=2)
-        cs = np.zeros((self.channels, nq + 1))
-        np.cumsum(Eq, axis=1, out=cs[:, 1:])
+        cs = self._quad_cumsum(self._E)
         if click_end > self._click_next:
             self._clicks(self._click_next, click_end, cs)
             self._click_next = click_end
         if burst_end > self._burst_next:
             self._bursts(self._burst_next, burst_end, last, cs)
             self._burst_next = burst_end
+
+    @staticmethod
+    def _quad_cumsum(E: np.ndarray) -> np.ndarray:
+        """Cumulative sum over the quads of the history, with a leading zero column."""
+        nq = E.shape[1] // QUAD
+        cs = np.zeros((E.shape[0], nq + 1))
+        # strided adds: a reduction over a short last axis is several times slower in NumPy
+        end = nq * QUAD
+        q = E[:, 0:end:QUAD] + E[:, 1:end:QUAD]
+        q += E[:, 2:end:QUAD]
+        q += E[:, 3:end:QUAD]
+        np.cumsum(q, axis=1, out=cs[:, 1:])
+        return cs
 
     # ------------------------------------------------------------------ clicks and splices
     @staticmethod
@@ -306,9 +319,7 @@ class ImpulseDetector:
         ratio, excess = self._ratio(pair, near_b, near_a, far_b, far_a, n)
         plain = ratio.copy() if self._pairs else ratio
         if self._pairs:
-            nqh = self._X.shape[1] // QUAD
-            csx = np.zeros((len(self._pairs), nqh + 1))
-            np.cumsum(self._X[:, : nqh * QUAD].reshape(len(self._pairs), nqh, QUAD).sum(axis=2), axis=1, out=csx[:, 1:])
+            csx = self._quad_cumsum(self._X)
             xpair, xnb, xna = self._pair_near(self._X, o, m)
             xfb, xfa = self._far_sums(csx, q, n)
             for k, (a, b) in enumerate(self._pairs):
@@ -399,18 +410,26 @@ class ImpulseDetector:
         offset = in_before >= K * after
         for c in range(self.channels):
             cand = np.flatnonzero(onset[c])
-            if not cand.size:
-                continue
             offs = np.flatnonzero(offset[c])
+            if not cand.size or not offs.size:
+                continue
+            # every run of onset boundaries is one rise; only rises with a fall in reach are looked at closely
+            first = cand[np.r_[True, np.diff(cand) > 1]]
+            reach_lo = np.searchsorted(offs, first + self._bmin)
+            reach_hi = np.searchsorted(offs, first + self._bmax + gi, side="right")
             busy_until = -1
-            for run in np.split(cand, np.flatnonzero(np.diff(cand) > 1) + 1):
-                r = inside[c, run] / (before[c, run] + 1e-30)
-                b0 = int(run[np.flatnonzero(r >= 0.5 * r.max())[0]])
+            for f0, lo, hi in zip(first[reach_hi > reach_lo].tolist(), reach_lo[reach_hi > reach_lo].tolist(),
+                                  reach_hi[reach_hi > reach_lo].tolist()):
+                run_end = f0
+                while run_end + 1 < n_on and onset[c, run_end + 1]:
+                    run_end += 1
+                r = inside[c, f0 : run_end + 1] / (before[c, f0 : run_end + 1] + 1e-30)
+                b0 = f0 + int(np.flatnonzero(r >= 0.5 * r.max())[0])
                 if b0 < busy_until:
                     continue
                 lo = np.searchsorted(offs, b0 + self._bmin)
                 hi = np.searchsorted(offs, b0 + self._bmax, side="right")
-                for r1 in offs[lo:hi]:
+                for r1 in offs[lo:hi].tolist():
                     outside = max(before[c, b0], after[c, r1])
                     if in_before[c, r1] < K * outside or inside[c, b0 : r1 - gi + 1].min() < K * outside:
                         continue
@@ -441,7 +460,7 @@ class ImpulseDetector:
         """Events without the bursts that recur: a sound that comes back again and again with the same length
         and level (a shaker or a hi-hat sample on every beat) is part of the music, not a fault."""
         bursts = [e for e in self._events if e[0] == "noise_burst"]
-        if len(bursts) <= RECURRENT_BURSTS:
+        if len(bursts) <= self._recurrent:
             return self._events
         # look-alikes: durations within a bin of 15 % and levels within a bin of 4 dB of each other
         dur_bin = np.round(np.log([max(e[2] - e[1], 1) for e in bursts]) / math.log(1.15)).astype(np.int64)
@@ -450,7 +469,7 @@ class ImpulseDetector:
         for key in zip(dur_bin.tolist(), val_bin.tolist()):
             counts[key] = counts.get(key, 0) + 1
         recurrent = [
-            sum(counts.get((d + i, v + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1)) > RECURRENT_BURSTS
+            sum(counts.get((d + i, v + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1)) > self._recurrent
             for d, v in zip(dur_bin.tolist(), val_bin.tolist())
         ]
         keep = [e for e, r in zip(bursts, recurrent) if not r]
