@@ -41,7 +41,7 @@ def _tone(seconds: float, sr: int = SR, freq: float = 441.0, amp: float = 0.5, f
 
 
 def _fluidsynth_song(render_music, seed: int, style: str, sr: int = 44100, seconds: float = 20.0) -> np.ndarray:
-    from farm.synth import fluidsynth_available  # noqa: PLC0415
+    from farm.synth import fluidsynth_available
 
     ok, reason = fluidsynth_available()
     if not ok:
