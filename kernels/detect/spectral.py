@@ -28,7 +28,7 @@ Hum (``hum``)
     every second, unchanged for the whole of a 5 s window, is as steady as hum at the 1 s frame scale.
 
 Lossy bandwidth (``lossy_bandwidth``)
-    One short frame (about 85 ms) of the channel mean every 0.5 s feeds a long-term average power spectrum.
+    One short frame (about 85 ms) of the channel mean every second feeds a long-term average power spectrum.
     A lossy or low-rate source leaves a brick wall: the level a few hundred Hz above the cut stays far below
     the music just under it, all the way to Nyquist, while a natural roll-off (dull sampled instruments,
     reverb) falls a few dB per kHz. The detector looks for the cutoff in 4 kHz .. min(20.5 kHz, Nyquist - 1.5
@@ -36,7 +36,7 @@ Lossy bandwidth (``lossy_bandwidth``)
     to Nyquist by ``lossy_step_db``; the value is the highest frequency still within 20 dB of that level.
 
 Bit depth (``bit_depth``)
-    With ``bits_per_sample`` of a PCM container (more than 8 bits), the samples of the same sparse frames are
+    With ``bits_per_sample`` of a PCM container (more than 8 bits), the first 512 samples of the same frames are
     scaled to integers of that width; OR-ing their magnitudes together gives the trailing zero bits common to
     every non-zero sample, and the effective depth is the container's minus those. 16-bit audio padded to 24
     bits reads 16. The check stops as soon as a sample uses the last bit or is not on the container's grid
@@ -72,12 +72,13 @@ HUM_TRACK_LINE = 10.0 ** (-3.0 / 10.0)
 HUM_TRACK_MASK = 10.0 ** (-3.0 / 10.0)
 HUM_TRACK_COVER = 0.9
 HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
-LOSSY_PERIOD_S = 0.5
+LOSSY_PERIOD_S = 1.0
 LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192 at 88.2/96 kHz
 LOSSY_MIN_HZ = 4000.0
 LOSSY_MAX_HZ = 20500.0
 LOSSY_SMOOTH_HZ = 60.0
 BIT_DEPTH_MIN_SAMPLES = 256
+BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
 
 
 def _hum_decimation(sample_rate: int) -> int:
@@ -248,8 +249,15 @@ class SpectralDetector:
             self._dec_parts, self._dec_pending = [buf], buf.size
             return
         count = (buf.size - size) // hop + 1
-        idx = np.arange(count)[:, None] * hop + np.arange(size)
-        spectra = np.fft.rfft(buf[idx] * self._hum_window, axis=1)[:, self._hum_keep]
+        if size == 2 * hop:  # frames at even and odd half-frame offsets are plain reshapes, no gather
+            even = buf[: (count + 1) // 2 * size].reshape(-1, size)
+            odd = buf[hop : hop + count // 2 * size].reshape(-1, size)
+            frames = np.empty((count, size))
+            np.multiply(even, self._hum_window, out=frames[0::2])
+            np.multiply(odd, self._hum_window, out=frames[1::2])
+        else:
+            frames = buf[np.arange(count)[:, None] * hop + np.arange(size)] * self._hum_window
+        spectra = np.fft.rfft(frames, axis=1)[:, self._hum_keep]
         rest = buf[count * hop :].copy()
         self._dec_parts, self._dec_pending = [rest], rest.size
         self._hum_windows(spectra.real**2 + spectra.imag**2)
@@ -333,7 +341,7 @@ class SpectralDetector:
         self._lossy_sum += spectrum.real**2 + spectrum.imag**2
         self._lossy_count += 1
         if self._bits_active:
-            scaled = frame * float(2 ** (self.bits_per_sample - 1))
+            scaled = frame[:, :BIT_DEPTH_FRAME_SAMPLES] * float(2 ** (self.bits_per_sample - 1))
             ints = np.rint(scaled)
             if np.any(np.abs(scaled - ints) > 1e-6):  # not on the container's grid: float data
                 self._bits_active = False
