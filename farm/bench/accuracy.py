@@ -56,8 +56,8 @@ NEAR_S = 0.25
 IMPLIED: dict[str, dict[str, str]] = {
     # A click of a few samples is a jump out of the waveform and back, and a very short broadband event.
     "click": {"discontinuity": "near", "noise_burst": "near"},
-    # A splice's step is impulsive: a click detector sees it.
-    "discontinuity": {"click": "near"},
+    # A splice's step is impulsive and broadband: click and burst detectors see it.
+    "discontinuity": {"click": "near", "noise_burst": "near"},
     # Cutting into and out of digital silence is a waveform jump at each edge of the dropout.
     "dropout": {"discontinuity": "near", "click": "near"},
     # Hard clipping at full scale puts the sample peak at 0 dBFS (true peak above any ceiling), and a short

@@ -20,8 +20,8 @@ Choices that keep the truth honest:
   hours asked for cannot hold that many with 60-240 s songs and 1-3 defects each, defective tracks carry 3
   defects and all songs get shorter (down to 10-20 s songs for ``hours=0.2``), which keeps recall measurable on
   a small corpus.
-* **Clean masters stay inside the usual limits**: true peak at most -1.25 dBTP (measured with the audit's own
-  meter), no flat tops (louder masters are made with a soft ``tanh`` saturation, not a clipper). A defective
+* **Clean masters stay inside the usual limits**: DC removed (5 Hz high-pass), true peak at most -1.25 dBTP
+  (measured with the audit's own meter), no flat tops (louder masters are made with a soft ``tanh`` saturation, not a clipper). A defective
   track is brought back under that ceiling after its defects are planted, unless a ``true_peak_over`` or a
   full-scale clipping is what was planted.
 * **No anti-phase patches.** Several FluidR3 GM synth programs (leads, pads, synth bass 87; listed in
@@ -217,16 +217,25 @@ def _scale_to_true_peak(x: np.ndarray, sample_rate: int, target_dbtp: float) -> 
     return x * 10.0 ** ((target_dbtp - tp) / 20.0) if math.isfinite(tp) else x
 
 
+def _dc_block(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Zero-phase 2nd-order high-pass at 5 Hz, as every mastering chain has: GM renders carry a slowly varying
+    offset (whole-track mean up to ~3 % of the peak, 0.013 in the quiet passages) that saturation keeps."""
+    sos = scipy.signal.butter(2, 5.0, btype="highpass", fs=sample_rate, output="sos")
+    return scipy.signal.sosfiltfilt(sos, x, axis=-1)
+
+
 def _master(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """Peak-normalised (-3..-1.25 dBTP), louder (tanh saturation, -1.5..-1.25 dBTP) or quiet (-8..-3 dBTP)."""
-    x = audio / (float(np.max(np.abs(audio))) or 1.0)
+    """Peak-normalised (-3..-1.25 dBTP), louder (tanh saturation, -1.5..-1.25 dBTP) or quiet (-8..-3 dBTP),
+    with a DC blocker before and after."""
+    x = _dc_block(audio, sample_rate)
+    x = x / (float(np.max(np.abs(x))) or 1.0)
     u = rng.random()
     if u < 0.45:
         target = float(rng.uniform(-3.0, _CLEAN_CEILING_DBTP))
         label = f"peak-normalised to {target:.2f} dBTP"
     elif u < 0.85:
         drive = float(rng.uniform(1.5, 4.0))
-        x = np.tanh(drive * x) / math.tanh(drive)
+        x = _dc_block(np.tanh(drive * x) / math.tanh(drive), sample_rate)
         target = float(rng.uniform(-1.5, _CLEAN_CEILING_DBTP))
         label = f"saturated (drive {drive:.2f}) to {target:.2f} dBTP"
     else:

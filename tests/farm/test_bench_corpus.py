@@ -422,6 +422,11 @@ def test_corpus_truth_matches_its_files(small_corpus):
             assert true_peak_dbtp(y, sr) <= -1.2
             assert np.corrcoef(y)[0, 1] > 0
             assert not np.array_equal(y[0], y[1])
+            from kernels.dc import DCOffsetMeter
+
+            meter = DCOffsetMeter(sr, 2)
+            meter.process(y)
+            assert abs(meter.result().persistent_dc) < 0.002  # the DC blocker: well under the 0.01 threshold
 
 
 def test_pcm_writer_is_bit_exact_for_a_16_bit_grid_in_24_bit(tmp_path):
