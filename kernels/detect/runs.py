@@ -193,7 +193,8 @@ class RunDetector:
         self._dropouts: list[tuple[int, int, int, float, float]] = []  # track, start, end, pre dB, context dB
         # clipping state
         self._peak = 0.0
-        self._runs: list[np.ndarray] = []  # rows: start, end (inclusive), channel, sign, level, stored count
+        # rows: start, end (inclusive), channel, sign, level, samples, smaller step out of the run
+        self._runs: list[np.ndarray] = []
         self._runs_n = 0
         self._runs_pruned_at = -1.0
         # edges
@@ -251,13 +252,21 @@ class RunDetector:
                 continue
             level = np.maximum.reduceat(np.abs(v), first)[keep]
             first, s, e = first[keep], s[keep], e[keep]
-            row = np.empty((first.size, 6))
+            # the step from each end of the run to the sample just outside it (unknown at a block edge: inf)
+            left = np.full(s.size, np.inf)
+            inside = s > 0
+            left[inside] = a[ch, s[inside]] - a[ch, s[inside] - 1]
+            right = np.full(s.size, np.inf)
+            inside = e < n - 1
+            right[inside] = a[ch, e[inside]] - a[ch, e[inside] + 1]
+            row = np.empty((first.size, 7))
             row[:, 0] = s + self._n
             row[:, 1] = e + self._n
             row[:, 2] = ch
             row[:, 3] = np.sign(v[first])
             row[:, 4] = level
             row[:, 5] = e - s + 1
+            row[:, 6] = np.minimum(left, right)
             rows.append(row)
         if rows:
             new = np.concatenate(rows)
@@ -270,7 +279,7 @@ class RunDetector:
 
     def _stored_runs(self) -> np.ndarray:
         if not self._runs:
-            return np.zeros((0, 6))
+            return np.zeros((0, 7))
         if len(self._runs) > 1:
             self._runs = [np.concatenate(self._runs)]
         return self._runs[0]
@@ -293,13 +302,14 @@ class RunDetector:
         join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 0] - runs[:-1, 1] <= self._compact_gap)
                     & (np.abs(runs[1:, 4] - runs[:-1, 4]) <= self._flat))
         group = np.flatnonzero(~join)
-        out = np.empty((group.size, 6))
+        out = np.empty((group.size, 7))
         out[:, 0] = runs[group, 0]
         out[:, 1] = np.maximum.reduceat(runs[:, 1], group)
         out[:, 2] = runs[group, 2]
         out[:, 3] = runs[group, 3]
         out[:, 4] = np.minimum.reduceat(runs[:, 4], group)
         out[:, 5] = np.add.reduceat(runs[:, 5], group)
+        out[:, 6] = np.minimum.reduceat(runs[:, 6], group)
         self._runs = [out]
         self._runs_n = out.shape[0]
         if self._runs_n > self._max_runs // 2:
@@ -472,9 +482,14 @@ class RunDetector:
         chan = runs[group, 2]
         level = np.maximum.reduceat(runs[:, 4], group)
         count = np.add.reduceat(runs[:, 5], group)
+        drop = np.minimum.reduceat(runs[:, 6], group)
         keep = count >= 2
-        start, end, chan, level, count = start[keep], end[keep], chan[keep], level[keep], count[keep]
-        long_levels = np.sort(level[count >= self._min_run])
+        start, end, chan, level, count, drop = start[keep], end[keep], chan[keep], level[keep], count[keep], drop[keep]
+        # a run that counts: long enough, and a flat top that the waveform leaves steeply on both sides,
+        # not the rounded peak of a loud low tone in a 16-bit file, whose run of near-equal samples ends
+        # where the step just exceeds the flatness tolerance
+        steep = drop >= 4.0 * self._flat
+        long_levels = np.sort(level[(count >= self._min_run) & steep])
         if long_levels.size < self._min_runs:
             return []
         # the highest level with enough long runs within the flatness tolerance below it
@@ -489,7 +504,7 @@ class RunDetector:
         if at_clip < self._dominance * elsewhere:
             return []
         sel = np.abs(level - clip) <= self._flat
-        if not np.any(count[sel] > self._min_run):
+        if not np.any((count > self._min_run) & steep & sel):
             return []  # no run longer than the shortest: a tone at fs/4 repeats equal pairs at its peaks
         start, end, chan, count = start[sel], end[sel], chan[sel], count[sel]
         order = np.argsort(start, kind="stable")
