@@ -353,8 +353,8 @@ def evaluate(corpus_dir: str | os.PathLike, events_table, tracks_table) -> Accur
     clean_paths = {p for p in corpus_paths if not truths_by_path.get(p)}
     audio_s = sum(duration[p] for p in corpus_paths)
     clean_s = sum(duration[p] for p in clean_paths)
-    counts = {k: dict(planted=0, found=0, detections=0, matched=0, matched_defective=0, excused=0, fa_clean=0,
-                      fa_def=0, max_offset=math.nan) for k in DEFECT_KINDS}
+    counts = {k: {"planted": 0, "found": 0, "detections": 0, "matched": 0, "matched_defective": 0, "excused": 0,
+                  "fa_clean": 0, "fa_def": 0, "max_offset": math.nan} for k in DEFECT_KINDS}
     misses: list[dict] = []
     false_alarms: list[dict] = []
     for path in corpus_paths:

@@ -51,7 +51,13 @@ import pyarrow.parquet as pq
 import scipy.signal
 import soundfile as sf
 
-from farm.bench.defects import DEFECT_KINDS, WHOLE_TRACK_KINDS, Truth, plant, true_peak_dbtp
+from farm.bench.defects import (
+    DEFECT_KINDS,
+    WHOLE_TRACK_KINDS,
+    Truth,
+    plant,
+    true_peak_dbtp,
+)
 from farm.catalogue import MANIFEST_COLUMNS
 from farm.errors import ConfigError
 from farm.synth import STYLES, generate_song, render_song, resolve_renderer
@@ -134,8 +140,8 @@ def _plan(seed: int, hours: float, clean_fraction: float, renderer: str, min_per
         mean_s = min(mean_s, max(_MIN_MEAN_DURATION_S, defective_s / math.ceil(needed / 3)))
         lo = max(10.0, 0.4 * mean_s)
         hi = 2.0 * mean_s - lo
-    n_tracks = max(1, int(round(total_s / mean_s)))
-    n_clean = int(round(n_tracks * clean_fraction))
+    n_tracks = max(1, round(total_s / mean_s))
+    n_clean = round(n_tracks * clean_fraction)
     clean = np.zeros(n_tracks, dtype=bool)
     clean[rng.permutation(n_tracks)[:n_clean]] = True
 

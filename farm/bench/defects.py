@@ -116,7 +116,7 @@ def _db(x: float) -> float:
 
 def _frame_rms_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """RMS per channel over consecutive 10 ms frames, in dBFS: shape ``(channels, frames)``, and the hop."""
-    hop = max(1, int(round(_FRAME_S * sample_rate)))
+    hop = max(1, round(_FRAME_S * sample_rate))
     n = audio.shape[-1] // hop
     if n == 0:
         return np.full((audio.shape[0], 1), -math.inf), hop
@@ -319,7 +319,7 @@ def plant_discontinuity(audio: np.ndarray, sample_rate: int,
     variant = ("delete", "repeat", "jump")[int(rng.integers(3))]
     best: tuple[float, int, int, float] | None = None
     for _ in range(200):
-        length = int(rng.integers(20, 2001)) if variant != "jump" else int(round(rng.uniform(0.05, 2.0) * sample_rate))
+        length = int(rng.integers(20, 2001)) if variant != "jump" else round(rng.uniform(0.05, 2.0) * sample_rate)
         span = length if variant != "repeat" else 0
         # Loud just before and after the joint; what lies between the two ends of a long jump does not matter.
         p = _pick_start(rng, loud, hop, n, sample_rate, span + hop, covered=hop)
@@ -347,7 +347,7 @@ def plant_dropout(audio: np.ndarray, sample_rate: int, rng: np.random.Generator)
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
     env, hop = _frame_rms_db(y, sample_rate)
-    length = int(round(rng.uniform(0.005, 0.2) * sample_rate))
+    length = round(rng.uniform(0.005, 0.2) * sample_rate)
     channel = _channel(rng, p_all=0.6)
     chans = _chans(channel, y.shape[0])
     guard = int(0.02 * sample_rate)
@@ -381,7 +381,7 @@ def plant_clipping(audio: np.ndarray, sample_rate: int, rng: np.random.Generator
         gain = np.full(n, 10.0 ** (over_db / 20.0) / peak)
         local_peak = peak
     else:
-        length = int(round(min(rng.uniform(0.3, 5.0), 0.4 * n / sample_rate) * sample_rate))
+        length = round(min(rng.uniform(0.3, 5.0), 0.4 * n / sample_rate) * sample_rate)
         env, hop = _frame_rms_db(x, sample_rate)
         # Loud sections only (within 20 dB of the loud level), so that the drive is that of a hot master and
         # not a quiet passage pushed up 40 dB.
@@ -412,7 +412,7 @@ def plant_noise_burst(audio: np.ndarray, sample_rate: int,
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
     env, hop = _frame_rms_db(y, sample_rate)
-    length = int(round(rng.uniform(0.01, 0.3) * sample_rate))
+    length = round(rng.uniform(0.01, 0.3) * sample_rate)
     rms = float(math.exp(rng.uniform(math.log(0.03), math.log(0.3))))
     pink = rng.random() < 0.5
     channel = _channel(rng)
@@ -454,7 +454,7 @@ def plant_hum(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> 
     if whole:
         s, e = 0, n
     else:
-        length = int(round(rng.uniform(5.0, min(30.0, 0.6 * dur)) * sample_rate))
+        length = round(rng.uniform(5.0, min(30.0, 0.6 * dur)) * sample_rate)
         lo, hi = _inner_range(n, sample_rate, length)
         s = int(rng.integers(lo, hi + 1))
         e = min(n, s + length)
@@ -483,7 +483,7 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
     n = y.shape[1]
     low_only = rng.random() < 0.5
     # At most 30 % of the track: a section, not most of the song (which would be a polarity inversion).
-    length = int(round(min(rng.uniform(2.0, 10.0), 0.3 * n / sample_rate) * sample_rate))
+    length = round(min(rng.uniform(2.0, 10.0), 0.3 * n / sample_rate) * sample_rate)
     lo, hi = _inner_range(n, sample_rate, length)
     sos = _lowpass_sos(sample_rate, 150.0)
     margin = int(0.2 * sample_rate)
@@ -557,7 +557,7 @@ def _bandwidth_hz(audio: np.ndarray, sample_rate: int) -> float:
     """Highest frequency where the music's spectrum is within 75 dB of its 1-4 kHz level (Welch, 500 Hz smoothing)."""
     mid = 0.5 * (audio[0] + audio[1])
     f, psd = scipy.signal.welch(mid, fs=sample_rate, nperseg=4096)
-    width = max(1, int(round(500.0 / (f[1] - f[0]))))
+    width = max(1, round(500.0 / (f[1] - f[0])))
     smooth = np.convolve(psd, np.ones(width) / width, mode="same")
     ref = float(np.median(smooth[(f >= 1000) & (f <= 4000)])) if np.any(smooth > 0) else 0.0
     if ref <= 0:
@@ -700,7 +700,7 @@ def plant_end_cut(audio: np.ndarray, sample_rate: int, rng: np.random.Generator)
 def plant_head_silence(audio: np.ndarray, sample_rate: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
     """2.5-8 s of exact zeros before the music."""
-    pad = int(round(rng.uniform(2.5, 8.0) * sample_rate))
+    pad = round(rng.uniform(2.5, 8.0) * sample_rate)
     y = np.concatenate([np.zeros((audio.shape[0], pad)), audio], axis=1)
     return y, [Truth("head_silence", 0.0, pad / sample_rate, -1, pad / sample_rate, "exact zeros")]
 
@@ -709,7 +709,7 @@ def plant_tail_silence(audio: np.ndarray, sample_rate: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
     """2.5-8 s of exact zeros after the music."""
     n = audio.shape[1]
-    pad = int(round(rng.uniform(2.5, 8.0) * sample_rate))
+    pad = round(rng.uniform(2.5, 8.0) * sample_rate)
     y = np.concatenate([audio, np.zeros((audio.shape[0], pad))], axis=1)
     return y, [Truth("tail_silence", n / sample_rate, (n + pad) / sample_rate, -1, pad / sample_rate,
                      "exact zeros")]

@@ -9,7 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from farm.bench.accuracy import IMPLIED, LOCATION_TOLERANCE_S, NEAR_S, evaluate, run_accuracy
+from farm.bench.accuracy import (
+    IMPLIED,
+    LOCATION_TOLERANCE_S,
+    NEAR_S,
+    evaluate,
+    run_accuracy,
+)
 from farm.bench.defects import DEFECT_KINDS
 
 TRACKS = {  # path -> (track_id, duration_s); t3 and t4 are clean (no truth rows)
@@ -159,7 +165,7 @@ def test_tables_and_absolute_paths_are_accepted(tmp_path):
 def test_rich_table_lists_every_kind(tmp_path):
     from rich.console import Console
 
-    r = evaluate(tmp_path if _corpus(tmp_path) else tmp_path, [], _corpus(tmp_path))
+    r = evaluate(tmp_path, [], _corpus(tmp_path))
     console = Console(width=200, record=True)
     console.print(r.rich_table())
     text = console.export_text()

@@ -13,7 +13,13 @@ import scipy.signal
 import soundfile as sf
 
 from farm.bench import corpus as corpus_mod
-from farm.bench.defects import DEFECT_KINDS, PLANTERS, WHOLE_TRACK_KINDS, Truth, plant, true_peak_dbtp
+from farm.bench.defects import (
+    DEFECT_KINDS,
+    WHOLE_TRACK_KINDS,
+    Truth,
+    plant,
+    true_peak_dbtp,
+)
 
 SR = 44100
 
@@ -227,7 +233,7 @@ def test_lossy_bandwidth_leaves_nothing_above_the_cutoff(render_music, sr, seed)
     else:
         assert t.value in (11000, 13000, 15000, 16000, 17000, 19000)
     f, p = scipy.signal.welch(y[0], sr, nperseg=8192)
-    f0, px = scipy.signal.welch(x[0], sr, nperseg=8192)
+    _, px = scipy.signal.welch(x[0], sr, nperseg=8192)
     stop = f >= t.value + 200
     passband = (f > 1000) & (f < t.value - 1000)
     # The stop band lies 80+ dB under the spectrum's peak and 40+ dB under the music just below the cutoff
@@ -404,10 +410,11 @@ def test_corpus_truth_matches_its_files(small_corpus):
     import csv
 
     root = small_corpus.parent
-    rows = list(csv.DictReader(open(small_corpus, encoding="utf-8")))
+    with open(small_corpus, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     truth = pq.read_table(root / "truth.parquet").to_pylist()
     assert {t["path"] for t in truth} <= {r["path"] for r in rows}
-    assert set(t["kind"] for t in truth) <= set(DEFECT_KINDS)
+    assert {t["kind"] for t in truth} <= set(DEFECT_KINDS)
     for r in rows:
         info = sf.info(str(root / r["path"]))
         assert info.samplerate == int(r["sample_rate"]) and info.subtype == r["subtype"] and info.channels == 2
