@@ -442,7 +442,7 @@ def _audit(spec):
 
 def run_accuracy(seed: int, hours: float, *, workers: int | None = None, out: str | os.PathLike | None = None,
                  renderer: str = "auto", profile: str = "distributor-ingest",
-                 clean_fraction: float = 0.5) -> AccuracyReport:
+                 clean_fraction: float = 0.5, min_per_kind: int = 4) -> AccuracyReport:
     """Generate a corpus, audit it with the real QC audit (in-process pool), and score it.
 
     Parameters
@@ -460,6 +460,8 @@ def run_accuracy(seed: int, hours: float, *, workers: int | None = None, out: st
         The QC profile the audit runs with (its thresholds; kinds set to ``off`` are not reported).
     clean_fraction : float, keyword-only
         Fraction of clean tracks.
+    min_per_kind : int, keyword-only
+        Plant every kind at least about this often (shorter songs when the hours cannot hold it otherwise).
 
     Returns
     -------
@@ -475,7 +477,7 @@ def run_accuracy(seed: int, hours: float, *, workers: int | None = None, out: st
         root = Path(out) if out is not None else Path(tmp) / "corpus"
         t0 = time.perf_counter()
         manifest = make_corpus(root, seed=seed, hours=hours, clean_fraction=clean_fraction, renderer=renderer,
-                               workers=workers)
+                               min_per_kind=min_per_kind, workers=workers)
         generation_s = time.perf_counter() - t0
         specs = discover([str(manifest)])
         t0 = time.perf_counter()

@@ -31,6 +31,7 @@ def qc_accuracy(
     keep: Annotated[bool, typer.Option(help="Keep the corpus even without --out (its folder is printed).")] = False,
     renderer: Annotated[str, typer.Option(help="auto (fluidsynth when available), fluidsynth or builtin.")] = "auto",
     profile: Annotated[str, typer.Option(help="QC profile the audit runs with.")] = "distributor-ingest",
+    min_per_kind: Annotated[int, typer.Option(help="Plant every kind at least about this often (songs get shorter when the hours cannot hold it).")] = 4,
     show: Annotated[int, typer.Option(help="List at most this many misses and false alarms.")] = 20,
 ) -> None:
     """Plant defects in realistic songs, run the QC audit, print recall, precision and false alarms per hour per kind."""
@@ -43,7 +44,8 @@ def qc_accuracy(
         target = Path(tempfile.mkdtemp(prefix="farm-bench-"))
     err.print(f"[bold]farm bench qc-accuracy[/]: seed {seed}, {hours:g} h"
               + (f", corpus in {target}" if target is not None else "") + " …")
-    report = run_accuracy(seed, hours, workers=workers, out=target, renderer=renderer, profile=profile)
+    report = run_accuracy(seed, hours, workers=workers, out=target, renderer=renderer, profile=profile,
+                          min_per_kind=min_per_kind)
     console.print(report.rich_table())
     audio_h = report.audio_s / 3600.0
     gen = report.generation_s / audio_h if audio_h else math.nan
