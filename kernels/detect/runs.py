@@ -24,7 +24,10 @@ product). Only where those numbers point at something are samples looked at agai
   :meth:`RunDetector.finish` the clip level is the highest level at which at least ``clip_min_runs`` runs
   of at least ``clip_min_run`` samples (one of them longer) sit within the flatness tolerance of one
   another; a clean master peak-normalised below 0 dBFS touches its maximum once (measured on 80 renders,
-  as float, 16 and 24 bit, dithered or not). The level must also be over-populated: it needs
+  as float, 16 and 24 bit, dithered or not). A counted run must be left by a step of more than four
+  flatness tolerances on both sides: the waveform leaves a clipped top steeply, while the rounded peak of a
+  loud low tone in a 16-bit file (a dozen samples within 2 LSB at 96 kHz, every cycle at one level) ends
+  where the step just exceeds the tolerance. The level must also be over-populated: it needs
   ``clip_dominance`` times as many such runs as the rest of the band, since a low-bit or band-limited
   signal makes flat runs at every quantisation level near its peak, not at one. Runs at the clip level
   closer than ``clip_merge_s`` form one section; value: clipped samples in it (samples in runs of two or
