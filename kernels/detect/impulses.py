@@ -86,6 +86,8 @@ def _shape_templates() -> tuple[np.ndarray, np.ndarray, int]:
     return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), n_step
 
 
+_LP_ORDER = 8  # linear predictor that checks weak splice candidates
+_LP_SPAN = 96  # samples it is fitted on, on each side
 _FIT_BEFORE = 10  # residual samples fitted before the peak
 _FIT_LEN = 24
 _TEMPLATES, _TEMPLATE_START, _N_STEP = _shape_templates()
@@ -105,6 +107,13 @@ class ImpulseDetector:
         words (the defaults are far above 16-bit noise).
     click_threshold_db : float
         How far a microframe pair's residual energy must stand above every local level to be an event.
+    splice_threshold_db : float
+        A weaker rise that still makes a splice candidate when every channel shows it at the same pair (a
+        splice cuts all channels at one sample). Such candidates become a discontinuity only if the step
+        shape fits better than a pulse and a linear predictor breaks there from both sides.
+    splice_prediction_db : float
+        How far the one-step prediction errors next to a weak splice candidate must stand above the
+        predictors' fitting error, in every channel and from both sides.
     min_click_dbfs : float
         Smallest impulse amplitude reported, dBFS (a floor for digital silence and dithered tails).
     burst_threshold_db : float
@@ -134,7 +143,8 @@ class ImpulseDetector:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
-                 click_threshold_db: float = 15.0, min_click_dbfs: float = -50.0,
+                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0,
+                 min_click_dbfs: float = -50.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
                  burst_max_s: float = 0.35, recurrent_bursts: int = 3, merge_s: float = 0.02):
         check_channels(channels)
@@ -151,6 +161,8 @@ class ImpulseDetector:
         self.channels = int(channels)
         self._pairs = [(c, c + 1) for c in range(0, self.channels - 1, 2)]
         self._click_ratio = 10.0 ** (click_threshold_db / 10.0)
+        self._splice_ratio = 10.0 ** (min(splice_threshold_db, click_threshold_db) / 10.0)
+        self._splice_lp_ratio = 10.0 ** (splice_prediction_db / 10.0)
         lsb = 2.0 ** (1 - int(bits_per_sample)) if bits_per_sample else 0.0
         min_amp = max(10.0 ** (min_click_dbfs / 20.0), 8 * lsb)
         self._min_pair_energy = _IMPULSE_ENERGY * min_amp * min_amp
@@ -255,7 +267,7 @@ class ImpulseDetector:
             self._X = self._X[:, cut:]
             self._h0 = keep
         # raw samples: what the next features need, and the waveform around every undecided click
-        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - 64)
+        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - 2 * _LP_SPAN)
         cut = keep_sample - self._raw_start
         if cut > 0:
             self._raw = self._raw[:, cut:]
@@ -337,18 +349,25 @@ class ImpulseDetector:
                                        err(far_a[c], xfa[k], far_a[oth], g), n)
                     np.maximum(ratio[c], r, out=ratio[c])
         hit = (ratio >= self._click_ratio) & (pair >= self._min_pair_energy)
-        if not hit.any():
-            return
         score = np.where(hit, ratio, 0.0).max(axis=0)
+        if self.channels > 1 and self._splice_ratio < self._click_ratio:
+            # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it
+            joint = plain.min(axis=0)
+            weak = (joint >= self._splice_ratio) & (pair.min(axis=0) >= self._min_pair_energy) & (score == 0)
+            score = np.where(weak, joint * (1e-9 / self._click_ratio), score)  # below every strong hit
+        if not score.any():
+            return
         cand = np.flatnonzero(score)
         for run in np.split(cand, np.flatnonzero(np.diff(cand) > 2) + 1):
             best = int(run[np.argmax(score[run])])
             lo, hi = max(best - 1, 0), min(best + 2, m)
             ratio_db = 10.0 * np.log10(np.maximum(ratio[:, lo:hi].max(axis=1), 1e-30))
             plain_db = 10.0 * np.log10(np.maximum(plain[:, lo:hi].max(axis=1), 1e-30))
-            self._classify(qa * QUAD + best, ratio_db, plain_db, excess[:, lo:hi].max(axis=1))
+            self._classify(qa * QUAD + best, ratio_db, plain_db, excess[:, lo:hi].max(axis=1),
+                           splice_only=bool(score[best] < 1.0))
 
-    def _classify(self, mf: int, ratio_db: np.ndarray, plain_db: np.ndarray, excess: np.ndarray) -> None:
+    def _classify(self, mf: int, ratio_db: np.ndarray, plain_db: np.ndarray, excess: np.ndarray,
+                  splice_only: bool = False) -> None:
         """Click or splice? Fit both shapes to the residual around the largest residual sample of the pair.
 
         In the third-difference residual a step of the waveform (a splice) leaves ``[1, -2, 1]`` and a pulse of
@@ -376,6 +395,8 @@ class ImpulseDetector:
             start = k + int(_TEMPLATE_START[best_step if step else best_click])
         # a splice cuts every channel at once: each channel's own residual rises there
         everywhere = self.channels == 1 or bool(np.all(plain_db >= SPLICE_ALL_DB))
+        if splice_only and not (step and everywhere and self._prediction_breaks(start)):
+            return
         if step and everywhere:
             jumps = self._raw[:, start - self._raw_start] - self._raw[:, start - 1 - self._raw_start]
             jump = float(np.abs(jumps).max())
@@ -390,6 +411,37 @@ class ImpulseDetector:
             where = "all channels" if ch < 0 else f"channel {ch}"
             self._events.append(("click", start, start + 1, ch, value,
                                  f"impulse {value:.1f} dB above the local music residual on {where}"))
+
+    def _prediction_breaks(self, start: int) -> bool:
+        """Does the waveform stop following itself at sample ``start`` in every channel, seen from both sides?
+
+        A linear predictor of order ``_LP_ORDER`` is fitted on the ``_LP_SPAN`` samples before the candidate and
+        run forward over it, and another on the samples after it and run backward. Sustained or struck music
+        is predicted on at least one side to about its own fitting error; the audio on either side of a splice
+        comes from different places, so both one-step errors next to the cut stand well above the fitting
+        error in every channel.
+        """
+        P, N = _LP_ORDER, _LP_SPAN
+        lo = start - N - 2 - self._raw_start
+        hi = start + N + 2 - self._raw_start
+        if lo < 0 or hi > self._raw.shape[1]:
+            return False
+        worst = np.inf
+        for c in range(self.channels):
+            x = self._raw[c, lo:hi].astype(np.float64)
+            k = start - self._raw_start - lo
+            best = 0.0
+            for seg, at in ((x[:k - 1], x[k - 1 - P : k + 3]), (x[k + 2 :][::-1], x[k - 3 : k + 2 + P][::-1])):
+                # rows of P past samples predicting the next one (oldest first)
+                lag = np.lib.stride_tricks.sliding_window_view(seg, P + 1)
+                coef, *_ = np.linalg.lstsq(lag[:, :P], lag[:, P], rcond=None)
+                fit = float(np.mean((lag[:, :P] @ coef - lag[:, P]) ** 2)) + 1e-20
+                w = np.lib.stride_tricks.sliding_window_view(at, P + 1)
+                err = (w[:, :P] @ coef - w[:, P]) ** 2
+                side = float(err.max()) / fit
+                best = side if best == 0.0 else min(best, side)
+            worst = min(worst, best)
+        return bool(worst >= self._splice_lp_ratio)
 
     # ------------------------------------------------------------------ noise bursts
     def _bursts(self, qa: int, qb: int, last: int, cs: np.ndarray) -> None:

@@ -136,16 +136,20 @@ def _drum_kit(sr, seconds, seed=0):
         period = int(sr / (110 * 2 ** ((k % 7) / 12)))
         buf = rng.uniform(-1, 1, period)
         pl = np.empty(int(0.6 * sr))
-        for j in range(pl.size // period):
+        last = 0.0
+        for j in range(pl.size // period):  # the Karplus-Strong recursion y[n] = (y[n-P] + y[n-P-1]) / 2, a period at a time
             pl[j * period : (j + 1) * period] = buf
-            buf = 0.5 * (buf + np.roll(buf, 1)) * 0.996
+            buf, last = 0.5 * (buf + np.r_[last, buf[:-1]]) * 0.996, buf[-1]
         pl[(pl.size // period) * period :] = 0
         pl *= np.minimum(1.0, np.arange(pl.size)[::-1] / (0.05 * sr))  # note-off: a 50 ms release
         x[start : start + pl.size] += 0.2 * pl[: n - start]
     # distorted guitar: a clipped square-ish chord in the middle third
     tt = np.arange(n) / sr
     gtr = np.clip(4 * (np.sin(2 * np.pi * 82.4 * tt) + np.sin(2 * np.pi * 123.5 * tt)), -1, 1) * 0.15
-    x[n // 3 : 2 * n // 3] += gtr[n // 3 : 2 * n // 3]
+    gate = np.zeros(n)  # the player starts and stops: a 5 ms ramp, not a one-sample gate (that would be a splice)
+    gate[n // 3 : 2 * n // 3] = 1.0
+    gate = np.convolve(gate, np.ones(int(0.005 * sr)) / int(0.005 * sr), mode="same")
+    x += gtr * gate
     x *= np.minimum(1.0, tt / 1.5)  # fade in
     tail = rng.standard_normal(int(1.5 * sr)) * np.exp(-np.arange(int(1.5 * sr)) / (0.3 * sr)) * 0.05
     x = np.concatenate([x, tail, np.zeros(sr)])
