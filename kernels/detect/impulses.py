@@ -68,12 +68,13 @@ def _shape_templates() -> tuple[np.ndarray, np.ndarray, int]:
     the residual peak: steps first, then pulses of 1-5 samples; with each shape's first sample (relative to
     the peak)."""
     kernel = np.array([1.0, -3.0, 3.0, -1.0])  # the third difference
-    rows, starts = [], []
+    rows, starts, widths = [], [], []
     for p in range(-6, 3):  # a step's residual [1, -2, 1] ends at most 2 samples after the peak
         r = np.zeros(_FIT_LEN)
         r[_FIT_BEFORE + p : _FIT_BEFORE + p + 3] = [1.0, -2.0, 1.0]
         rows.append(r)
         starts.append(p)
+        widths.append(0)
     n_step = len(rows)
     for width in range(1, 6):
         shape = np.convolve(np.ones(width), kernel)
@@ -82,15 +83,18 @@ def _shape_templates() -> tuple[np.ndarray, np.ndarray, int]:
             r[_FIT_BEFORE + n0 : _FIT_BEFORE + n0 + shape.size] = shape
             rows.append(r)
             starts.append(n0)
+            widths.append(width)
     t = np.array(rows)
-    return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), n_step
+    return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), np.array(widths), n_step
 
 
 _LP_ORDER = 8  # linear predictor that checks weak splice candidates
 _LP_SPAN = 96  # samples it is fitted on, on each side
 _FIT_BEFORE = 10  # residual samples fitted before the peak
 _FIT_LEN = 24
-_TEMPLATES, _TEMPLATE_START, _N_STEP = _shape_templates()
+_TEMPLATES, _TEMPLATE_START, _TEMPLATE_WIDTH, _N_STEP = _shape_templates()
+_ONSET_SPAN = 8  # samples averaged on either side of a click to see whether the waveform came back
+_ONSET_SHIFT = 1.0  # a move of the waveform larger than the pulse itself (times this) is an onset
 
 
 class ImpulseDetector:
@@ -405,12 +409,38 @@ class ImpulseDetector:
                       f"{float(ratio_db.max()):.1f} dB above the local music residual")
             self._events.append(("discontinuity", start, start + 1, -1, value, detail))
             return
+        if not step and lo >= 0 and self._is_onset(start, int(_TEMPLATE_WIDTH[best_click]), chans):
+            return
         targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
         for ch in targets:
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
             where = "all channels" if ch < 0 else f"channel {ch}"
             self._events.append(("click", start, start + 1, ch, value,
                                  f"impulse {value:.1f} dB above the local music residual on {where}"))
+
+    def _is_onset(self, start: int, width: int, chans: np.ndarray) -> bool:
+        """A steep attack rather than a pulse: in every flagged channel the waveform does not come back.
+
+        A click of ``width`` samples sits on the music and the waveform returns to where it was after it; a
+        fast note onset (a synth or a drum) moves the waveform to a new level and stays there. Compared are the
+        deviation of the pulse from the straight line through its neighbours and the move of that line over
+        the event, which also has to stand out from the slope of the music just before.
+        """
+        a = start - 1 - self._raw_start
+        b = start + width - self._raw_start
+        if a - _ONSET_SPAN < 0 or b + _ONSET_SPAN > self._raw.shape[1]:
+            return False
+        for c in chans.tolist():
+            x = self._raw[c]
+            before = float(np.mean(x[a - _ONSET_SPAN + 1 : a + 1]))
+            after = float(np.mean(x[b : b + _ONSET_SPAN]))
+            line = np.linspace(float(x[a]), float(x[b]), width + 2)[1:-1]
+            dev = float(np.abs(x[a + 1 : b] - line).max())
+            shift = abs(after - before)
+            slope = float(np.abs(np.diff(x[a - 4 * _ONSET_SPAN : a + 1])).mean()) if a >= 4 * _ONSET_SPAN else 0.0
+            if not (shift > _ONSET_SHIFT * dev and shift > 2.0 * slope * (width + _ONSET_SPAN + 1)):
+                return False
+        return True
 
     def _prediction_breaks(self, start: int) -> bool:
         """Does the waveform stop following itself at sample ``start`` in every channel, seen from both sides?
