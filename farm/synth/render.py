@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 RENDERERS = ("auto", "fluidsynth", "builtin")
+LEAD_IN_S = 0.005  # silence before the built-in renderer's first note (a hit after 1 ms of silence is no cut)
 
 #: Where :func:`find_soundfont` looks, after the ``FARM_SOUNDFONT`` environment variable.
 SOUNDFONT_CANDIDATES = (
@@ -247,6 +248,9 @@ def render_song(song: Song, sample_rate: int, *, renderer: str = "auto", soundfo
         audio = render_fluidsynth(song, rate, soundfont=soundfont)
     else:
         audio = render_builtin(song, rate)
+        # The built-in synthesiser starts its first note on sample 0; an exported master has a few ms of
+        # lead-in, and a full-level first sample is exactly what the start_cut detector looks for.
+        audio = np.concatenate([np.zeros((audio.shape[0], int(round(LEAD_IN_S * rate)))), audio], axis=1)
     audio = np.ascontiguousarray(trim_tail(audio, rate))
     if not np.all(np.isfinite(audio)) or not np.any(audio):
         raise FarmError(f"the {which} renderer produced {'silence' if np.all(np.isfinite(audio)) else 'NaN/inf'}"
