@@ -362,6 +362,8 @@ class ImpulseDetector:
             # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it
             joint = plain.min(axis=0)
             weak = (joint >= self._splice_ratio) & (pair.min(axis=0) >= self._min_pair_energy) & (score == 0)
+            if weak.any():
+                weak[np.flatnonzero(weak)[~self._steps_win(qa * QUAD + np.flatnonzero(weak))]] = False
             score = np.where(weak, joint * (1e-9 / self._click_ratio), score)  # below every strong hit
         if not score.any():
             return
@@ -425,6 +427,26 @@ class ImpulseDetector:
             where = "all channels" if ch < 0 else f"channel {ch}"
             self._events.append(("click", start, start + 1, ch, value,
                                  f"impulse {value:.1f} dB above the local music residual on {where}"))
+
+    def _steps_win(self, mfs: np.ndarray) -> np.ndarray:
+        """For many weak candidates at once (microframe pairs ``mfs``): does a step explain the residual around
+        the pair's largest residual sample better than a pulse? The same fit as in ``_classify``, vectorised,
+        so that the many weak candidates in dense music cost a few array operations per block."""
+        raw = self._raw
+        base = mfs * MICRO - ORDER - self._raw_start
+        ok = (base - _FIT_BEFORE - ORDER >= 0) & (base + 2 * MICRO + _FIT_LEN + ORDER <= raw.shape[1])
+        out = np.zeros(mfs.size, dtype=bool)
+        if not ok.any():
+            return out
+        base = base[ok]
+        seg = raw[:, base[:, None] + np.arange(2 * MICRO + ORDER)]  # (channels, candidates, samples)
+        d = np.abs(np.diff(seg, ORDER, axis=2)).sum(axis=0)
+        k = base + np.argmax(d, axis=1) + ORDER  # raw index of the largest residual sample
+        w = raw[:, (k - _FIT_BEFORE - ORDER)[:, None] + np.arange(_FIT_LEN + ORDER)].astype(np.float64)
+        fit = np.einsum("sl,ncl->nsc", _TEMPLATES, np.diff(w, ORDER, axis=2).transpose(1, 0, 2)) ** 2
+        joint = fit.sum(axis=2)
+        out[ok] = joint[:, :_N_STEP].max(axis=1) > joint[:, _N_STEP:].max(axis=1)
+        return out
 
     def _is_onset(self, start: int, width: int, chans: np.ndarray) -> bool:
         """A steep attack rather than a pulse: in every flagged channel the waveform does not come back.
