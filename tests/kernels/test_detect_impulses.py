@@ -263,3 +263,29 @@ def test_song_with_planted_defects(render_music):
     dets = _detect(x, sr, block=65536)
     got = {(d.kind, round(d.start_s, 1)) for d in dets}
     assert got == {("click", 3.1), ("click", 7.9), ("click", 12.4), ("noise_burst", 10.0), ("discontinuity", 14.0)}, dets
+
+
+def test_smooth_percussive_bumps_and_fast_onsets_are_not_clicks():
+    """Synthesised percussion can be a smooth bump a few samples long (band-limited, both channels) and a
+    synth note can swing to a new level within a few samples; neither is a click: a click is a rectangular
+    pulse of 1-5 samples after which the waveform comes back."""
+    sr = 44100
+    x = 1e-4 * np.random.default_rng(0).standard_normal((2, 4 * sr))
+    bump = 0.1 * np.hanning(8)[1:-1]  # 6 samples: caught by the energy test, rejected by its shape
+    for t in (0.5, 1.0, 1.5):
+        p = int(t * sr)
+        x[0, p : p + bump.size] -= bump
+        x[1, p : p + bump.size] += 1.2 * bump
+    # a note that jumps from rest to a sustained level in 8 samples, then stays (a fast synth attack)
+    p = int(2.5 * sr)
+    t = np.arange(x.shape[1] - p) / sr
+    note = 0.15 * np.exp(-t / 0.5) * np.cos(2 * np.pi * 30 * t)
+    note[:8] *= np.sin(np.linspace(0, np.pi / 2, 8)) ** 2
+    x[1, p:] += note
+    x[0, p:] += 0.5 * note
+    assert _kinds(_detect(x, sr), "click") == []
+    # the same bumps made rectangular are clicks
+    y = np.zeros((2, 4 * sr))
+    for t in (0.5, 1.0, 1.5):
+        y[0, int(t * sr) : int(t * sr) + 3] -= 0.05
+    assert [round(d.start_s, 2) for d in _kinds(_detect(y, sr), "click")] == [0.5, 1.0, 1.5]
