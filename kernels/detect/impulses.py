@@ -18,14 +18,22 @@ click
     local levels: the two microframes on either side (about 0.4 ms) and the mean over about 6 ms before and
     after. A drum attack, a pluck or a distorted guitar lasts longer than 16 samples, so its own energy fills
     the near neighbours and it is never far above all four; an onset after silence has its sustain after it.
-    A click in a quiet passage or a reverb tail is above all four. ``value`` is that margin in dB.
+    A click in a quiet passage or a reverb tail is above all four. Two checks on the waveform then keep
+    synthesised percussion out: the best rectangular pulse of 1-5 samples must explain at least
+    ``click_shape_fit`` of the residual's energy there (a smooth bump of a synth's click sample is not a few
+    samples knocked aside), and the waveform must come back after the pulse (a fast note onset moves it to
+    a new level and stays there). ``value`` is that margin in dB.
 discontinuity
     The same candidates, told apart from clicks by their shape in the residual: a step of the waveform (a
     splice: the audio continues from somewhere else) leaves ``[1, -2, 1]``, a pulse of ``w`` samples (a
     click: the audio returns to where it was) leaves its own longer pattern. Both families are slid over the
     event and fitted by least squares to all channels at once; the step wins only if it explains more of the
     residual's energy and every channel's own residual rises there (a splice cuts all channels at one
-    sample). Reported on channel ``-1``; ``value`` is the jump in dBFS (largest over the channels).
+    sample). A splice in dense music may raise the residual only a little, so a pair where *every* channel
+    stands ``splice_threshold_db`` above its local level is a weak candidate too: screened by the same shape
+    fit (vectorised over the block), then accepted only if linear predictors fitted on the samples before and
+    after it both break there, in every channel, by ``splice_prediction_db``. Reported on channel ``-1``;
+    ``value`` is the jump in dBFS (largest over the channels).
 noise_burst
     A rise of the residual energy by ``burst_threshold_db`` over the 10 ms before it within 2 ms, that stays
     up for 8-350 ms, is as loud at its end as at its start (within ``burst_flatness_db``), and falls back by
