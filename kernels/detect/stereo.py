@@ -16,8 +16,9 @@ blocks.
   needs the low end to carry real energy there. Edges are placed at window resolution (25 ms) as the
   stretch of most negative ``L*R`` around the candidate. Value: the section's correlation. Not reported
   when the whole track is ``polarity_inverted`` (that is one finding, not many).
-- ``false_stereo`` (whole track): side-to-mid energy ratio ``sum((L-R)^2) / sum((L+R)^2)`` below
-  ``false_stereo_db``. Digital silence adds nothing to either sum, so it cannot pull the ratio down.
+- ``false_stereo`` (whole track): the median over sounding windows of the side-to-mid energy ratio
+  ``sum((L-R)^2) / sum((L+R)^2)`` below ``false_stereo_db`` (a median, so a short one-channel event does
+  not hide a mono master). Digital silence adds nothing to either sum, so it cannot pull the ratio down.
   Real stereo renders measure about -15 to +10 dB; a copied channel is -inf, one with noise 70 dB down
   about -76 dB. Value: the ratio in dB.
 
@@ -227,10 +228,17 @@ class StereoDetector:
             return []
         ll, rr, lr, low_ll, low_rr, low_lr = (float(v) for v in sums.sum(axis=1))
 
-        # mono delivered as stereo: side (L-R)^2 against mid (L+R)^2, summed over the whole track
-        side, mid = ll + rr - 2.0 * lr, ll + rr + 2.0 * lr
-        if mid > _TINY:
-            side_mid_db = 10.0 * math.log10(max(side, 0.0) / mid) if side > 0 else -math.inf
+        # Mono delivered as stereo: side (L-R)^2 against mid (L+R)^2. Judged on the median window, not on the
+        # whole-track sums: one short event in one channel (a click, a noise burst, a one-channel dropout)
+        # puts more side energy into the whole track than -40 dB allows, and must not hide a mono master.
+        w_side = sums[0] + sums[1] - 2.0 * sums[2]
+        w_mid = sums[0] + sums[1] + 2.0 * sums[2]
+        judged = sound & (w_mid > _TINY)
+        if judged.any():
+            with np.errstate(divide="ignore"):
+                ratios = np.maximum(w_side[judged], 0.0) / w_mid[judged]
+            median = float(np.median(ratios))
+            side_mid_db = 10.0 * math.log10(median) if median > 0 else -math.inf
             if side_mid_db < self.false_stereo_db:
                 shown = "identical" if side_mid_db == -math.inf else f"{side_mid_db:.1f} dB"
                 found.append(Detection("false_stereo", 0.0, duration_s, -1, side_mid_db,

@@ -226,3 +226,16 @@ def test_planted_defects_in_songs(render_music, fluidsynth, style, sample_rate):
     found = [f for f in detect(low, sr, 65536) if f.detail.startswith("low end")]
     assert len(found) == 1
     assert found[0].end_s > 6.0 and found[0].start_s < 10.5
+
+
+def test_false_stereo_survives_a_short_event_in_one_channel():
+    """A noise burst or click in one channel (planted on top of a mono master) adds more side energy to the
+    whole track than -40 dB; the median window still shows a mono master."""
+    fs = 48000
+    mono = wide_mix(fs, 20.0, seed=3)[0]
+    audio = np.stack([mono, mono.copy()])
+    rng = np.random.default_rng(5)
+    audio[1, 5 * fs : 5 * fs + int(0.09 * fs)] += 0.26 * rng.standard_normal(int(0.09 * fs))  # -11.7 dBFS burst
+    side = np.sum((audio[0] - audio[1]) ** 2) / np.sum((audio[0] + audio[1]) ** 2)
+    assert 10 * np.log10(side) > -40  # the whole-track ratio alone would miss it
+    assert "false_stereo" in kinds(detect(audio, fs))
