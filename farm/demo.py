@@ -8,7 +8,6 @@ actually sends: 24-bit/48 kHz WAV, 16-bit/44.1 kHz FLAC and one 24-bit/96 kHz FL
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
-import soundfile as sf
 
+from farm.atomic import write_audio, write_csv
 from farm.synth import generate_song, render_song, resolve_renderer
 
 __all__ = ["DEMO_PROBLEMS", "MANIFEST_COLUMNS", "PlantedProblem", "make_demo_catalogue"]
@@ -158,14 +157,7 @@ def _quantise(audio: np.ndarray, subtype: str, rng: np.random.Generator) -> np.n
 
 
 def _write_atomic(path: Path, frames: np.ndarray, fmt: _Format) -> None:
-    """Write via a temporary name in the same folder, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        sf.write(str(tmp), frames, fmt.sample_rate, subtype=fmt.subtype, format=fmt.container)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_audio(path, frames, fmt.sample_rate, subtype=fmt.subtype, container=fmt.container)
 
 
 def make_demo_catalogue(root: str | os.PathLike, *, seed: int = 0, renderer: str = "auto") -> Path:
@@ -218,11 +210,6 @@ def make_demo_catalogue(root: str | os.PathLike, *, seed: int = 0, renderer: str
                 "title": track.title, "artist": track.artist, "path": path.relative_to(root).as_posix(),
             })
     manifest = root / "manifest.csv"
-    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, manifest)
+    write_csv(manifest, MANIFEST_COLUMNS, rows)
     return manifest
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from farm.atomic import write_csv
 from farm.bench.corpus import corpus_info, make_corpus, read_truth
 from farm.bench.defects import DEFECT_KINDS, WHOLE_TRACK_KINDS
 from farm.errors import ConfigError
@@ -507,12 +508,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     columns: list[str] = []
     for r in rows:
         columns += [c for c in r if c not in columns]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns or ["kind"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    write_csv(path, columns or ["kind"], rows)
 
 
 def report_dict(report: AccuracyReport) -> dict:

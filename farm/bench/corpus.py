@@ -36,7 +36,6 @@ Choices that keep the truth honest:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -49,7 +48,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.signal
-import soundfile as sf
 
 from farm.bench.defects import (
     DEFECT_KINDS,
@@ -58,6 +56,7 @@ from farm.bench.defects import (
     plant,
     true_peak_dbtp,
 )
+from farm.atomic import atomic_path, write_audio, write_csv, write_text
 from farm.catalogue import MANIFEST_COLUMNS
 from farm.errors import ConfigError
 from farm.synth import STYLES, generate_song, render_song, resolve_renderer
@@ -271,13 +270,7 @@ def _to_pcm(audio: np.ndarray, subtype: str, rng: np.random.Generator, *, dither
 
 
 def _write_atomic(path: Path, frames: np.ndarray, sample_rate: int, subtype: str, container: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        sf.write(str(tmp), frames, sample_rate, subtype=subtype, format=container)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_audio(path, frames, sample_rate, subtype=subtype, container=container)
 
 
 def _make_track(plan: _TrackPlan, root: str) -> tuple[list[Truth], float, str]:
@@ -412,27 +405,19 @@ def make_corpus(root: str | os.PathLike, *, seed: int, hours: float, clean_fract
     ])
     table = pa.Table.from_pydict(truth_rows, schema=truth_schema)
     truth_path = root / "truth.parquet"
-    tmp = truth_path.with_name(f".{truth_path.name}.{os.getpid()}.part")
-    pq.write_table(table, tmp)
-    os.replace(tmp, truth_path)
+    with atomic_path(truth_path) as tmp:
+        pq.write_table(table, tmp)
 
     manifest = root / "manifest.csv"
     columns = list(MANIFEST_COLUMNS) + ["style", "sample_rate", "subtype", "container", "master", "planted"]
-    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(manifest_rows)
-    os.replace(tmp, manifest)
+    write_csv(manifest, columns, manifest_rows)
 
     info = {"seed": int(seed), "hours": float(hours), "clean_fraction": float(clean_fraction),
             "min_per_kind": int(min_per_kind), "renderer": which, "tracks": len(plans),
             "clean_tracks": sum(1 for truths, _d, _m in results if not truths), "audio_s": round(audio_s, 3),
             "clean_audio_s": round(clean_s, 3), "defects": table.num_rows,
             "generation_wall_s": round(time.perf_counter() - t0, 3), "workers": workers}
-    tmp = root / f".corpus.json.{os.getpid()}.part"
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, root / "corpus.json")
+    write_text(root / "corpus.json", json.dumps(info, indent=2) + "\n")
     return manifest
 
 
