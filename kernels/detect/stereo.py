@@ -51,6 +51,32 @@ def _lowpass_sos(rate_hz: float, cutoff_hz: float, order: int) -> np.ndarray:
     return scipy.signal.butter(order, cutoff_hz, btype="lowpass", fs=rate_hz, output="sos")
 
 
+# Rows of the per-window sums: LL, RR, LR (full band), the same for the low band, then sum L, sum R (full),
+# sum L, sum R (low band), and the window's sample count.
+_ROWS = 11
+
+
+def _remove_dc(sums: np.ndarray) -> np.ndarray:
+    """Products about each channel's whole-track mean instead of about zero.
+
+    A DC offset adds the same constant to every sample; raw L*R sums then read it as correlation (an
+    offset of 0.04 full scale is about as much energy as quiet music), and an inverted channel with an
+    offset looked in phase. Subtracting the track mean of each channel and band removes it exactly for a
+    constant offset, and changes nothing for music, whose mean is tiny.
+    """
+    out = sums.copy()
+    n = sums[10]
+    total = float(n.sum())
+    if total <= 0:
+        return out
+    for ll, rr, lr, sl, sr in ((0, 1, 2, 6, 7), (3, 4, 5, 8, 9)):
+        ml, mr = float(sums[sl].sum()) / total, float(sums[sr].sum()) / total
+        out[ll] = np.maximum(sums[ll] - 2.0 * ml * sums[sl] + n * ml * ml, 0.0)
+        out[rr] = np.maximum(sums[rr] - 2.0 * mr * sums[sr] + n * mr * mr, 0.0)
+        out[lr] = sums[lr] - ml * sums[sr] - mr * sums[sl] + n * ml * mr
+    return out
+
+
 def _correlation(lr: float, ll: float, rr: float) -> float:
     """Energy-weighted correlation of two channels from their sums; 0 where either channel is silent."""
     den = math.sqrt(ll * rr)
@@ -191,9 +217,13 @@ class StereoDetector:
             groups = x.shape[1] // self._decim
             decimated.append(x[:, :groups * self._decim].reshape(2, groups, self._decim) @ self._box)
         k = sum(f[0].size for f in full)
-        out = np.empty((6, k))
+        out = np.empty((_ROWS, k))
         for row in range(3):
             out[row] = np.concatenate([f[row] for f in full]) if len(full) > 1 else full[0][row]
+        # Plain sums too, so finish() can take a DC offset out of the products (see _remove_dc).
+        out[6] = np.concatenate([x[0].reshape(-1, w).sum(axis=1) for x in parts])
+        out[7] = np.concatenate([x[1].reshape(-1, w).sum(axis=1) for x in parts])
+        out[10] = float(w)
         dec = np.concatenate(decimated, axis=1) if len(decimated) > 1 else decimated[0]
         m = dec.shape[1] // k
         if m:
@@ -205,8 +235,11 @@ class StereoDetector:
             out[3] = np.einsum("km,km->k", lo_l, lo_l) * self._decim
             out[4] = np.einsum("km,km->k", lo_r, lo_r) * self._decim
             out[5] = np.einsum("km,km->k", lo_l, lo_r) * self._decim
+            out[8] = lo_l.sum(axis=1) * self._decim
+            out[9] = lo_r.sum(axis=1) * self._decim
         else:
-            out[3:] = 0.0
+            out[3:6] = 0.0
+            out[8:10] = 0.0
         self._sums.append(out)
 
     # -- decisions ---------------------------------------------------------------------------------
@@ -222,11 +255,12 @@ class StereoDetector:
         duration_s = self._samples / self.sample_rate
         found: list[Detection] = []
 
-        energy = sums[0] + sums[1]
-        sound = energy > 0.0
+        sound = sums[0] + sums[1] > 0.0  # digital silence, judged before any offset is taken out
         if int(sound.sum()) < self.min_sound_windows:
             return []
-        ll, rr, lr, low_ll, low_rr, low_lr = (float(v) for v in sums.sum(axis=1))
+        sums = _remove_dc(sums)
+        energy = sums[0] + sums[1]
+        ll, rr, lr, low_ll, low_rr, low_lr = (float(v) for v in sums[:6].sum(axis=1))
 
         # Mono delivered as stereo: side (L-R)^2 against mid (L+R)^2. Judged on the median window, not on the
         # whole-track sums: one short event in one channel (a click, a noise burst, a one-channel dropout)
