@@ -369,7 +369,10 @@ def plant_dropout(audio: np.ndarray, sample_rate: int, rng: np.random.Generator)
 
 
 def plant_clipping(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
-    """A section (or the whole track) driven 3-12 dB over full scale, hard-clipped, the track then turned down."""
+    """A section (or the whole track) driven 3-12 dB over full scale, hard-clipped, the track then turned down.
+
+    The truth span runs from the first clipped sample to the last (for a whole-track clipping too).
+    """
     x = np.asarray(audio, dtype=np.float64)
     n = x.shape[1]
     over_db = float(rng.uniform(3.0, 12.0))
@@ -394,10 +397,14 @@ def plant_clipping(audio: np.ndarray, sample_rate: int, rng: np.random.Generator
         gain = np.ones(n)
         gain[s:e] = 1.0 + (g - 1.0) * _window(e - s, int(0.01 * sample_rate))
     y = x * gain
+    over = np.flatnonzero(np.any(np.abs(y[:, s:e]) >= 1.0, axis=0))
     clipped = int(np.count_nonzero(np.abs(y[:, s:e]) >= 1.0))
     y = np.clip(y, -1.0, 1.0) * 10.0 ** (post_db / 20.0)
     span = "whole track" if whole else f"{(e - s) / sample_rate:.2f} s section"
-    return y, [Truth("clipping", s / sample_rate, e / sample_rate, -1, float(clipped),
+    # The defect is where the waveform is flat-topped: from the first clipped sample to the last, not the
+    # driven section (whose quiet start may hold no clipped sample at all).
+    first, last = (s + int(over[0]), s + int(over[-1]) + 1) if over.size else (s, e)
+    return y, [Truth("clipping", first / sample_rate, last / sample_rate, -1, float(clipped),
                      f"{span} driven {over_db:.1f} dB over full scale, then {post_db:+.1f} dB")]
 
 

@@ -64,15 +64,17 @@ def test_matcher_counts_exactly(tmp_path):
     events = [
         _ev("id1", "click", 10.0 + 0.049),  # within 50 ms of the first click: found
         _ev("id1", "click", 50.0 + 0.060),  # 60 ms after the second, no overlap: a miss and a false alarm
-        _ev("id1", "dropout", 29.95, 30.02),  # overlaps the dropout span: found
+        _ev("id1", "dropout", 29.95, 30.02),  # starts 50 ms before the dropout: found
         _ev("id1", "dropout", 30.05, 30.08),  # also inside it: a second matched detection, not a false alarm
         _ev("id1", "discontinuity", 30.1 + 0.2),  # a dropout's edge, within NEAR_S: excused
         _ev("id1", "discontinuity", 30.1 + 2.0),  # far from it: a false alarm on a defective track
         _ev("id1", "true_peak_over", 0.0, 100.0),  # implied by the clipping anywhere on the track: excused
-        _ev("id1", "clipping", 61.0, 61.5),  # inside the clipped section: found
+        _ev("id1", "clipping", 60.03, 60.5),  # starts 30 ms into the clipped section: found
+        _ev("id1", "clipping", 61.0, 61.5),  # a later piece of it: matched, but does not locate it
         _ev("id2", "polarity_inverted", 0.0, 200.0),  # whole-track kind: same track is enough
         _ev("id2", "out_of_phase", 120.0, 125.0),  # implied by the inversion: excused
-        _ev("id2", "hum", 55.0, 60.0),  # after the section, start 15 s off: miss and false alarm
+        _ev("id2", "hum", 55.0, 60.0),  # after the section, start 15 s off: false alarm
+        _ev("id2", "hum", 45.0, 48.0),  # inside the section but 5 s after its start: matched, not located
         _ev("id2", "start_cut", 0.0, 0.01),
         _ev("id3", "click", 100.0),  # clean track: false alarms per clean hour
         _ev("id3", "click", 900.0),
@@ -96,15 +98,16 @@ def test_matcher_counts_exactly(tmp_path):
     assert c.max_offset_s == pytest.approx(0.049)
     d = s["dropout"]
     assert (d.planted, d.found, d.detections, d.matched, d.false_alarms) == (1, 1, 2, 2, 0)
-    assert d.max_offset_s == 0.0 and d.recall == 1.0 and d.precision == 1.0
+    assert d.max_offset_s == pytest.approx(0.05) and d.recall == 1.0 and d.precision == 1.0
     disc = s["discontinuity"]
     assert (disc.planted, disc.detections, disc.excused, disc.false_alarms_defective) == (0, 2, 1, 1)
     assert math.isnan(disc.recall) and disc.precision == 0.0
     assert (s["true_peak_over"].excused, s["true_peak_over"].false_alarms) == (1, 0)
-    assert (s["clipping"].found, s["clipping"].matched) == (1, 1)
+    assert (s["clipping"].found, s["clipping"].matched, s["clipping"].false_alarms) == (1, 2, 0)
+    assert s["clipping"].max_offset_s == pytest.approx(0.03)
     assert (s["polarity_inverted"].found, s["out_of_phase"].excused, s["out_of_phase"].false_alarms) == (1, 1, 0)
     h = s["hum"]
-    assert (h.planted, h.found, h.false_alarms_defective) == (1, 0, 1)
+    assert (h.planted, h.found, h.matched, h.false_alarms_defective) == (1, 0, 1, 1)
     assert s["start_cut"].found == 1
     fs = s["false_stereo"]
     assert (fs.false_alarms_clean, fs.false_alarms_per_hour_clean) == (1, 1.0)
