@@ -22,7 +22,7 @@ from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
 from farm.schema import clean_float, kind_count_columns
-from kernels.dc import DCOffsetMeter
+from kernels.dc import DCOffsetMeter, DCOffsetResult
 from kernels.loudness import LoudnessMeter
 from kernels.stats import SignalStats
 from kernels.truepeak import TruePeakMeter
@@ -102,10 +102,10 @@ def audit_track(spec: TrackSpec, config: QCConfig | None = None) -> TrackReport:
     events: list[Event] = list(_code_events(spec))
     try:
         info = probe(spec.abs_path)
-        measurements, signal_events = _measure(info, config)
+        measurements, dc_result, signal_events = _measure(info, config)
         events += signal_events
         if measurements is not None:
-            events += _judge_measurements(measurements, info, config.profile)
+            events += _judge_measurements(measurements, dc_result, info, config.profile)
         events += _format_events(info, config.profile)
         error = ""
     except InputError as exc:
@@ -129,7 +129,7 @@ def error_report(spec: TrackSpec, message: str, profile_name: str = "") -> Track
     return TrackReport(row=_row(spec, None, None, [], None, message, profile_name=profile_name), events=[])
 
 
-def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, list[Event]]:
+def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, DCOffsetResult | None, list[Event]]:
     thr = config.profile.thresholds
     loud = LoudnessMeter(info.sample_rate, info.channels, keep_series=False)
     peak = TruePeakMeter(info.sample_rate, info.channels)
@@ -168,7 +168,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
             detail=f"{bad_count} NaN or infinite sample(s) from {bad_first / sr:.3f} s; "
             "the file is corrupt or was exported unnormalised from a float mix: no measurement is reported",
         )
-        return None, [ev]
+        return None, None, [ev]
     lr, tp, st, dcr = loud.result(), peak.result(), stats.result(), dc.result()
     m = Measurements(
         integrated_lufs=clean_float(lr.integrated_lufs),
@@ -186,27 +186,28 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, li
         tail_silence_s=clean_float(st.tail_silence_s),
     )
     events = [ev for detector in detectors for ev in to_events(detector.finish())]
+    return m, dcr, events
+
+
+def _judge_measurements(m: Measurements, dcr: DCOffsetResult, info: AudioInfo, profile: Profile) -> list[Event]:
+    """The findings that compare a measurement with a profile threshold."""
+    thr = profile.thresholds
+    dur = info.duration_s
+    out: list[Event] = []
     if math.isfinite(dcr.persistent_dc) and abs(dcr.persistent_dc) > thr.dc_offset_max:
         offsets = [v for v in dcr.channel_persistent_dc if abs(v) > thr.dc_offset_max]
         db = 20 * math.log10(abs(dcr.persistent_dc))
-        events.append(
+        out.append(
             Event(
                 "dc_offset",
                 0.0,
-                info.duration_s,
+                dur,
                 channel=dcr.persistent_dc_channel if len(offsets) == 1 else -1,
                 value=dcr.persistent_dc,
                 detail=f"DC offset {dcr.persistent_dc:+.4f} ({db:.1f} dBFS) that stays through the quiet passages, "
                 f"above {thr.dc_offset_max:g}: a high-pass at a few Hz removes it",
             )
         )
-    return m, events
-
-
-def _judge_measurements(m: Measurements, info: AudioInfo, profile: Profile) -> list[Event]:
-    thr = profile.thresholds
-    dur = info.duration_s
-    out: list[Event] = []
     if m.true_peak_dbtp is not None and m.true_peak_dbtp > thr.true_peak_ceiling_dbtp:
         out.append(
             Event(
