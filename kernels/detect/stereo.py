@@ -8,7 +8,10 @@ blocks.
 
 - ``polarity_inverted`` (whole track): the energy-weighted correlation ``sum(LR) / sqrt(sum(LL) sum(RR))``
   is strongly negative over the whole track, in the full band and in the low end, which real mixes keep
-  nearly mono (kick and bass in the centre). Value: the full-band correlation.
+  nearly mono (kick and bass in the centre), and negative through most of the music: at least
+  ``polarity_share`` of the loud 25 ms windows sit in a negatively correlated 0.5 s (a loud anti-phase section
+  of a short track can carry the whole-track sums negative on its own; it is then reported as a section).
+  Value: the full-band correlation.
 - ``out_of_phase`` (sections): stretches of at least ``min_section_s`` whose energy-weighted correlation is
   below ``section_threshold`` (-0.4), found separately in the full band (detail "full band") and in the low end (detail "low end
   below 120 Hz"). Each candidate must hold over ``span_s`` (2 s) of energy, so wide reverbs, ping-pong
@@ -108,6 +111,10 @@ class StereoDetector:
     low_polarity_threshold : float
         Whole-track low-end correlation below which the track counts as inverted when the full band is merely
         negative (-0.7; clean renders measure +0.8..+1.0 in the low end).
+    polarity_share : float
+        Share of the loud windows (0.55) whose surrounding 0.5 s must correlate negatively (low end
+        where it carries energy, else full band) for a whole-track inversion: a loud anti-phase section of a
+        short track can carry the whole-track sums negative on its own.
     span_s : float
         A section's negative correlation must hold over stretches this long (2 s).
     section_threshold : float
@@ -144,7 +151,7 @@ class StereoDetector:
                  polarity_threshold: float = -0.5, low_polarity_threshold: float = -0.7,
                  span_s: float = 2.0, section_threshold: float = -0.4, low_section_threshold: float = -0.4,
                  min_section_s: float = 1.5, low_energy_db: float = -30.0, quiet_db: float = -40.0,
-                 false_stereo_db: float = -40.0, min_sound_s: float = 1.0):
+                 false_stereo_db: float = -40.0, min_sound_s: float = 1.0, polarity_share: float = 0.55):
         self.channels = check_channels(channels)
         if not (math.isfinite(sample_rate) and sample_rate > 0):
             raise ValueError(f"sample_rate {sample_rate!r} must be a positive number of Hz")
@@ -172,6 +179,8 @@ class StereoDetector:
         self.low_energy_ratio = 10.0 ** (low_energy_db / 10.0)
         self.quiet_ratio = 10.0 ** (quiet_db / 10.0)
         self.false_stereo_db = float(false_stereo_db)
+        self.polarity_share = float(polarity_share)
+        self.share_windows = max(1, round(0.5 * sample_rate / self.window))
         self.min_sound_windows = max(1, round(min_sound_s * sample_rate / self.window))
         self._tail = np.zeros((2, 0))  # samples of the current, unfinished window
         self._sums: list[np.ndarray] = []  # (6, k) per call: LL, RR, LR, low LL, low RR, low LR
@@ -284,18 +293,45 @@ class StereoDetector:
         # Either the whole band is strongly negative (and the low end agrees where it can be judged), or the low
         # end, which a mix keeps in the centre, is very strongly negative while the full band leans negative
         # (mixes with wide pads and reverbs measure only +0.4..+0.5 overall, so inverted they sit near -0.45).
-        if (corr < self.polarity_threshold and (low_corr < self.polarity_threshold or not low_judged)) or (
-                low_judged and low_corr < self.low_polarity_threshold and corr < 0.0):
-            low_text = f", low end {low_corr:+.2f}" if low_judged else ""
-            found.append(Detection("polarity_inverted", 0.0, duration_s, -1, corr,
-                                   f"whole-track correlation {corr:+.2f}{low_text}: one channel is inverted"))
-            return found
+        inverted = (corr < self.polarity_threshold and (low_corr < self.polarity_threshold or not low_judged)) or (
+            low_judged and low_corr < self.low_polarity_threshold and corr < 0.0)
+        if inverted:
+            # The whole-track sums are energy-weighted: one loud anti-phase section of a short track can carry
+            # them negative. An inverted channel is negative through the track, so most of the music must be.
+            share = self._negative_share(sums, energy)
+            if share >= self.polarity_share:
+                low_text = f", low end {low_corr:+.2f}" if low_judged else ""
+                found.append(Detection(
+                    "polarity_inverted", 0.0, duration_s, -1, corr,
+                    f"whole-track correlation {corr:+.2f}{low_text}, negative in {100 * share:.0f} % of the "
+                    "music: one channel is inverted"))
+                return found
 
         found += self._sections(sums[0], sums[1], sums[2], self.section_threshold, energy, False, "full band")
         found += self._sections(sums[3], sums[4], sums[5], self.low_section_threshold, energy, True,
                                 f"low end below {self.low_cutoff_hz:g} Hz")
         found.sort(key=lambda d: d.start_s)
         return found
+
+    def _negative_share(self, sums: np.ndarray, energy: np.ndarray) -> float:
+        """Share of the loud windows (within 20 dB of the track's loud level) whose surrounding 0.5 s correlates
+        negatively (in the full band,
+        or in the low end where the low end carries a real share of the energy there)."""
+        k = energy.size
+        span = min(self.share_windows, k)
+        c = np.cumsum(np.concatenate([np.zeros((6, 1)), sums[:6]], axis=1), axis=1)
+        half = span // 2
+        idx = np.arange(k)
+        lo, hi = np.clip(idx - half, 0, k), np.clip(idx - half + span, 0, k)
+        s = c[:, hi] - c[:, lo]  # (6, k): the span sums around every window
+        with np.errstate(divide="ignore", invalid="ignore"):
+            full = s[2] / np.sqrt(s[0] * s[1])
+            low = s[5] / np.sqrt(s[3] * s[4])
+        low_ok = (s[3] + s[4]) >= self.low_energy_ratio * (s[0] + s[1])
+        negative = np.where(low_ok & np.isfinite(low), low < 0.0, np.nan_to_num(full, nan=0.0) < 0.0)
+        # The music, not its quiet passages: hum or noise added later (in phase) can own those.
+        judged = energy > 0.01 * float(np.percentile(energy, 95))
+        return float(negative[judged].mean()) if judged.any() else 0.0
 
     def _sections(self, ll: np.ndarray, rr: np.ndarray, lr: np.ndarray, threshold: float, full_energy: np.ndarray,
                   low: bool, detail: str) -> list[Detection]:

@@ -254,3 +254,31 @@ def test_inverted_channel_with_a_dc_offset_is_still_found(offset):
     assert kinds(detect(x, 44100)) == ["polarity_inverted"]
     y = 0.15 * wide_mix(44100, 8) + offset  # and an in-phase mix with an offset stays clean
     assert kinds(detect(y, 44100)) == []
+
+
+def test_loud_inverted_section_of_a_short_track_is_a_section_not_an_inversion():
+    # 9 s of music whose loud middle 3 s have the right channel negated: the whole-track sums come out
+    # negative (the loud part dominates them), but most of the music is in phase.
+    sr = 44100
+    x = wide_mix(sr, 9.0)
+    env = np.ones(x.shape[1])
+    a, b = int(3.5 * sr), int(6.5 * sr)
+    env[a:b] = 4.0
+    x = x * env
+    x[1, a:b] *= -1
+    found = detect(x, sr)
+    assert "polarity_inverted" not in kinds(found)
+    sections = [f for f in found if f.kind == "out_of_phase" and f.detail.startswith("full band")]
+    assert len(sections) == 1 and sections[0].start_s == pytest.approx(3.5, abs=EDGE_TOLERANCE_S)
+
+
+def test_inverted_track_with_in_phase_hum_added_later_is_still_inverted():
+    # Hum added after the inversion is in phase and owns the quiet passages; the music is still inverted.
+    sr = 44100
+    x = wide_mix(sr, 30.0)
+    env = np.ones(x.shape[1])
+    env[: int(8 * sr)] = 0.02  # a quiet intro where the hum is as loud as the music
+    x = x * env
+    x[1] *= -1
+    hum = 10 ** (-36 / 20) * np.sin(2 * np.pi * 50 * np.arange(x.shape[1]) / sr)
+    assert kinds(detect(x + hum, sr)) == ["polarity_inverted"]
