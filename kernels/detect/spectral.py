@@ -65,12 +65,15 @@ HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
-HUM_TRACK_FRACTION = 0.4  # hum windows in every third and in 40 % of all windows: whole-track hum
-# ... or, in 90 % of the windows, the best-heard line's floor within 3 dB of its level where the hum is heard
-# and, where the hum is not heard, the music around that line no more than 3 dB quieter than there (masking)
-HUM_TRACK_LINE = 10.0 ** (-3.0 / 10.0)
-HUM_TRACK_MASK = 10.0 ** (-3.0 / 10.0)
-HUM_TRACK_COVER = 0.9
+HUM_TRACK_HELD = 0.85  # whole-track hum: the hum's phasor holds in this fraction of the 5 s stretches
+HUM_DRIFT_HZ = 0.1  # mains frequency searched this far from nominal (fundamental; harmonics k times)
+HUM_DRIFT_STEP_HZ = 0.01
+HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
+HUM_NEAR_DB = 2.0
+HUM_RING_S = 40.0  # decimated audio kept for placing section edges: 16 s batches + a 5 s window + margins
+HUM_EDGE_BEFORE_S = 3.0  # an onset is searched from this long before the first hum window's start ...
+HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and holds hum in 8 of its 9 frames)
+HUM_EDGE_CHUNK_S = 0.25  # chunks whose sums measure the music's power near each comb line
 HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
 LOSSY_PERIOD_S = 1.0
 LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192 at 88.2/96 kHz
@@ -166,27 +169,44 @@ class SpectralDetector:
         for base in HUM_BASES_HZ:
             centres = [round(k * base / self._hum_bin_hz) for k in range(1, HUM_HARMONICS + 1)]
             wanted[base] = (centres, [np.r_[c - hi : c - lo + 1, c + lo : c + hi + 1] for c in centres])
+        near = HUM_NEAR_BINS
         used = sorted({int(b) for cs, rings in wanted.values() for c, r in zip(cs, rings)
-                       for b in (*r, c - 1, c, c + 1)})
+                       for b in (*r, c - 1, c, c + 1, *(c + o for o in range(-near[1], near[1] + 1)))})
         self._hum_keep = np.array(used)
         where = {b: i for i, b in enumerate(used)}
         self._comb = {}
+        offsets = [o for o in range(-near[1], near[1] + 1) if abs(o) >= near[0]]
         for base, (centres, rings) in wanted.items():
             self._comb[base] = tuple(np.array([[where[int(b)] for b in row] for row in rows])
                                      for rows in ([[c] for c in centres], [[c - 1] for c in centres],
-                                                  [[c + 1] for c in centres], rings))
+                                                  [[c + 1] for c in centres], rings,
+                                                  [[c + o for o in offsets] for c in centres]))
+        # the comb lines (both bases, harmonics in order) among the kept bins, and their bin numbers
+        self._line_bins = np.array([c for base in HUM_BASES_HZ for c in wanted[base][0]])
+        self._line_cols = np.array([where[int(c)] for c in self._line_bins])
         # a sine of amplitude a gives |X| = a * sum(window) / 2 on its bin
+        self._hum_near = 10.0 ** (HUM_NEAR_DB / 10.0)
         self._hum_min_power = (10.0 ** (HUM_MIN_DBFS / 20.0) * self._hum_window.sum() / 2.0) ** 2
         self._dec_ones = np.full(self._dec, 1.0 / (self._dec * self.channels))
         self._dec_scale = 1.0 / (self._dec * self.channels)
-        self._dec_carry_sum = 0.0
+        self._dec_carry_sum = np.zeros(self.channels)
         self._dec_carry_n = 0
+        # the last HUM_RING_S of each channel's decimated signal (times channels: the mean is their sum), for
+        # placing section edges; a ring, so memory does not grow with the file
+        self._ring_n = int(round(HUM_RING_S * self._dec_rate))
+        self._ring = np.zeros((self.channels, self._ring_n))
+        self._ring_total = 0  # decimated samples written so far
+        self._edges = {}  # (base, window index, "on"/"off") -> edge time in s
+        self._pending_edges = []  # edges whose search region is not complete yet
+        self._hum_prev_hit = {base: False for base in HUM_BASES_HZ}
+        self._hum_window_count = 0
         self._dec_parts: list[np.ndarray] = [np.zeros(0)]
         self._dec_pending = 0
         self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
         self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
         self._hum_starts: list[np.ndarray] = []  # per scored window: index of its first frame
         self._hum_levels: list[np.ndarray] = []  # per scored window: floor power summed over each comb
+        self._hum_phasors: list[np.ndarray] = []  # per frame: complex spectrum on each comb line (12)
         self._hum_frames_seen = 0
 
         # lossy bandwidth and bit depth: sparse short frames
@@ -215,31 +235,52 @@ class SpectralDetector:
 
     def _hum_feed(self, block: np.ndarray) -> None:
         d, n = self._dec, block.shape[1]
-        dec = []
+        dec = []  # per piece: each channel's boxcar sums, scaled by 1 / (d * channels)
         off = 0
         if self._dec_carry_n:  # finish the boxcar group begun in an earlier block
             off = min(d - self._dec_carry_n, n)
-            self._dec_carry_sum += float(block[:, :off].sum())
+            self._dec_carry_sum += block[:, :off].sum(axis=1)
             self._dec_carry_n += off
             if self._dec_carry_n == d:
-                dec.append(np.array([self._dec_carry_sum * self._dec_scale]))
-                self._dec_carry_sum, self._dec_carry_n = 0.0, 0
+                dec.append(list((self._dec_carry_sum * self._dec_scale)[:, None]))
+                self._dec_carry_sum, self._dec_carry_n = np.zeros(self.channels), 0
         m = (n - off) // d
         if m:
             # rows of a C-ordered block are contiguous: each reshape is a view and the sum a BLAS call
-            acc = block[0, off : off + m * d].reshape(m, d) @ self._dec_ones
-            for ch in range(1, self.channels):
-                acc += block[ch, off : off + m * d].reshape(m, d) @ self._dec_ones
-            dec.append(acc)
+            chans = [block[ch, off : off + m * d].reshape(m, d) @ self._dec_ones for ch in range(self.channels)]
+            dec.append(chans)
             off += m * d
         if off < n:
-            self._dec_carry_sum += float(block[:, off:].sum())
+            self._dec_carry_sum += block[:, off:].sum(axis=1)
             self._dec_carry_n += n - off
-        self._dec_parts.extend(dec)
-        self._dec_pending += sum(part.size for part in dec)
+        for chans in dec:
+            self._ring_write(chans)
+            mono = chans[0]  # the ring holds a copy: the channel's own array can become the mean
+            for other in chans[1:]:
+                mono += other
+            self._dec_parts.append(mono)
+        self._dec_pending += sum(chans[0].size for chans in dec)
         # frames are analysed in batches of about HUM_BATCH_FRAMES: NumPy's per-call cost then hardly counts
         if self._dec_pending >= HUM_BATCH_FRAMES * self._hum_hop + self._hum_n:
             self._hum_flush()
+
+    def _ring_write(self, chans: list[np.ndarray]) -> None:
+        size, total = self._ring_n, chans[0].size
+        keep = min(total, size)
+        at = (self._ring_total + total - keep) % size
+        first = min(keep, size - at)
+        for ch, part in enumerate(chans):
+            part = part[total - keep :]
+            self._ring[ch, at : at + first] = part[:first]
+            self._ring[ch, : keep - first] = part[first:]
+        self._ring_total += total
+
+    def _ring_read(self, start: int, stop: int) -> np.ndarray | None:
+        """Decimated samples ``start .. stop`` (stream indices) of every channel, or None when gone."""
+        if start < max(0, self._ring_total - self._ring_n) or stop > self._ring_total or stop <= start:
+            return None
+        idx = np.arange(start, stop) % self._ring_n
+        return self._ring[:, idx]
 
     def _hum_flush(self) -> None:
         """Analyse every complete frame of the decimated signal gathered so far."""
@@ -258,6 +299,8 @@ class SpectralDetector:
         else:
             frames = buf[np.arange(count)[:, None] * hop + np.arange(size)] * self._hum_window
         spectra = np.fft.rfft(frames, axis=1)[:, self._hum_keep]
+        # the comb lines' phasors (each relative to its frame's start; turned to one time origin when used)
+        self._hum_phasors.append(spectra[:, self._line_cols].astype(np.complex64))
         rest = buf[count * hop :].copy()
         self._dec_parts, self._dec_pending = [rest], rest.size
         self._hum_windows(spectra.real**2 + spectra.imag**2)
@@ -286,14 +329,106 @@ class SpectralDetector:
         self._hum_scores.append(scores)
         self._hum_starts.append(starts[pick])
         self._hum_levels.append(np.stack([self._comb_levels(floor, base) for base in HUM_BASES_HZ], axis=1))
+        self._hum_note_edges(scores, starts[pick])
+
+    # ------------------------------------------------------------------ hum section edges
+    def _hum_note_edges(self, scores: np.ndarray, starts: np.ndarray) -> None:
+        """Queue the search for the edges of the hum sections that the new windows begin or end.
+
+        A section's windows locate it only to about a second; its edges are placed later, to a few
+        milliseconds where the hum is strong enough, by :meth:`_edge_s` on the decimated audio in the ring.
+        """
+        winner = np.argmax(scores, axis=1)
+        top = scores[np.arange(len(scores)), winner]
+        step_s = HUM_WINDOW_STEP * self._hum_hop * self._dec / self.sample_rate
+        span_s = (HUM_WINDOW_FRAMES - 1) * self._hum_hop * self._dec / self.sample_rate + HUM_FRAME_S
+        rate = self._dec_rate
+        for j, base in enumerate(HUM_BASES_HZ):
+            hit = (winner == j) & (top >= self.hum_section_score)
+            before = np.r_[self._hum_prev_hit[base], hit[:-1]]
+            for i in np.flatnonzero(hit != before):
+                w = self._hum_window_count + int(i)
+                t0 = self._window_span_s(int(starts[i]))[0]
+                if hit[i]:  # window w is the first of a run: the onset lies near its start
+                    lo, hi = t0 - HUM_EDGE_BEFORE_S, t0 + HUM_EDGE_AFTER_S
+                    edge = (base, w, "on", lo, t0 + span_s, lo, hi)
+                else:  # window w - 1 is the last of a run: the hum stops near its end
+                    end = t0 - step_s + span_s
+                    lo, hi = end - HUM_EDGE_AFTER_S, end + HUM_EDGE_BEFORE_S
+                    edge = (base, w - 1, "off", t0 - step_s, hi, lo, hi)
+                self._pending_edges.append(tuple(edge[:3]) + tuple(max(0, round(v * rate)) for v in edge[3:]))
+            self._hum_prev_hit[base] = bool(hit[-1])
+        self._hum_window_count += len(scores)
+        self._hum_resolve_edges(final=False)
+
+    def _hum_resolve_edges(self, *, final: bool) -> None:
+        keep = []
+        for edge in self._pending_edges:
+            base, w, kind, a, b, lo, hi = edge
+            if b > self._ring_total and not final:
+                keep.append(edge)
+                continue
+            b = min(b, self._ring_total)
+            x = self._ring_read(a, b)
+            self._edges[(base, w, kind)] = None if x is None else self._edge_s(x, a, base, kind == "on", lo, hi)
+        self._pending_edges = keep
+
+    def _edge_s(self, x: np.ndarray, first: int, base: int, onset: bool, lo: int, hi: int) -> float | None:
+        """Where hum at ``base`` Hz starts (``onset``) or stops within the decimated samples ``lo .. hi``.
+
+        ``x`` holds every channel from decimated sample ``first``; on one side of the edge the region holds
+        hum, a phasor of fixed amplitude on each comb line. Each channel and their sum are brought to baseband
+        at every harmonic; for every candidate edge the power of the phasor summed from it to the far end of
+        the region (per line, divided by the music's power near that line and by the length: a generalised
+        likelihood ratio for a step of unknown amplitude) is largest at the edge. The channel set with the
+        clearest peak decides (a low end put out of phase cancels the hum in the sum but not in one channel).
+        """
+        n = x.shape[1]
+        rate = self._dec_rate
+        chunk = max(1, round(HUM_EDGE_CHUNK_S * rate))
+        if n < 4 * chunk:
+            return None
+        t = first + np.arange(n)
+        k = np.arange(1, HUM_HARMONICS + 1)[:, None]
+        carrier = np.exp(-2j * np.pi * ((k * (base / rate)) * t % 1.0))  # (harmonics, n)
+        sets = [x.sum(axis=0)] + ([x[ch] for ch in range(self.channels)] if self.channels > 1 else [])
+        lo, hi = max(lo - first, 0), min(hi - first, n - 2 * chunk) if onset else min(hi - first, n)
+        if onset:
+            lo, hi = lo, max(lo + 1, hi)
+        else:
+            lo, hi = max(lo, 2 * chunk), max(max(lo, 2 * chunk) + 1, hi)
+        best = None
+        for sig in sets:
+            z = carrier * sig
+            if not onset:
+                z = z[:, ::-1]
+            whole = (n // chunk) * chunk
+            sums = z[:, :whole].reshape(z.shape[0], -1, chunk).sum(axis=2)
+            noise = np.median(sums.real**2 + sums.imag**2, axis=1) / chunk + 1e-300
+            tail = np.cumsum(z[:, ::-1], axis=1)[:, ::-1]  # tail[:, i]: sum from sample i to the far end
+            g = ((tail.real**2 + tail.imag**2) / noise[:, None]).sum(axis=0) / (n - np.arange(n))
+            if onset:
+                part = g[lo:hi]
+                at = lo + int(np.argmax(part))
+            else:
+                r_lo, r_hi = n - hi, n - lo
+                part = g[r_lo:r_hi]
+                at = n - (r_lo + int(np.argmax(part)))
+            clear = float(part.max() - np.median(part))
+            if best is None or clear > best[0]:
+                best = (clear, at)
+        return (first + best[1]) * self._dec / self.sample_rate
 
     def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
         """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
-        centres, left, right, ring = (a[:, 0] if a.shape[1] == 1 else a for a in self._comb[base])
+        centres, left, right, ring, near = (a[:, 0] if a.shape[1] == 1 else a for a in self._comb[base])
         line = floor[..., centres]
         around = np.partition(floor[..., ring], (ring.shape[1] // 2 - 1, ring.shape[1] // 2), axis=-1)
         background = 0.5 * (around[..., ring.shape[1] // 2 - 1] + around[..., ring.shape[1] // 2])  # median
         counts = (line >= floor[..., left]) & (line >= floor[..., right]) & (line > self._hum_min_power)
+        # a beat looped sample-exactly is a comb of steady lines every 1/period Hz, one of which can sit on a
+        # mains line (125 BPM: every 2.08 Hz, 50 Hz included); hum stands alone among its neighbours
+        counts &= line >= floor[..., near].max(axis=-1) * self._hum_near
         with np.errstate(divide="ignore", invalid="ignore"):
             if first is not None:
                 counts &= np.abs(10.0 * np.log10(first[..., centres] / second[..., centres])) <= self.hum_stability_db
@@ -302,7 +437,7 @@ class SpectralDetector:
 
     def _comb_levels(self, floor: np.ndarray, base: int) -> np.ndarray:
         """Floor power of each comb line and the median of its ring, ``(..., 2, harmonics)``."""
-        centres, _, _, ring = self._comb[base]
+        centres, _, _, ring, _ = self._comb[base]
         return np.stack([floor[..., centres[:, 0]], np.median(floor[..., ring], axis=-1)], axis=-2)
 
     def _comb_score(self, floor, base, first=None, second=None):
@@ -361,6 +496,7 @@ class SpectralDetector:
         duration = self._frames / self.sample_rate
         if self._dec_pending:
             self._hum_flush()
+        self._hum_resolve_edges(final=True)
         found = self._hum_findings(duration)
         lossy = self._lossy_finding(duration)
         if lossy is not None:
@@ -382,53 +518,87 @@ class SpectralDetector:
         scores = np.concatenate(self._hum_scores)  # (windows, 2)
         starts = np.concatenate(self._hum_starts)
         levels = np.concatenate(self._hum_levels)
-        track = {}
         winner = np.argmax(scores, axis=1)
         top = scores[np.arange(len(scores)), winner]
+        hits = {base: (winner == j) & (top >= self.hum_section_score) for j, base in enumerate(HUM_BASES_HZ)}
+        heard = [base for base in HUM_BASES_HZ if hits[base].any()]
+        # hum through the whole track: the comb's phasors, heard where the hum windows are, hold on every
+        # stretch of the track (masking by louder music adds power but does not turn the phasor away)
+        whole = {}
         for j, base in enumerate(HUM_BASES_HZ):
-            # hum found in windows spread through the whole track is one whole-track hum, not many sections
-            hit = (winner == j) & (top >= self.hum_section_score)
-            thirds = np.array_split(hit, min(3, hit.size))
-            spread = hit.mean() >= HUM_TRACK_FRACTION and all(part.any() for part in thirds)
-            if hit.any() and not spread:
-                # Masking only adds power: where hum runs through the track, no window's comb floor falls far
-                # below the level the comb has where the hum is heard, and the windows that miss it are the
-                # ones whose music around the comb is louder. Hum in a section leaves windows elsewhere that
-                # are as quiet as the hum windows and show no comb.
-                line, ring = levels[:, j, 0], levels[:, j, 1]
-                k = int(np.argmax(np.median(line[hit] / ring[hit], axis=0)))  # the line heard best
-                line_ref, ring_ref = np.median(line[hit, k]), np.median(ring[hit, k])
-                held = line[:, k] >= line_ref * HUM_TRACK_LINE
-                masked = hit | (ring[:, k] >= ring_ref * HUM_TRACK_MASK)
-                spread = np.mean(held & masked) >= HUM_TRACK_COVER
-            track[base] = (spread, float(hit.mean()), float(top[hit].max()) if hit.any() else 0.0)
-        best = max(HUM_BASES_HZ, key=lambda b: track[b][1])
-        spread, fraction, peak = track[best]
-        if spread:
+            if hits[base].any():
+                whole[base] = self._hum_held(j, hits[base], starts, levels)
+        held = [b for b in heard if whole[b][0] >= HUM_TRACK_HELD]
+        if held:
+            best = max(held, key=lambda b: (whole[b][0], hits[b].mean()))
+            fraction = whole[best][0]
             return [Detection("hum", 0.0, duration, -1, float(best),
                               f"{best} Hz mains hum with harmonics through the whole track (heard in "
-                              f"{100 * fraction:.0f} % of the 5 s windows, comb score up to {peak:.0f} dB; "
-                              f"masked by louder music elsewhere)")]
-        # sections: windows whose better base clears the threshold
+                              f"{100 * hits[best].mean():.0f} % of the 5 s windows, comb score up to "
+                              f"{top[hits[best]].max():.0f} dB; its phase holds in {100 * fraction:.0f} % of "
+                              f"the 5 s stretches)")]
         found = []
-        for j, base in enumerate(HUM_BASES_HZ):
-            hit = np.flatnonzero((winner == j) & (top >= self.hum_section_score))
-            if not hit.size:
-                continue
+        for base in heard:
             runs = []
-            for i in hit:
+            for i in np.flatnonzero(hits[base]):
                 s, e = self._window_span_s(int(starts[i]))
                 if runs and s - runs[-1][1] <= self.hum_merge_gap_s:
-                    runs[-1][1] = e
-                    runs[-1][2] = max(runs[-1][2], float(top[i]))
+                    runs[-1][1], runs[-1][3] = e, int(i)
+                    runs[-1][4] = max(runs[-1][4], float(top[i]))
                 else:
-                    runs.append([s, e, float(top[i])])
-            for s, e, peak in runs:
-                found.append(Detection("hum", s, min(e, duration), -1, float(base),
-                                       f"{base} Hz mains hum with harmonics from {s:.1f} s to {e:.1f} s "
-                                       f"(comb score up to {peak:.0f} dB)"))
+                    runs.append([s, e, int(i), int(i), float(top[i])])
+            for s, e, first, last, peak in runs:
+                on = self._edges.get((base, first, "on"))
+                off = self._edges.get((base, last, "off"))
+                placed = on is not None and off is not None
+                s = s if on is None else on
+                e = e if off is None else off
+                e = min(max(e, s), duration)
+                found.append(Detection("hum", s, e, -1, float(base),
+                                       f"{base} Hz mains hum with harmonics from {s:.3f} s to {e:.3f} s (comb "
+                                       f"score up to {peak:.0f} dB; edges "
+                                       f"{'placed on the comb phasors' if placed else 'from the 5 s windows'})"))
         found.sort(key=lambda d: d.start_s)
         return found
+
+    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray) -> tuple[float, float]:
+        """Fraction of the track's 5 s stretches whose comb phasor agrees with the hum windows' phasor.
+
+        The phasors of the hum windows' frames give the hum's phasor on each line (with the mains frequency a
+        little off nominal: a drift of up to 0.1 Hz is searched). Each stretch of ``HUM_WINDOW_FRAMES + 1``
+        frames is projected onto it, each line weighted by the inverse of the music's power near it; a stretch
+        holds the hum when that projection reaches half of the hum's own.
+        """
+        cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
+        phasors = np.concatenate(self._hum_phasors)[:, cols].astype(np.complex128)
+        frames = phasors.shape[0]
+        # frame f starts f * hop samples in: turn each line's phasor to the stream's time origin
+        phasors *= np.exp(-2j * np.pi * ((np.outer(np.arange(frames), self._line_bins[cols]) * self._hum_hop
+                                          / self._hum_n) % 1.0))
+        inside = np.zeros(frames, dtype=bool)
+        for s in starts[hit]:
+            inside[int(s) : int(s) + HUM_WINDOW_FRAMES] = True
+        weight = 1.0 / (np.median(levels[hit, j, 1, :], axis=0) + 1e-300)
+        hop_s = self._hum_hop / self._dec_rate
+        k = np.arange(1, HUM_HARMONICS + 1)
+        drift = np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
+        turn = np.exp(-2j * np.pi * drift[:, None, None] * k[None, None, :] * (np.arange(frames) * hop_s)[None, :, None])
+        ref = (turn[:, inside, :] * phasors[inside][None]).mean(axis=1)  # (drifts, harmonics)
+        d = int(np.argmax((np.abs(ref) ** 2 * weight).sum(axis=1)))
+        ref, turned = ref[d], turn[d] * phasors
+        size = HUM_WINDOW_FRAMES + 1
+        count = frames // size
+        if count < 2:
+            return (1.0 if inside.all() else 0.0), float(drift[d])
+        stretches = turned[: count * size].reshape(count, size, -1).mean(axis=1)
+        proj = (np.conj(ref) * weight * stretches).real.sum(axis=1) / (np.abs(ref) ** 2 * weight).sum()
+        # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
+        quiet = (np.abs(phasors[: count * size]) ** 2).max(axis=1) < self._hum_min_power
+        sounding = quiet.reshape(count, size).mean(axis=1) < 0.5
+        if not sounding.any():
+            return 0.0, float(drift[d])
+        self._dbg_proj = proj
+        return float(np.mean(proj[sounding] >= 0.5)), float(drift[d])
 
     def _lossy_finding(self, duration: float) -> Detection | None:
         if not self._lossy_count:
