@@ -4,34 +4,47 @@ Four kinds come from one cheap pass per block: the absolute value of the block, 
 magnitude of every frame of about 1 ms (``F`` = 48 samples at 44.1/48 kHz, 96 at 96 kHz, one matrix-vector
 product). Only where those numbers point at something are samples looked at again.
 
-- ``dropout``: a run of at least ``dropout_min_s`` (5 ms) whose every sample lies below ``silence_dbfs``
-  (-84 dBFS: exact zeros, -100 dBFS noise, a 16-bit LSB of dither), per channel or in every channel at once
-  (channel ``-1``). Music that decays into a pause is not a dropout; a cut from music straight to silence is.
-  The decision looks at the mean magnitude over the ``dropout_pre_s`` (3 ms) before the run: it must be at
-  least ``dropout_floor_db`` above the silence threshold and no more than ``dropout_fall_db`` below the
-  level of the music over the ``dropout_context_s`` (200 ms) before that (the 90th percentile of the 1 ms
-  frames), or no more than ``dropout_steep_fall_db`` below it while level with the 17 ms just before. A
-  fade into silence has fallen far below its own recent level by its last milliseconds, and is still
-  falling; a cut has not. Measured on 80 rendered songs (fluidsynth and built-in, 44.1/48/96 kHz): fades
-  of 20 ms to 2 s into digital silence are never taken for dropouts; fades shorter than about 10 ms are,
-  at times (they are edits, not musical fades). Silence at the head of the stream and silence running to its end are not
-  dropouts (the QC audit reports those). Value: duration in seconds. Edges are exact to the sample: the
-  run spans from after the last sample at or above the threshold to the next one.
-- ``clipping``: flat tops at or near the stream's own maximum. Every block keeps the runs of consecutive
-  samples within ``clip_band_db`` of the running maximum whose neighbours differ by at most a flatness
-  tolerance (two LSB of ``bits_per_sample`` for integer files, so dither on a clipped top does not hide
-  it; ``1e-9`` for float files); runs that fall out of the band as the maximum grows are dropped. In
-  :meth:`RunDetector.finish` the clip level is the highest level at which at least ``clip_min_runs`` runs
-  of at least ``clip_min_run`` samples (one of them longer) sit within the flatness tolerance of one
-  another; a clean master peak-normalised below 0 dBFS touches its maximum once (measured on 80 renders,
-  as float, 16 and 24 bit, dithered or not). A counted run must be left by a step of more than four
-  flatness tolerances on both sides: the waveform leaves a clipped top steeply, while the rounded peak of a
-  loud low tone in a 16-bit file (a dozen samples within 2 LSB at 96 kHz, every cycle at one level) ends
-  where the step just exceeds the tolerance. The level must also be over-populated: it needs
-  ``clip_dominance`` times as many such runs as the rest of the band, since a low-bit or band-limited
-  signal makes flat runs at every quantisation level near its peak, not at one. Runs at the clip level
-  closer than ``clip_merge_s`` form one section; value: clipped samples in it (samples in runs of two or
-  more at the clip level).
+- ``dropout``: a run of at least ``dropout_min_s`` (5 ms) where the waveform stops: every sample within
+  ``silence_dbfs`` (-84 dBFS) of one level, whatever that level is (exact zeros, -100 dBFS noise, a 16-bit LSB
+  of dither, and the same around a DC offset added later or a sample held by a stalled buffer), per channel
+  or in every channel at once (channel ``-1``). One matrix product of the frame magnitudes with the mean and
+  a zero-sum ramp picks candidate frames (if every sample lies within s of a level c, every magnitude lies
+  within s of one value, so the ramp projection is at most s times its L1 norm); only those get the exact
+  peak-to-peak test. A run at the channel's own positive or negative extreme is a clipped flat top, not a
+  dropout. Music that decays into a pause is not a dropout; a cut from music straight to a stopped waveform
+  is. The decision looks at the music over the ``dropout_pre_s`` (3 ms) before the run, measured as the mean
+  distance of the samples from the level the run stops at (a DC offset does not count as music): it must be
+  at least ``dropout_floor_db`` above the silence threshold (``dropout_held_floor_dbfs``, -60 dBFS, for a
+  run held at a level other than digital silence: quiet music resting on a small offset has near-constant
+  stretches after music at -68..-72 dBFS, while real dropouts on the benchmark came after -11..-37 dBFS), and
+  no more than ``dropout_fall_db`` below the level of the music over the ``dropout_context_s`` (200 ms)
+  before that (the 90th percentile of the 1 ms frames), or no more than ``dropout_steep_fall_db`` below it
+  while level with the 17 ms just before. A fade into silence has fallen far below its own recent level by
+  its last milliseconds, and is still falling; a cut has not. Measured on 80 rendered songs (fluidsynth and
+  built-in, 44.1/48/96 kHz): fades of 20 ms to 2 s into digital silence are never taken for dropouts; fades
+  shorter than about 10 ms are, at times (they are edits, not musical fades). Silence at the head of the
+  stream and silence running to its end are not dropouts (the QC audit reports those). Value: duration in
+  seconds. Edges are exact to the sample: the run spans from after the last sample that stands off its
+  level by the threshold or more to the next one.
+- ``clipping``: flat tops at or near each channel's own positive and negative extremes (a DC offset added to
+  one channel after the clipping puts its two polarities' tops at different levels, e.g. +0.97 and -1.03,
+  and the other channel's elsewhere). Every block keeps the runs of consecutive samples of one sign within
+  ``clip_band_db`` of the running extreme of their channel and polarity whose neighbours differ by at most a
+  flatness tolerance (two LSB of ``bits_per_sample`` for integer files, so dither on a clipped top does not
+  hide it; ``1e-9`` for float files), and single samples at that extreme; runs that fall out of the band as
+  the extreme grows are dropped. The search looks only into the 2048-sample chunks whose peak reaches the
+  band. In :meth:`RunDetector.finish` each channel and polarity gets its own clip level: the highest level
+  at which at least ``clip_min_runs`` runs of at least ``clip_min_run`` samples (one of them longer) sit
+  within the flatness tolerance of one another; a clean master peak-normalised below 0 dBFS touches its
+  maximum once (measured on 80 renders, as float, 16 and 24 bit, dithered or not). A counted run must be
+  left by a step of more than four flatness tolerances on both sides: the waveform leaves a clipped top
+  steeply, while the rounded peak of a loud low tone in a 16-bit file (a dozen samples within 2 LSB at 96
+  kHz, every cycle at one level) ends where the step just exceeds the tolerance. The level must also be
+  over-populated: it needs ``clip_dominance`` times as many such runs as the rest of its band, since a
+  low-bit or band-limited signal makes flat runs at every quantisation level near its peak, not at one.
+  Every sample at a clip level, a lone one too, is a clipped sample: a section starts at the first of them
+  (where the music first reaches the level, often one sample before the first flat run) and runs at the
+  clip levels closer than ``clip_merge_s`` form one section; value: clipped samples in it.
 - ``start_cut`` / ``end_cut``: the stream's first (last) samples are already inside loud music. The RMS
   over the first (last) ``edge_s`` (5 ms) must be within ``edge_db`` of the track's loud level (95th
   percentile of the 1 ms frame magnitudes, in every channel's maximum), and the very edge, the first
@@ -40,9 +53,10 @@ product). Only where those numbers point at something are samples looked at agai
   dBFS. A song that starts on a transient at its very first sample, with no silence at all, is reported:
   that is an abrupt start.
 
-Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram, and the clipping runs in
-the top band (capped at ``clip_max_runs``). Results do not depend on the block sizes: frames sit on a fixed
-grid carried across blocks, and every decision waits for the samples it needs.
+Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram, a reused block-sized buffer
+of magnitudes, and the clipping runs in the top bands (capped at ``clip_max_runs``). Results do not depend on
+the block sizes: frames sit on a fixed grid carried across blocks, and every decision waits for the samples
+it needs.
 """
 
 from __future__ import annotations
@@ -61,6 +75,8 @@ _TINY = 1e-15
 _HIST_LO_DB = -160.0
 _HIST_STEP_DB = 0.5
 _HIST_BINS = 360
+# Clipping candidates are searched for in chunks of this many samples.
+_CHUNK = 2048
 
 
 def _db(value: float) -> float:
@@ -80,7 +96,8 @@ class RunDetector:
         Bit depth of an integer source file; sets the flatness tolerance of clipped tops (two LSB). ``None``
         (float source) asks for tops equal to within ``1e-9``.
     silence_dbfs : float
-        A sample below this magnitude is silent (-84 dBFS: two LSB of 16-bit dither, far above -100 dBFS noise).
+        A stopped run keeps every sample within this distance of one level (-84 dBFS: two LSB of 16-bit
+        dither, far above -100 dBFS noise); at level zero, a sample below this magnitude is silent.
     dropout_min_s : float
         Shortest dropout (5 ms).
     dropout_pre_s, dropout_context_s : float
@@ -96,8 +113,11 @@ class RunDetector:
         still a dropout if it fell at most ``dropout_steep_fall_db`` (30 dB) and the pre window is within
         ``dropout_slope_db`` (6 dB) of the 17 ms before it: the music was not fading (a linear fade loses
         about 16 dB over those last 20 ms, whatever its length).
+    dropout_held_floor_dbfs : float
+        For a run held at a level other than digital silence, the music before it must be at least this
+        loud (-60 dBFS), measured as its mean distance from that level.
     clip_band_db : float
-        Flat runs are kept within this distance of the stream's maximum (0.5 dB).
+        Flat runs are kept within this distance of their channel's and polarity's extreme (0.5 dB).
     clip_min_run : int
         Samples in a run that counts towards the clip level (2); at least one run must be longer than this
         (a sine at a quarter of the sample rate repeats equal pairs at its peaks, and is not clipped).
@@ -132,6 +152,7 @@ class RunDetector:
                  silence_dbfs: float = -84.0, dropout_min_s: float = 0.005, dropout_pre_s: float = 0.003,
                  dropout_context_s: float = 0.2, dropout_floor_db: float = 12.0, dropout_fall_db: float = 20.0,
                  dropout_steep_fall_db: float = 30.0, dropout_slope_db: float = 6.0,
+                 dropout_held_floor_dbfs: float = -60.0,
                  clip_band_db: float = 0.5, clip_min_run: int = 2, clip_min_runs: int = 3,
                  clip_dominance: float = 3.0, clip_merge_s: float = 0.1, clip_max_runs: int = 200_000,
                  edge_s: float = 0.005, edge_onset_s: float = 0.00025, edge_db: float = 20.0,
@@ -156,8 +177,13 @@ class RunDetector:
         # ~1 ms frames, a multiple of 16 samples (48 at 44.1/48 kHz, 96 at 96 kHz).
         self.frame = 16 * max(1, round(sr / 16000.0))
         self._ones = np.ones(self.frame) / self.frame
+        ramp = np.linspace(-1.0, 1.0, self.frame)
+        self._moments = np.stack([self._ones, ramp], axis=1)
         self._silence = 10.0 ** (silence_dbfs / 20.0)
         self._silence_db = float(silence_dbfs)
+        self._stop_ptp = 2.0 * self._silence
+        # margin for rounding in the products
+        self._pattern_bound = self._silence * np.abs(self._moments[:, 1:]).sum(axis=0) * (1 + 1e-9) + 1e-15
         self._drop_min = max(1, round(dropout_min_s * sr))
         self._drop_min_frames = max(1, (self._drop_min - self.frame + 1) // self.frame)
         self._pre_frames = max(1, round(dropout_pre_s * sr / self.frame))
@@ -167,6 +193,7 @@ class RunDetector:
         self._fall_db = float(dropout_fall_db)
         self._steep_fall_db = float(dropout_steep_fall_db)
         self._slope_db = float(dropout_slope_db)
+        self._held_floor_db = float(dropout_held_floor_dbfs)
         if bits_per_sample is not None and bits_per_sample <= 24:
             self._flat = 2.01 * 2.0 ** -(int(bits_per_sample) - 1)
         else:
@@ -183,23 +210,26 @@ class RunDetector:
         self._edge_db = float(edge_db)
         self._onset_db = float(edge_onset_db)
 
+        self._abs_buf = np.empty((c, 0))
         self._tracks = c + 1 if c > 1 else c  # per channel, plus "all channels" (-1) when there are several
         self._n = 0  # samples per channel seen
         self._frames_done = 0  # complete frames analysed
-        self._carry = np.zeros((c, 0))  # |x| of the partial frame at the end of the stream so far
-        self._recent = np.zeros((c, 0))  # |x| of the last 2 frames (absolute start: self._n - width)
+        self._carry = np.zeros((c, 0))  # samples of the partial frame at the end of the stream so far
+        # samples of the last frames: the pre window and two more (absolute start: self._n - width)
+        self._recent_width = (self._pre_frames + 2) * self.frame
+        self._recent = np.zeros((c, 0))
         # dropout state per track
         self._run_start = [0] * self._tracks  # the stream starts inside a (head) run
         self._in_run = [True] * self._tracks
-        self._open_start: list[tuple[int, float, float, float]] = [(0, -math.inf, -math.inf, -math.inf)] * self._tracks
+        self._open_start: list[tuple] = [(0, -math.inf, -math.inf, -math.inf, np.zeros(1))] * self._tracks
         self._levels = np.zeros((self._tracks, 0))  # last ctx+pre frame levels (mean |x|)
-        self._dropouts: list[tuple[int, int, int, float, float]] = []  # track, start, end, pre dB, context dB
-        # clipping state
-        self._peak = 0.0
+        # track, start, end, pre dB, context dB, near dB, the level(s) it stopped at
+        self._dropouts: list[tuple] = []
+        # clipping state: each channel's positive and negative extreme (magnitudes)
+        self._ext = np.zeros((c, 2))
         # rows: start, end (inclusive), channel, sign, level, samples, smaller step out of the run
         self._runs: list[np.ndarray] = []
         self._runs_n = 0
-        self._runs_pruned_at = -1.0
         # edges
         self._head = np.zeros((c, 0))
         self._tail = np.zeros((c, 0))
@@ -213,48 +243,91 @@ class RunDetector:
         n = int(x.shape[1])
         if n == 0:
             return
-        a = np.abs(x)
+        if self._abs_buf.shape[1] < n:
+            self._abs_buf = np.empty((self.channels, n))
+        a = np.abs(x, out=self._abs_buf[:, :n])  # a reused buffer: a fresh one costs page faults every block
         self._clip_block(x, a)
-        self._frames_block(a)
+        self._frames_block(x, a)
         if self._head.shape[1] < self._edge:
             self._head = np.concatenate([self._head, a[:, : self._edge - self._head.shape[1]]], axis=1)
         if n >= self._edge:
             self._tail = a[:, n - self._edge :].copy()
         else:
             self._tail = np.concatenate([self._tail, a], axis=1)[:, -self._edge :]
-        width = 2 * self.frame
+        width = self._recent_width
         if n >= width:
-            self._recent = a[:, n - width :].copy()
+            self._recent = x[:, n - width :].copy()
         else:
-            self._recent = np.concatenate([self._recent, a], axis=1)[:, -width:]
+            self._recent = np.concatenate([self._recent, x], axis=1)[:, -width:]
         self._n += n
 
     # clipping ---------------------------------------------------------
     def _clip_block(self, x: np.ndarray, a: np.ndarray) -> None:
-        m = float(a.max())
-        self._peak = max(self._peak, m)
-        thr = self._peak * self._band
-        if m < thr or m <= 0.0:
-            return
+        """Keep the flat runs near each channel's own positive and negative extremes (a DC offset on one
+        channel puts its two polarities' flat tops at different levels, and the channels' tops apart)."""
         n = x.shape[1]
+        # the peak magnitude of every chunk of _CHUNK samples: samples in a band are few, and are searched
+        # for only in the chunks that reach the lower of the channel's two bands
+        k = n // _CHUNK
+        body = a[:, : k * _CHUNK].reshape(self.channels, k, _CHUNK)
+        cmax = body.max(axis=2)
+        if k * _CHUNK < n:
+            cmax = np.concatenate([cmax, a[:, k * _CHUNK :].max(axis=1, keepdims=True)], axis=1)
+        amax = cmax.max(axis=1)
         rows = []
+        grew = False
         for ch in range(self.channels):
-            idx = np.flatnonzero(a[ch] >= thr)
+            ext = self._ext[ch]
+            low = self._band * min(ext[0], ext[1])
+            if amax[ch] <= 0.0 or amax[ch] < low:
+                continue
+            xc = x[ch]
+            if low > 0.0:
+                # a new extreme is above the old one: among these samples
+                chunks = np.flatnonzero(cmax[ch] >= low)
+                full = chunks[chunks < k]
+                parts = []
+                if full.size:
+                    ci, at = np.nonzero(body[ch, full] >= low)
+                    parts.append(full[ci] * _CHUNK + at)
+                if full.size < chunks.size:  # the partial chunk at the end of the block
+                    parts.append(k * _CHUNK + np.flatnonzero(a[ch, k * _CHUNK :] >= low))
+                idx = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                v = xc[idx]
+                top, bottom = (float(v.max()), float(-v.min())) if v.size else (0.0, 0.0)
+            else:  # a polarity not seen yet (the start of the stream)
+                top, bottom = float(xc.max()), float(-xc.min())
+                idx = None
+            if top > ext[0] or bottom > ext[1]:
+                ext[0], ext[1] = max(ext[0], top), max(ext[1], bottom)
+                grew = True
+            thr_pos = self._band * ext[0] if ext[0] > 0.0 else np.inf
+            thr_neg = self._band * ext[1] if ext[1] > 0.0 else np.inf
+            if idx is None:
+                idx = np.flatnonzero((xc >= thr_pos) | (xc <= -thr_neg))
+                v = xc[idx]
+            else:
+                sel = (v >= thr_pos) | (v <= -thr_neg)
+                if not sel.all():
+                    idx, v = idx[sel], v[sel]
             if not idx.size:
                 continue
-            v = x[ch, idx]
+            pos = v > 0
             # a run continues while the next sample is the next index, has the same sign and is flat
-            brk = (np.diff(idx) != 1) | (np.abs(np.diff(v)) > self._flat) | ((v[1:] > 0) != (v[:-1] > 0))
+            brk = (np.diff(idx) != 1) | (np.abs(np.diff(v)) > self._flat) | (pos[1:] != pos[:-1])
             first = np.concatenate(([0], np.flatnonzero(brk) + 1))
             last = np.concatenate((first[1:] - 1, [idx.size - 1]))
             length = last - first + 1
             s, e = idx[first], idx[last]
-            # keep runs of two or more, and single samples at the block edges (a run may continue there)
-            keep = (length >= 2) | (s == 0) | (e == n - 1)
+            level = np.maximum.reduceat(np.abs(v), first)
+            sign = np.where(pos[first], 1.0, -1.0)
+            ext = self._ext[ch, np.where(pos[first], 0, 1)]
+            # keep runs of two or more, single samples at the block edges (a run may continue there), and
+            # single samples at the polarity's running extreme (a clipped sample on its own, at the clip level)
+            keep = (length >= 2) | (s == 0) | (e == n - 1) | (level >= ext - self._flat)
             if not keep.any():
                 continue
-            level = np.maximum.reduceat(np.abs(v), first)[keep]
-            first, s, e = first[keep], s[keep], e[keep]
+            first, s, e, level, sign = first[keep], s[keep], e[keep], level[keep], sign[keep]
             # the step from each end of the run to the sample just outside it (unknown at a block edge: inf)
             left = np.full(s.size, np.inf)
             inside = s > 0
@@ -266,7 +339,7 @@ class RunDetector:
             row[:, 0] = s + self._n
             row[:, 1] = e + self._n
             row[:, 2] = ch
-            row[:, 3] = np.sign(v[first])
+            row[:, 3] = sign
             row[:, 4] = level
             row[:, 5] = e - s + 1
             row[:, 6] = np.minimum(left, right)
@@ -275,10 +348,14 @@ class RunDetector:
             new = np.concatenate(rows)
             self._runs.append(new)
             self._runs_n += new.shape[0]
-        if self._peak > self._runs_pruned_at and self._runs_n:
+        if grew and self._runs_n:
             self._prune_runs()
         if self._runs_n > self._max_runs:
             self._compact_runs()
+
+    def _band_floor(self, runs: np.ndarray) -> np.ndarray:
+        """The lowest level kept for each run: the clip band below its channel's and polarity's extreme."""
+        return self._band * self._ext[runs[:, 2].astype(np.intp), (runs[:, 3] < 0).astype(np.intp)]
 
     def _stored_runs(self) -> np.ndarray:
         if not self._runs:
@@ -289,10 +366,9 @@ class RunDetector:
 
     def _prune_runs(self) -> None:
         runs = self._stored_runs()
-        runs = runs[runs[:, 4] >= self._peak * self._band]
+        runs = runs[runs[:, 4] >= self._band_floor(runs)]
         self._runs = [runs] if runs.size else []
         self._runs_n = runs.shape[0]
-        self._runs_pruned_at = self._peak
 
     def _compact_runs(self) -> None:
         """Bound memory on a stream clipped from end to end: merge stored runs of one channel and one level
@@ -300,9 +376,10 @@ class RunDetector:
         keeps the span, the lowest level and the total count. The gap starts at ``clip_merge_s`` and doubles
         whenever merging leaves more than half the cap."""
         runs = self._stored_runs()
-        runs = runs[np.lexsort((runs[:, 0], runs[:, 2]))]
+        runs = runs[np.lexsort((runs[:, 0], runs[:, 3], runs[:, 2]))]
         join = np.zeros(runs.shape[0], dtype=bool)
-        join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 0] - runs[:-1, 1] <= self._compact_gap)
+        join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 3] == runs[:-1, 3])
+                    & (runs[1:, 0] - runs[:-1, 1] <= self._compact_gap)
                     & (np.abs(runs[1:, 4] - runs[:-1, 4]) <= self._flat))
         group = np.flatnonzero(~join)
         out = np.empty((group.size, 7))
@@ -319,52 +396,73 @@ class RunDetector:
             self._compact_gap *= 2
 
     # frames and dropouts ----------------------------------------------
-    def _frames_block(self, a: np.ndarray) -> None:
+    def _frames_block(self, x: np.ndarray, a: np.ndarray) -> None:
         f = self.frame
         n = a.shape[1]
+        c = self.channels
         pos = 0
-        first = None
+        first_x = first_a = None
         r = self._carry.shape[1]
         if r:
             need = f - r
             if n < need:
-                self._carry = np.concatenate([self._carry, a], axis=1)
+                self._carry = np.concatenate([self._carry, x], axis=1)
                 return
-            first = np.concatenate([self._carry, a[:, :need]], axis=1)
+            first_x = np.concatenate([self._carry, x[:, :need]], axis=1)
+            first_a = np.abs(first_x)
             pos = need
         k = (n - pos) // f
-        body = a[:, pos : pos + k * f].reshape(self.channels, k, f)
-        means = body @ self._ones
-        if first is not None:
-            means = np.concatenate([first.mean(axis=1, keepdims=True), means], axis=1)
-        self._carry = a[:, pos + k * f :].copy()
+        body_x = x[:, pos : pos + k * f].reshape(c, k, f)
+        # one product of the magnitudes (just computed, in cache) with the mean and the zero-sum patterns
+        moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
+        if first_x is not None:
+            moments = np.concatenate([(first_a @ self._moments)[:, None, :], moments], axis=1)
+        means = moments[..., 0]
+        self._carry = x[:, pos + k * f :].copy()
         if not means.shape[1]:
             return
-        off = 1 if first is not None else 0
-        # exact silence test only where the mean magnitude allows it
+        off = 1 if first_x is not None else 0
+        # A stopped frame has every sample within the silence threshold s of one level c (peak to peak below
+        # 2 s). Then every |x| lies within s of one value (|c| when |c| >= s, s when not), so the projection
+        # of |x| on any zero-sum pattern w is at most s * sum|w|: a necessary condition, true of only a few
+        # frames of music (quiet ones), which then get the exact test.
         silent = np.zeros(means.shape, dtype=bool)
-        cc, jj = np.nonzero(means < self._silence)
+        cand = np.abs(moments[..., 1]) <= self._pattern_bound[0]
+        cc, jj = np.nonzero(cand)
+        any_silent = False
         if cc.size:
-            peaks = np.empty(cc.size)
+            frames = np.empty((cc.size, f))
             in_body = jj >= off
             if in_body.any():
-                peaks[in_body] = body[cc[in_body], jj[in_body] - off].max(axis=1)
+                frames[in_body] = body_x[cc[in_body], jj[in_body] - off]
             if (~in_body).any():
-                peaks[~in_body] = first[cc[~in_body]].max(axis=1)
-            silent[cc, jj] = peaks < self._silence
+                frames[~in_body] = first_x[cc[~in_body]]
+            stopped = frames.max(axis=1) - frames.min(axis=1) < self._stop_ptp
+            silent[cc, jj] = stopped
+            any_silent = bool(stopped.any())
         if self._tracks > self.channels:
-            silent = np.vstack([silent, silent.all(axis=0)])
-            levels = np.vstack([means, means.max(axis=0)])
+            levels = np.empty((self._tracks, means.shape[1]))
+            levels[: self.channels] = means
+            np.max(means, axis=0, out=levels[-1])
         else:
             levels = means
-        loud = levels[-1]
-        idx = ((20.0 * np.log10(np.maximum(loud, _TINY)) - _HIST_LO_DB) / _HIST_STEP_DB).astype(np.int64)
+        # 0.5 dB bins from -160 dBFS (single precision is plenty for a percentile of the loud level)
+        idx = (np.log10(np.maximum(levels[-1], _TINY).astype(np.float32)) * np.float32(20.0 / _HIST_STEP_DB)
+               - np.float32(_HIST_LO_DB / _HIST_STEP_DB)).astype(np.int64)
         self._hist += np.bincount(np.clip(idx, 0, _HIST_BINS - 1), minlength=_HIST_BINS)
 
         frame0 = self._frames_done  # absolute index of means[:, 0]
+        keep = self._ctx_frames + self._pre_frames
+        if not any_silent and not any(self._in_run):  # the common case: music, no stopped frame
+            self._levels = (levels[:, -keep:] if levels.shape[1] >= keep
+                            else np.concatenate([self._levels, levels], axis=1)[:, -keep:]).copy()
+            self._frames_done = frame0 + means.shape[1]
+            return
+        if self._tracks > self.channels:
+            silent = np.vstack([silent, silent.all(axis=0)])
         ext = np.concatenate([self._levels, levels], axis=1)
         ext0 = frame0 - self._levels.shape[1]  # absolute frame index of ext[:, 0]
-        block_start = self._n  # absolute sample index of a[:, 0]
+        block_start = self._n  # absolute sample index of x[:, 0]
         for t in range(self._tracks):
             s = silent[t]
             edges = np.diff(np.concatenate(([self._in_run[t]], s)).astype(np.int8))
@@ -390,57 +488,68 @@ class RunDetector:
                 if sf < frame0:  # began in an earlier block: its start was measured then
                     head = self._open_start[t]
                 else:
-                    head = self._run_head(t, sf, ext, ext0, a, block_start)
-                self._judge_run(t, head, ef, a, block_start)
+                    head = self._run_head(t, sf, ext, ext0, x, block_start)
+                self._judge_run(t, head, ef, x, block_start)
             self._in_run[t] = bool(s[-1])
             if self._in_run[t]:
                 self._run_start[t] = frame0 + int(starts[-1])
         for t in range(self._tracks):
             # a run still open at the end of the block: measure its start while those samples are at hand
             if self._in_run[t] and self._run_start[t] >= frame0 and self._run_start[t] > 0:
-                self._open_start[t] = self._run_head(t, self._run_start[t], ext, ext0, a, block_start)
-        keep = self._ctx_frames + self._pre_frames
+                self._open_start[t] = self._run_head(t, self._run_start[t], ext, ext0, x, block_start)
         self._levels = ext[:, -keep:].copy()
         self._frames_done = frame0 + means.shape[1]
 
-    def _samples(self, start: int, stop: int, a: np.ndarray, block_start: int) -> np.ndarray:
-        """|x| for absolute samples ``start:stop`` (within the last two frames before the block or in it)."""
+    def _samples(self, start: int, stop: int, x: np.ndarray, block_start: int) -> np.ndarray:
+        """Samples ``start:stop`` (absolute; within the recent samples before the block or in it)."""
         recent0 = block_start - self._recent.shape[1]
+        start = max(start, recent0, 0)
         parts = []
         if start < block_start:
             parts.append(self._recent[:, start - recent0 : min(stop, block_start) - recent0])
         if stop > block_start:
-            parts.append(a[:, max(start, block_start) - block_start : stop - block_start])
+            parts.append(x[:, max(start, block_start) - block_start : stop - block_start])
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
-    def _run_head(self, t: int, sf: int, ext: np.ndarray, ext0: int, a: np.ndarray,
-                  block_start: int) -> tuple[int, float, float, float]:
-        """Where a silent run starting at frame ``sf`` begins (exact sample) and the music before it:
-        mean magnitude over the pre window and the 90th percentile of the context frames, in dB."""
+    def _run_head(self, t: int, sf: int, ext: np.ndarray, ext0: int, x: np.ndarray,
+                  block_start: int) -> tuple[int, float, float, float, np.ndarray]:
+        """Where a stopped run starting at frame ``sf`` begins (exact sample), the level it stopped at (per
+        channel), and the music before it: the mean distance of the samples from that level over the pre
+        window, the 90th percentile of the context frames' mean magnitude and the mean of the frames just
+        before the pre window, in dB."""
         f = self.frame
         chans = slice(None) if t == self.channels else slice(t, t + 1)
-        # after the last sample at or above the threshold in the frame before the run
-        before = self._samples((sf - 1) * f, sf * f, a, block_start)[chans].max(axis=0)
-        start = (sf - 1) * f + int(np.flatnonzero(before >= self._silence)[-1]) + 1
+        run = self._samples(sf * f, (sf + 1) * f, x, block_start)[chans]
+        level = 0.5 * (run.max(axis=1) + run.min(axis=1))
+        # after the last sample that stands off the level in the frame before the run
+        before = np.abs(self._samples((sf - 1) * f, sf * f, x, block_start)[chans] - level[:, None]).max(axis=0)
+        off = np.flatnonzero(before >= self._silence)
+        start = (sf - 1) * f + (int(off[-1]) + 1 if off.size else f)
         lo = max(sf - self._pre_frames, ext0)
-        pre = ext[t, lo - ext0 : sf - ext0]
+        pre = self._samples(lo * f, sf * f, x, block_start)[chans]
         ctx = ext[t, max(lo - self._ctx_frames, ext0) - ext0 : lo - ext0]
         near = ext[t, max(lo - self._near_frames, ext0) - ext0 : lo - ext0]
-        pre_db = _db(pre.mean()) if pre.size else -math.inf
+        # the music's distance from the level it stopped at: a DC offset or a held sample does not count
+        pre_db = _db(np.abs(pre - level[:, None]).mean(axis=1).max()) if pre.size else -math.inf
+        # a run entirely below the silence threshold (digital silence) rather than held at some level
+        level = level if np.abs(run).max() >= self._silence else np.zeros_like(level)
         ref_db = _db(np.percentile(ctx, 90)) if ctx.size else pre_db
         near_db = _db(near.mean()) if near.size else pre_db
-        return start, pre_db, ref_db, near_db
+        return start, pre_db, ref_db, near_db, level
 
-    def _judge_run(self, t: int, head: tuple[int, float, float, float], ef: int, a: np.ndarray,
+    def _judge_run(self, t: int, head: tuple[int, float, float, float, np.ndarray], ef: int, x: np.ndarray,
                    block_start: int) -> None:
         f = self.frame
         chans = slice(None) if t == self.channels else slice(t, t + 1)
-        start, pre_db, ref_db, near_db = head
-        # up to the first sample at or above the threshold in the frame that ends the run
-        after = self._samples(ef * f, (ef + 1) * f, a, block_start)[chans].max(axis=0)
-        end = ef * f + int(np.flatnonzero(after >= self._silence)[0])
+        start, pre_db, ref_db, near_db, level = head
+        # up to the first sample that stands off the run's last level in the frame that ends the run
+        last = self._samples((ef - 1) * f, ef * f, x, block_start)[chans]
+        end_level = 0.5 * (last.max(axis=1) + last.min(axis=1))
+        after = np.abs(self._samples(ef * f, (ef + 1) * f, x, block_start)[chans] - end_level[:, None]).max(axis=0)
+        on = np.flatnonzero(after >= self._silence)
+        end = ef * f + (int(on[0]) if on.size else 0)
         if end - start >= self._drop_min - 1:
-            self._dropouts.append((t, start, end, pre_db, ref_db, near_db))
+            self._dropouts.append((t, start, end, pre_db, ref_db, near_db, level))
 
     # ------------------------------------------------------------------ results
     def finish(self) -> list[Detection]:
@@ -452,28 +561,44 @@ class RunDetector:
     def _finish_dropouts(self) -> list[Detection]:
         sr = self.sample_rate
         floor = self._silence_db + self._floor_db
-        found = [(t, s, e, p, r) for t, s, e, p, r, q in self._dropouts
-                 if p >= floor and (p >= r - self._fall_db or (p >= r - self._steep_fall_db and p >= q - self._slope_db))]
-        every = [(s, e) for t, s, e, _, _ in found if t == self.channels and self._tracks > self.channels]
+        found = []
+        for t, s, e, p, r, q, level in self._dropouts:
+            held = bool(np.any(level != 0.0))
+            if not (p >= (self._held_floor_db if held else floor) and (p >= r - self._fall_db
+                                    or (p >= r - self._steep_fall_db and p >= q - self._slope_db))):
+                continue
+            if self._at_extreme(t, level):
+                continue  # a flat top at the channel's own extreme is clipping, not a dropout
+            found.append((t, s, e, p, r, level))
+        every = [(s, e) for t, s, e, *_ in found if t == self.channels and self._tracks > self.channels]
         out = []
-        for t, s, e, p, r in found:
+        for t, s, e, p, r, level in found:
             all_channels = t == self.channels and self._tracks > self.channels
             if not all_channels and any(s < e2 and s2 < e for s2, e2 in every):
                 continue  # part of a dropout in every channel
             ch = -1 if all_channels else (t if self.channels > 1 else 0)
             where = "every channel" if ch == -1 else f"channel {ch}"
+            at = "" if not np.any(level != 0.0) else f" of {', '.join(f'{v:+.4f}' for v in level)}"
             out.append(Detection("dropout", s / sr, e / sr, ch, (e - s) / sr,
-                                 f"{(e - s) / sr * 1e3:.1f} ms below {self._silence_db:.0f} dBFS in {where}, "
-                                 f"cut from {p:.1f} dBFS (music before it {r:.1f} dBFS)"))
+                                 f"{(e - s) / sr * 1e3:.1f} ms within {self._silence_db:.0f} dBFS of a constant"
+                                 f"{at} in {where}, cut from {p:.1f} dBFS (music before it {r:.1f} dBFS)"))
         return out
+
+    def _at_extreme(self, t: int, level: np.ndarray) -> bool:
+        """Whether a stopped run sits within the clip band of its channel's extreme of that polarity."""
+        chans = range(self.channels) if t == self.channels else (t,)
+        for ch, v in zip(chans, level):
+            if abs(v) >= self._silence and abs(v) >= self._band * self._ext[ch, 0 if v > 0 else 1]:
+                return True
+        return False
 
     def _finish_clipping(self) -> list[Detection]:
         runs = self._stored_runs()
-        if not runs.shape[0] or self._peak <= 0.0:
+        if not runs.shape[0]:
             return []
-        runs = runs[runs[:, 4] >= self._peak * self._band]
+        runs = runs[runs[:, 4] >= self._band_floor(runs)]
         # join runs split at block boundaries
-        runs = runs[np.lexsort((runs[:, 0], runs[:, 2]))]
+        runs = runs[np.lexsort((runs[:, 0], runs[:, 3], runs[:, 2]))]
         join = np.zeros(runs.shape[0], dtype=bool)
         join[1:] = ((runs[1:, 2] == runs[:-1, 2]) & (runs[1:, 3] == runs[:-1, 3])
                     & (runs[1:, 0] == runs[:-1, 1] + 1) & (np.abs(runs[1:, 4] - runs[:-1, 4]) <= self._flat))
@@ -483,33 +608,29 @@ class RunDetector:
         start = runs[group, 0]
         end = np.maximum.reduceat(runs[:, 1], group)
         chan = runs[group, 2]
+        sign = runs[group, 3]
         level = np.maximum.reduceat(runs[:, 4], group)
         count = np.add.reduceat(runs[:, 5], group)
         drop = np.minimum.reduceat(runs[:, 6], group)
-        keep = count >= 2
-        start, end, chan, level, count, drop = start[keep], end[keep], chan[keep], level[keep], count[keep], drop[keep]
-        # a run that counts: long enough, and a flat top that the waveform leaves steeply on both sides,
-        # not the rounded peak of a loud low tone in a 16-bit file, whose run of near-equal samples ends
-        # where the step just exceeds the flatness tolerance
-        steep = drop >= 4.0 * self._flat
-        long_levels = np.sort(level[(count >= self._min_run) & steep])
-        if long_levels.size < self._min_runs:
+        picked = []  # (start, end, channel, count, level) of runs at a clip level
+        levels = []
+        # each channel and polarity against its own extreme: its own clip level, or none
+        for ch in range(self.channels):
+            for sg in (1.0, -1.0):
+                g = (chan == ch) & (sign == sg)
+                if not g.any():
+                    continue
+                clip = self._clip_level(level[g], count[g], drop[g])
+                if clip is None:
+                    continue
+                # every sample at the clip level is clipped, a single one too (it is where a section starts
+                # when the music first reaches the level); only runs decide the level
+                at = g & (np.abs(level - clip) <= self._flat)
+                picked.append((start[at], end[at], chan[at], count[at]))
+                levels.append(sg * clip)
+        if not picked:
             return []
-        # the highest level with enough long runs within the flatness tolerance below it
-        hi = np.arange(long_levels.size)
-        lo = np.searchsorted(long_levels, long_levels - self._flat, side="left")
-        ok = np.flatnonzero(hi - lo + 1 >= self._min_runs)
-        if not ok.size:
-            return []
-        clip = float(long_levels[ok[-1]])
-        at_clip = np.count_nonzero(np.abs(long_levels - clip) <= self._flat)
-        elsewhere = long_levels.size - at_clip
-        if at_clip < self._dominance * elsewhere:
-            return []
-        sel = np.abs(level - clip) <= self._flat
-        if not np.any((count > self._min_run) & steep & sel):
-            return []  # no run longer than the shortest: a tone at fs/4 repeats equal pairs at its peaks
-        start, end, chan, count = start[sel], end[sel], chan[sel], count[sel]
+        start, end, chan, count = (np.concatenate(p) for p in zip(*picked))
         order = np.argsort(start, kind="stable")
         start, end, chan, count = start[order], end[order], chan[order], count[order]
         reach = np.maximum.accumulate(end)
@@ -517,6 +638,7 @@ class RunDetector:
         new[1:] = start[1:] - reach[:-1] > self._merge
         group = np.flatnonzero(new)
         sr = self.sample_rate
+        where = ", ".join(f"{_db(abs(v)):.2f}" for v in levels)
         out = []
         for i, g in enumerate(group):
             stop = group[i + 1] if i + 1 < group.size else start.size
@@ -525,9 +647,35 @@ class RunDetector:
             ch = int(chans[0]) if chans.size == 1 and self.channels > 1 else (-1 if self.channels > 1 else 0)
             s, e = int(start[g]), int(reach[stop - 1]) + 1
             out.append(Detection("clipping", s / sr, e / sr, ch, float(n_clipped),
-                                 f"{n_clipped} samples in {stop - g} flat runs at {_db(clip):.2f} dBFS "
-                                 f"(the stream's clip level)"))
+                                 f"{n_clipped} clipped samples in {stop - g} flat runs (clip levels {where} dBFS, "
+                                 f"each channel's and polarity's own)"))
         return out
+
+    def _clip_level(self, level: np.ndarray, count: np.ndarray, drop: np.ndarray) -> float | None:
+        """The clip level of one channel's polarity from its runs in the band below its extreme, or None.
+
+        A run that counts is long enough and left steeply on both sides: a flat top, not the rounded peak of
+        a loud low tone in a 16-bit file, whose run of near-equal samples ends where the step just exceeds
+        the flatness tolerance. The level is the highest one with ``clip_min_runs`` such runs within the
+        tolerance, it needs ``clip_dominance`` times as many of them as the rest of the band, and one of
+        them longer than ``clip_min_run`` (a tone at fs/4 repeats equal pairs at its peaks)."""
+        steep = drop >= 4.0 * self._flat
+        counted = (count >= self._min_run) & steep
+        long_levels = np.sort(level[counted])
+        if long_levels.size < self._min_runs:
+            return None
+        hi = np.arange(long_levels.size)
+        lo = np.searchsorted(long_levels, long_levels - self._flat, side="left")
+        ok = np.flatnonzero(hi - lo + 1 >= self._min_runs)
+        if not ok.size:
+            return None
+        clip = float(long_levels[ok[-1]])
+        at_clip = np.count_nonzero(np.abs(long_levels - clip) <= self._flat)
+        if at_clip < self._dominance * (long_levels.size - at_clip):
+            return None
+        if not np.any((count > self._min_run) & steep & (np.abs(level - clip) <= self._flat)):
+            return None
+        return clip
 
     def _finish_edges(self) -> list[Detection]:
         if self._n < 2 * self._edge:

@@ -256,3 +256,107 @@ def test_low_bit_song_in_a_wide_container_is_not_clipping(render_music):
     for bits in (8, 12):
         q = np.round(x * 2 ** (bits - 1)) / 2 ** (bits - 1)  # repeated samples at every level near the peak
         assert _kinds(_detect(q, sr=44100, bits_per_sample=24), "clipping") == []
+
+
+# --------------------------------------------------------------------------- DC offsets and held levels
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("channel", [-1, 1])
+def test_dropout_held_at_a_dc_offset_is_found(block, channel):
+    # a dropout planted before a DC offset was added: the "silence" is a constant 0.03, not zero
+    x = _tone(2.0)
+    start, n = int(0.9 * SR), int(0.02 * SR)
+    rows = slice(None) if channel == -1 else slice(channel, channel + 1)
+    x[rows, start : start + n] = 0.0
+    x += 0.03
+    (d,) = _kinds(_detect(x, block=block), "dropout")
+    assert d.channel == channel
+    assert abs(d.start_s * SR - start) <= 2 and abs(d.end_s * SR - (start + n)) <= 2
+
+
+def test_near_silence_around_an_offset_in_a_dithered_16_bit_file_is_a_dropout():
+    # -100 dBFS noise at an offset, then 16-bit TPDF dither: the run wanders over 4-5 LSB (about -80 dBFS)
+    rng = np.random.default_rng(3)
+    x = _tone(2.0)
+    start, n = int(1.2 * SR), int(0.05 * SR)
+    x[0, start : start + n] = 1e-5 * rng.standard_normal(n)
+    x[0] -= 0.04
+    tpdf = rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)
+    q = np.round(x * 32768 + tpdf) / 32768
+    (d,) = _kinds(_detect(q, bits_per_sample=16), "dropout")
+    assert d.channel == 0 and abs(d.start_s - 1.2) < 1e-3 and d.value == pytest.approx(0.05, abs=1e-3)
+
+
+def test_sample_held_dropout_is_found():
+    # the waveform freezes at the value it had (a stalled buffer), not at zero
+    x = _tone(2.0)
+    start, n = int(0.7 * SR), int(0.03 * SR)
+    while np.abs(x[:, start - 1]).max() > 0.3:  # held mid-swing, far from the tone's peaks
+        start += 1
+    x[:, start : start + n] = x[:, start - 1 : start]
+    (d,) = _kinds(_detect(x), "dropout")
+    assert d.channel == -1 and abs(d.start_s * SR - start) <= 2
+
+
+def test_quiet_passage_on_a_small_offset_is_not_a_dropout():
+    # notes at -66 dBFS that end within 1 ms and rest, between them, at a level of 1e-4 (-80 dBFS): the
+    # rests are near-constant and follow the music closely, but music that quiet is not cut out (a held
+    # level needs music above dropout_held_floor_dbfs before it; measured on rendered songs, such rests
+    # in quiet intros and fades came after music at -68..-72 dBFS, real dropouts after -11..-37 dBFS)
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * SR) / SR
+    notes = np.zeros_like(t)
+    for k in range(29):
+        s, m = int((0.05 + 0.1 * k) * SR), int(0.06 * SR)
+        env = np.minimum(1.0, np.minimum(np.arange(m), m - np.arange(m)) / (0.001 * SR))
+        notes[s : s + m] = np.sin(2 * np.pi * 300 * t[:m]) * env
+    quiet = 10 ** (-66 / 20) * notes + 1e-4
+    x = np.vstack([quiet, quiet]) + 1e-6 * rng.standard_normal((2, t.size))
+    assert _kinds(_detect(x), "dropout") == []
+    assert len(_kinds(_detect(x, dropout_held_floor_dbfs=-72.0), "dropout")) > 20  # what the floor prevents
+    # a louder note cut to the resting value in its middle is a dropout
+    y = x.copy()
+    y[:, int(1.05 * SR) : int(1.11 * SR)] *= 10 ** (40 / 20)
+    y[:, int(1.07 * SR) : int(1.09 * SR)] = 1e-4
+    d = _kinds(_detect(y), "dropout")[0]  # (the note's own 1 ms ending into the rest is another: an edit)
+    assert abs(d.start_s - 1.07) < 2e-3 and d.channel == -1
+
+
+def test_long_flat_tops_of_a_clipped_bass_are_clipping_not_dropouts():
+    t = np.arange(2 * SR) / SR
+    x = np.tile(np.clip(4.0 * np.sin(2 * np.pi * 40 * t), -1.0, 1.0) * 0.7, (2, 1))  # 8 ms flat tops
+    found = _detect(x)
+    assert _kinds(found, "dropout") == []
+    assert len(_kinds(found, "clipping")) == 1
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("bits", [None, 16])
+def test_clipping_with_an_offset_on_one_channel_is_found_at_both_polarities(block, bits):
+    # a DC offset added after the clipping puts the flat tops at +0.97 and -1.03 (then turned down), while
+    # the other channel's tops sit at +-1: no single level near the file's maximum holds them all
+    x = _tone(2.0, amp=0.8)
+    s, e = int(0.5 * SR), int(0.8 * SR)
+    x[:, s:e] = np.clip(x[:, s:e] * 3.0, -1.0, 1.0)
+    x[0] -= 0.03
+    x *= 0.97 / np.abs(x).max()
+    if bits:
+        x = np.round(x * 32767) / 32767
+    found = _kinds(_detect(x, block=block, bits_per_sample=bits), "clipping")
+    assert len(found) == 1
+    d = found[0]
+    first = s + int(np.flatnonzero(np.abs(_tone(2.0, amp=0.8)[:, s:e] * 3.0).max(axis=0) >= 1.0)[0])
+    assert d.channel == -1 and abs(d.start_s * SR - first) <= 2
+    oracle = sum(np.count_nonzero(np.abs(x[ch, s:e] * sg - (x[ch] * sg).max()) <= 2.01 / 32767)
+                 for ch in range(2) for sg in (1, -1))
+    assert d.value == pytest.approx(oracle, rel=0.01)
+
+
+def test_clipped_section_starts_at_its_first_clipped_sample_even_a_lone_one():
+    # the music first touches the clip level with a single sample, 40 ms before the flat tops begin
+    x = _tone(2.0, amp=0.5)
+    lone = int(0.6 * SR) + int(SR / 441 / 4)  # a positive peak of the 441 Hz tone in channel 0
+    x[0, lone] = 0.9
+    s, e = int(0.64 * SR), int(1.0 * SR)
+    x[:, s:e] = np.clip(x[:, s:e] * 3.0, -0.9, 0.9)
+    (d,) = _kinds(_detect(x), "clipping")
+    assert abs(d.start_s * SR - lone) <= 1
