@@ -47,7 +47,7 @@ product). Only where those numbers point at something are samples looked at agai
   clip levels closer than ``clip_merge_s`` form one section; value: clipped samples in it.
 - ``start_cut`` / ``end_cut``: the stream's first (last) samples are already inside loud music. The RMS
   over the first (last) ``edge_s`` (5 ms) must be within ``edge_db`` of the track's loud level (95th
-  percentile of the 1 ms frame magnitudes, in every channel's maximum), and the very edge, the first
+  percentile of the mean magnitudes of every 4th 1 ms frame, in every channel's maximum), and the very edge, the first
   (last) ``edge_onset_s`` (0.25 ms), within ``edge_onset_db`` of it: a song that starts on a drum hit after
   1 ms of silence, a fade, a pre-roll, a reverb tail or a fade-out are not cuts. Value: the edge's RMS in
   dBFS. A song that starts on a transient at its very first sample, with no silence at all, is reported:
@@ -75,6 +75,7 @@ _TINY = 1e-15
 _HIST_LO_DB = -160.0
 _HIST_STEP_DB = 0.5
 _HIST_BINS = 360
+_HIST_EVERY = 4
 # Clipping candidates are searched for in chunks of this many samples.
 _CHUNK = 2048
 
@@ -269,30 +270,26 @@ class RunDetector:
         # the peak magnitude of every chunk of _CHUNK samples: samples in a band are few, and are searched
         # for only in the chunks that reach the lower of the channel's two bands
         k = n // _CHUNK
-        body = a[:, : k * _CHUNK].reshape(self.channels, k, _CHUNK)
-        cmax = body.max(axis=2)
+        cmax = a[:, : k * _CHUNK].reshape(self.channels, k, _CHUNK).max(axis=2)
         if k * _CHUNK < n:
             cmax = np.concatenate([cmax, a[:, k * _CHUNK :].max(axis=1, keepdims=True)], axis=1)
         amax = cmax.max(axis=1)
         rows = []
         grew = False
-        for ch in range(self.channels):
+        lows = self._band * self._ext.min(axis=1)
+        for ch in np.flatnonzero((amax >= lows) & (amax > 0.0)).tolist():
             ext = self._ext[ch]
-            low = self._band * min(ext[0], ext[1])
-            if amax[ch] <= 0.0 or amax[ch] < low:
-                continue
+            low = float(lows[ch])
             xc = x[ch]
             if low > 0.0:
                 # a new extreme is above the old one: among these samples
                 chunks = np.flatnonzero(cmax[ch] >= low)
-                full = chunks[chunks < k]
-                parts = []
-                if full.size:
-                    ci, at = np.nonzero(body[ch, full] >= low)
-                    parts.append(full[ci] * _CHUNK + at)
-                if full.size < chunks.size:  # the partial chunk at the end of the block
-                    parts.append(k * _CHUNK + np.flatnonzero(a[ch, k * _CHUNK :] >= low))
-                idx = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                if chunks.size > 4:
+                    idx = np.flatnonzero(a[ch] >= low)
+                else:
+                    parts = [c0 * _CHUNK + np.flatnonzero(a[ch, c0 * _CHUNK : (c0 + 1) * _CHUNK] >= low)
+                             for c0 in chunks.tolist()]
+                    idx = np.concatenate(parts) if len(parts) > 1 else parts[0]
                 v = xc[idx]
                 top, bottom = (float(v.max()), float(-v.min())) if v.size else (0.0, 0.0)
             else:  # a polarity not seen yet (the start of the stream)
@@ -312,9 +309,15 @@ class RunDetector:
                     idx, v = idx[sel], v[sel]
             if not idx.size:
                 continue
-            pos = v > 0
             # a run continues while the next sample is the next index, has the same sign and is flat
-            brk = (np.diff(idx) != 1) | (np.abs(np.diff(v)) > self._flat) | (pos[1:] != pos[:-1])
+            flat_next = (np.diff(idx) == 1) & (np.abs(np.diff(v)) <= self._flat)
+            # the usual case, peaks of unclipped music in the band: no flat pair, none at the extreme, none
+            # at the block's edges; nothing to keep
+            if (idx[0] > 0 and idx[-1] < n - 1 and not flat_next.any()
+                    and not ((v >= ext[0] - self._flat) | (v <= self._flat - ext[1])).any()):
+                continue
+            pos = v > 0
+            brk = ~flat_next | (pos[1:] != pos[:-1])
             first = np.concatenate(([0], np.flatnonzero(brk) + 1))
             last = np.concatenate((first[1:] - 1, [idx.size - 1]))
             length = last - first + 1
@@ -446,12 +449,14 @@ class RunDetector:
             np.max(means, axis=0, out=levels[-1])
         else:
             levels = means
-        # 0.5 dB bins from -160 dBFS (single precision is plenty for a percentile of the loud level)
-        idx = (np.log10(np.maximum(levels[-1], _TINY).astype(np.float32)) * np.float32(20.0 / _HIST_STEP_DB)
+        # 0.5 dB bins from -160 dBFS, every 4th frame of the absolute grid (single precision and a quarter
+        # of the frames are plenty for the 95th percentile of the loud level)
+        frame0 = self._frames_done  # absolute index of means[:, 0]
+        every = levels[-1, (-frame0) % _HIST_EVERY :: _HIST_EVERY]
+        idx = (np.log10(np.maximum(every, _TINY).astype(np.float32)) * np.float32(20.0 / _HIST_STEP_DB)
                - np.float32(_HIST_LO_DB / _HIST_STEP_DB)).astype(np.int64)
         self._hist += np.bincount(np.clip(idx, 0, _HIST_BINS - 1), minlength=_HIST_BINS)
 
-        frame0 = self._frames_done  # absolute index of means[:, 0]
         keep = self._ctx_frames + self._pre_frames
         if not any_silent and not any(self._in_run):  # the common case: music, no stopped frame
             self._levels = (levels[:, -keep:] if levels.shape[1] >= keep
