@@ -318,8 +318,11 @@ def _at_final_length(t: Truth, duration_s: float) -> Truth:
         return replace(t, start_s=duration_s - t.value, end_s=duration_s)
     if t.kind == "end_cut":
         return replace(t, start_s=duration_s, end_s=duration_s)
-    if t.detail.startswith("whole track"):  # hum and clipping planted over the whole track
+    if t.kind == "hum" and t.detail.startswith("whole track"):
         return replace(t, start_s=0.0, end_s=duration_s)
+    if t.kind == "clipping" and t.detail.startswith("whole track"):
+        # The span is from the first clipped sample to the last, not the whole file: keep it, clamped.
+        return replace(t, start_s=min(t.start_s, duration_s), end_s=min(t.end_s, duration_s))
     return t
 
 

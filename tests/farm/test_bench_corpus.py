@@ -458,3 +458,13 @@ def test_bad_arguments_are_refused(tmp_path):
         corpus_mod.make_corpus(tmp_path, seed=0, hours=0)
     with pytest.raises(ConfigError, match="clean_fraction"):
         corpus_mod.make_corpus(tmp_path, seed=0, hours=0.1, clean_fraction=1.5)
+
+
+def test_whole_track_clipping_keeps_its_first_clipped_sample_at_the_final_length():
+    from farm.bench.corpus import _at_final_length
+    from farm.bench.defects import Truth
+
+    t = Truth("clipping", 2.034, 9.5, -1, 900.0, "whole track driven 4.1 dB over full scale, then +0.0 dB")
+    assert (_at_final_length(t, 9.0).start_s, _at_final_length(t, 9.0).end_s) == (2.034, 9.0)
+    hum = Truth("hum", 0.0, 9.5, -1, 50.0, "whole track, fundamental -40.0 dBFS, harmonics x0.50 each")
+    assert (_at_final_length(hum, 9.0).start_s, _at_final_length(hum, 9.0).end_s) == (0.0, 9.0)
