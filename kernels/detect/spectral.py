@@ -65,14 +65,19 @@ HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
-HUM_TRACK_HELD = 0.85  # whole-track hum: the hum's phasor holds in this fraction of the 5 s stretches
+HUM_TRACK_HELD = 0.85  # whole-track hum: the hum's phasor holds in this fraction of the 5 s stretches ...
+HUM_TRACK_AWAY = 0.6  # ... or averages this much of itself over the stretches away from the hum windows
 HUM_DRIFT_HZ = 0.1  # mains frequency searched this far from nominal (fundamental; harmonics k times)
 HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
-HUM_NEAR_DB = 2.0
+HUM_NEAR_DB = 6.0
+HUM_BESIDE_DB = 2.0
 HUM_RING_S = 40.0  # decimated audio kept for placing section edges: 16 s batches + a 5 s window + margins
-HUM_EDGE_BEFORE_S = 3.0  # an onset is searched from this long before the first hum window's start ...
+HUM_EDGE_BEFORE_S = 8.0  # an onset is searched from this long before the first hum window's start ...
 HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and holds hum in 8 of its 9 frames)
+HUM_EDGE_GUARD_S = 0.3
+HUM_EDGE_STAGE2 = True
+HUM_EDGE_BASELINE = True
 HUM_EDGE_CHUNK_S = 0.25  # chunks whose sums measure the music's power near each comb line
 HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
 LOSSY_PERIOD_S = 1.0
@@ -186,6 +191,7 @@ class SpectralDetector:
         self._line_cols = np.array([where[int(c)] for c in self._line_bins])
         # a sine of amplitude a gives |X| = a * sum(window) / 2 on its bin
         self._hum_near = 10.0 ** (HUM_NEAR_DB / 10.0)
+        self._hum_beside = 10.0 ** (-HUM_BESIDE_DB / 10.0)
         self._hum_min_power = (10.0 ** (HUM_MIN_DBFS / 20.0) * self._hum_window.sum() / 2.0) ** 2
         self._dec_ones = np.full(self._dec, 1.0 / (self._dec * self.channels))
         self._dec_scale = 1.0 / (self._dec * self.channels)
@@ -388,6 +394,9 @@ class SpectralDetector:
         chunk = max(1, round(HUM_EDGE_CHUNK_S * rate))
         if n < 4 * chunk:
             return None
+        # a DC offset, brought to each line's baseband, is a fast-turning phasor whose running sum wobbles by
+        # far more than a weak hum adds in a few milliseconds
+        x = x - x.mean(axis=1, keepdims=True)
         t = first + np.arange(n)
         k = np.arange(1, HUM_HARMONICS + 1)[:, None]
         carrier = np.exp(-2j * np.pi * ((k * (base / rate)) * t % 1.0))  # (harmonics, n)
@@ -416,8 +425,27 @@ class SpectralDetector:
                 at = n - (r_lo + int(np.argmax(part)))
             clear = float(part.max() - np.median(part))
             if best is None or clear > best[0]:
-                best = (clear, at)
-        return (first + best[1]) * self._dec / self.sample_rate
+                best = (clear, at, z)
+        _, at, z = best
+        if HUM_EDGE_STAGE2:
+            # second pass: the hum's phasor measured on the hum side, the music's power near each line on the
+            # other side; the log-likelihood ratio of a step of that known phasor peaks at the edge
+            i = at if onset else n - at  # index in z (reversed for an offset): hum from i on
+            guard = round(HUM_EDGE_GUARD_S * rate)
+            hum, music = z[:, i + guard :], z[:, : max(i - guard, 0)]
+            if hum.shape[1] >= 2 * chunk and music.shape[1] >= 2 * chunk:
+                base_line = music.mean(axis=1) if HUM_EDGE_BASELINE else 0.0 * music[:, 0]
+                phasor = hum.mean(axis=1) - base_line
+                whole = (music.shape[1] // chunk) * chunk
+                sums = (music[:, :whole] - base_line[:, None]).reshape(music.shape[0], -1, chunk).sum(axis=2)
+                noise = np.mean(sums.real**2 + sums.imag**2, axis=1) / chunk + 1e-300
+                step = ((np.conj(phasor)[:, None] * (z - base_line[:, None])).real
+                        - 0.5 * np.abs(phasor)[:, None] ** 2) / noise[:, None]
+                llr = np.cumsum(step.sum(axis=0)[::-1])[::-1]
+                a, b = max(i - guard, 0), min(i + guard, n)
+                i = a + int(np.argmax(llr[a:b]))
+                at = i if onset else n - i
+        return (first + at) * self._dec / self.sample_rate
 
     def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
         """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
@@ -428,7 +456,10 @@ class SpectralDetector:
         counts = (line >= floor[..., left]) & (line >= floor[..., right]) & (line > self._hum_min_power)
         # a beat looped sample-exactly is a comb of steady lines every 1/period Hz, one of which can sit on a
         # mains line (125 BPM: every 2.08 Hz, 50 Hz included); hum stands alone among its neighbours
-        counts &= line >= floor[..., near].max(axis=-1) * self._hum_near
+        # (teeth on both sides; a sustained note beside a hum line is on one side only)
+        half = near.shape[-1] // 2
+        teeth = np.minimum(floor[..., near[:, :half]].max(axis=-1), floor[..., near[:, half:]].max(axis=-1))
+        counts &= (line >= teeth * self._hum_near) & (line >= floor[..., near].max(axis=-1) * self._hum_beside)
         with np.errstate(divide="ignore", invalid="ignore"):
             if first is not None:
                 counts &= np.abs(10.0 * np.log10(first[..., centres] / second[..., centres])) <= self.hum_stability_db
@@ -528,10 +559,10 @@ class SpectralDetector:
         for j, base in enumerate(HUM_BASES_HZ):
             if hits[base].any():
                 whole[base] = self._hum_held(j, hits[base], starts, levels)
-        held = [b for b in heard if whole[b][0] >= HUM_TRACK_HELD]
+        held = [b for b in heard if whole[b][0]]
         if held:
-            best = max(held, key=lambda b: (whole[b][0], hits[b].mean()))
-            fraction = whole[best][0]
+            best = max(held, key=lambda b: (whole[b][1], hits[b].mean()))
+            fraction = whole[best][1]
             return [Detection("hum", 0.0, duration, -1, float(best),
                               f"{best} Hz mains hum with harmonics through the whole track (heard in "
                               f"{100 * hits[best].mean():.0f} % of the 5 s windows, comb score up to "
@@ -561,8 +592,9 @@ class SpectralDetector:
         found.sort(key=lambda d: d.start_s)
         return found
 
-    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray) -> tuple[float, float]:
-        """Fraction of the track's 5 s stretches whose comb phasor agrees with the hum windows' phasor.
+    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray) -> tuple[bool, float]:
+        """Whether the hum heard in the windows ``hit`` runs through the whole track, and the fraction of the
+        track's 5 s stretches whose comb phasor agrees with the hum windows' phasor.
 
         The phasors of the hum windows' frames give the hum's phasor on each line (with the mains frequency a
         little off nominal: a drift of up to 0.1 Hz is searched). Each stretch of ``HUM_WINDOW_FRAMES + 1``
@@ -582,23 +614,32 @@ class SpectralDetector:
         hop_s = self._hum_hop / self._dec_rate
         k = np.arange(1, HUM_HARMONICS + 1)
         drift = np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
-        turn = np.exp(-2j * np.pi * drift[:, None, None] * k[None, None, :] * (np.arange(frames) * hop_s)[None, :, None])
-        ref = (turn[:, inside, :] * phasors[inside][None]).mean(axis=1)  # (drifts, harmonics)
-        d = int(np.argmax((np.abs(ref) ** 2 * weight).sum(axis=1)))
-        ref, turned = ref[d], turn[d] * phasors
+        when = np.arange(frames) * hop_s
+        best = None
+        for f in drift:  # one drift at a time: a (drifts, frames, lines) array would be large for a long file
+            ref = (np.exp(-2j * np.pi * f * np.outer(when[inside], k)) * phasors[inside]).mean(axis=0)
+            power = float((np.abs(ref) ** 2 * weight).sum())
+            if best is None or power > best[0]:
+                best = (power, f, ref)
+        _, f, ref = best
+        turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
         size = HUM_WINDOW_FRAMES + 1
         count = frames // size
         if count < 2:
-            return (1.0 if inside.all() else 0.0), float(drift[d])
+            return bool(inside.all()), float(inside.all())
         stretches = turned[: count * size].reshape(count, size, -1).mean(axis=1)
         proj = (np.conj(ref) * weight * stretches).real.sum(axis=1) / (np.abs(ref) ** 2 * weight).sum()
         # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
         quiet = (np.abs(phasors[: count * size]) ** 2).max(axis=1) < self._hum_min_power
         sounding = quiet.reshape(count, size).mean(axis=1) < 0.5
         if not sounding.any():
-            return 0.0, float(drift[d])
-        self._dbg_proj = proj
-        return float(np.mean(proj[sounding] >= 0.5)), float(drift[d])
+            return False, 0.0
+        fraction = float(np.mean(proj[sounding] >= 0.5))
+        # stretches away from the hum windows: a hum through the track keeps its phasor there on average
+        away = sounding & (inside[: count * size].reshape(count, size).mean(axis=1) < 0.5)
+        spread = fraction >= HUM_TRACK_HELD or (
+            away.sum() >= 2 and float(proj[away].mean()) >= HUM_TRACK_AWAY)
+        return spread, fraction
 
     def _lossy_finding(self, duration: float) -> Detection | None:
         if not self._lossy_count:
