@@ -103,6 +103,14 @@ _FIT_LEN = 24
 _TEMPLATES, _TEMPLATE_START, _TEMPLATE_WIDTH, _N_STEP = _shape_templates()
 _ONSET_SPAN = 8  # samples averaged on either side of a click to see whether the waveform came back
 _ONSET_SHIFT = 1.0  # a move of the waveform larger than the pulse itself (times this) is an onset
+_PLATEAU_RUN = 3  # identical samples that make a clipped flat top
+_PLATEAU_MIN = 0.05  # smallest |level| of a clipped flat top (quiet 16-bit audio repeats samples by itself)
+_PLATEAU_LOUD = 0.25  # two identical samples at the extreme make a flat top only this loud
+_PLATEAU_NEAR = 6  # samples on either side of an event searched for a flat top
+_PLATEAU_SPAN = 256  # samples on either side over which the flat top must be the extreme
+_SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
+# raw samples kept before the first undecided quad: the predictors' span and the flat-top search
+_RAW_BEFORE = max(2 * _LP_SPAN, _PLATEAU_SPAN + _PLATEAU_NEAR + 2 * QUAD * MICRO)
 
 
 class ImpulseDetector:
@@ -161,7 +169,8 @@ class ImpulseDetector:
                  click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, click_shape_fit: float = 0.6,
                  min_click_dbfs: float = -50.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
-                 burst_max_s: float = 0.35, recurrent_bursts: int = 3, merge_s: float = 0.02):
+                 burst_max_s: float = 0.35, recurrent_bursts: int = 3, burst_min_db: float = 9.5,
+                 burst_steadiness_db: float = 1.6, merge_s: float = 0.02):
         check_channels(channels)
         if isinstance(sample_rate, bool) or not (isinstance(sample_rate, (int, float, np.integer, np.floating))
                                                   and math.isfinite(sample_rate) and sample_rate >= 8000):
@@ -189,10 +198,13 @@ class ImpulseDetector:
         self._min_burst_energy = _IMPULSE_ENERGY * burst_rms * burst_rms * MICRO * QUAD
         self._merge_s = float(merge_s)
         self._recurrent = int(recurrent_bursts)
+        self._burst_min_db = float(burst_min_db)
+        self._steady_db = float(burst_steadiness_db)
         quad_rate = self.sample_rate / (MICRO * QUAD)
         self._nq = max(4, 2 ** round(math.log2(0.006 * quad_rate)))  # far windows, ~6 ms
         self._gi = max(2, round(0.002 * quad_rate))  # burst edge windows, ~2 ms
         self._go = max(6, round(0.010 * quad_rate))  # music around a burst, ~10 ms
+        self._chunk = max(1, round(0.002 * quad_rate))  # chunks of the steadiness test, ~2 ms
         self._bmin = max(1, round(burst_min_s * quad_rate))
         self._bmax = round(burst_max_s * quad_rate)
         # quads of history each stage needs before and after the quads it decides
@@ -209,6 +221,7 @@ class ImpulseDetector:
         self._click_next = 0  # first quad not yet decided
         self._burst_next = 0
         self._events: list[tuple] = []  # (kind, start_sample, end_sample, channel, value, detail)
+        self._burst_shapes: list[tuple[int, float]] = []  # (samples, dB) of burst candidates turned down
         self._ones = np.ones(MICRO, dtype=np.float32)
         self._buf: np.ndarray | None = None
         self._work: np.ndarray | None = None
@@ -283,7 +296,7 @@ class ImpulseDetector:
             self._X = self._X[:, cut:]
             self._h0 = keep
         # raw samples: what the next features need, and the waveform around every undecided click
-        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - 2 * _LP_SPAN)
+        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - _RAW_BEFORE)
         cut = keep_sample - self._raw_start
         if cut > 0:
             self._raw = self._raw[:, cut:]
@@ -358,7 +371,13 @@ class ImpulseDetector:
                     gm = np.repeat(g, QUAD)
 
                     def err(ec, x, eo, gain):
-                        return np.maximum(ec - 2.0 * gain * x + gain * gain * eo, 0.0)
+                        # ec - 2 g x + g^2 eo, in place on one temporary
+                        t = gain * eo
+                        t -= x
+                        t -= x
+                        t *= gain
+                        t += ec
+                        return np.maximum(t, 0.0, out=t)
 
                     r, _ = self._ratio(err(pair[c], xpair[k], pair[oth], gm), err(near_b[c], xnb[k], near_b[oth], gm),
                                        err(near_a[c], xna[k], near_a[oth], gm), err(far_b[c], xfb[k], far_b[oth], g),
@@ -403,7 +422,7 @@ class ImpulseDetector:
         lo = k - _FIT_BEFORE - ORDER - self._raw_start
         w = self._raw[:, max(lo, 0) : lo + _FIT_LEN + ORDER].astype(np.float64)
         if lo < 0 or w.shape[1] < _FIT_LEN + ORDER:  # at an end of the stream: no room to fit, call it a click
-            step, start, shape_fit = False, k - ORDER, 1.0
+            step, start, shape_fit, best_click = False, k - ORDER, 1.0, _N_STEP
         else:
             fit = (_TEMPLATES @ np.diff(w, ORDER, axis=1).T) ** 2  # (shapes, channels)
             joint = fit.sum(axis=1)
@@ -417,6 +436,11 @@ class ImpulseDetector:
         everywhere = self.channels == 1 or bool(np.all(plain_db >= SPLICE_ALL_DB))
         if splice_only and not (step and everywhere and self._prediction_breaks(start)):
             return
+        width = 0 if step else int(_TEMPLATE_WIDTH[best_click])
+        if lo >= 0 and self._on_plateau(start, width, chans if not (step and everywhere) else np.arange(self.channels)):
+            return  # a hard-clipped peak: the flat top is a pulse (or a step) in the residual, not an edit
+        if step and everywhere and lo >= 0 and self._at_digital_silence(start):
+            return  # a cut to or from exact zeros: the dropout and silence detectors report it
         if step and everywhere:
             jumps = self._raw[:, start - self._raw_start] - self._raw[:, start - 1 - self._raw_start]
             jump = float(np.abs(jumps).max())
@@ -455,6 +479,47 @@ class ImpulseDetector:
         joint = fit.sum(axis=2)
         out[ok] = joint[:, :_N_STEP].max(axis=1) > joint[:, _N_STEP:].max(axis=1)
         return out
+
+    def _on_plateau(self, start: int, width: int, chans: np.ndarray) -> bool:
+        """Is the event a flat top of hard clipping? In some flagged channel, within a few samples of it, a run of
+        at least ``_PLATEAU_RUN`` identical samples is the largest (or smallest) value of the waveform around.
+
+        (Two samples are enough at ``_PLATEAU_LOUD`` and above: a peak clipped at the last moment.)
+        A clipped peak is a rectangular deviation from the smooth curve the music would have drawn, so the
+        residual sees a pulse (a square-ish clipped waveform jumping between the two clip levels looks like a
+        splice). A click of ``width`` samples on moving music has no such run; on digital silence or a constant
+        level its own samples are equal, but so are the samples around it, which a clipped peak never has.
+        """
+        a = start - _PLATEAU_NEAR - self._raw_start
+        b = start + width + _PLATEAU_NEAR - self._raw_start
+        lo, hi = max(a - _PLATEAU_SPAN, 0), min(b + _PLATEAU_SPAN, self._raw.shape[1])
+        if a < 1 or b > self._raw.shape[1]:
+            return False
+        for c in np.unique(chans).tolist():
+            x = self._raw[c, a:b]
+            same = np.flatnonzero(x[1:] == x[:-1])  # x[i] == x[i + 1]
+            if not same.size:
+                continue
+            around = self._raw[c, lo:hi]
+            top, bottom = float(around.max()), float(around.min())
+            # runs of equal samples: consecutive indices in ``same``
+            for run in np.split(same, np.flatnonzero(np.diff(same) > 1) + 1):
+                v = float(x[run[0]])
+                long_enough = run.size + 1 >= _PLATEAU_RUN or (run.size + 1 == 2 and abs(v) >= _PLATEAU_LOUD)
+                if not long_enough or abs(v) < _PLATEAU_MIN or not (v == top or v == bottom):
+                    continue
+                i0 = a + int(run[0])  # first sample of the run, buffer index
+                if i0 >= 2 and self._raw[c, i0 - 1] == self._raw[c, i0 - 2]:
+                    continue  # constant before the run too: a click on a constant level, not a peak
+                return True
+        return False
+
+    def _at_digital_silence(self, start: int) -> bool:
+        """Is one side of a step exact digital silence in every channel (``_SILENCE_RUN`` zero samples)?"""
+        k = start - self._raw_start
+        if k - _SILENCE_RUN < 0 or k + _SILENCE_RUN > self._raw.shape[1]:
+            return False
+        return bool(not self._raw[:, k - _SILENCE_RUN : k].any() or not self._raw[:, k : k + _SILENCE_RUN].any())
 
     def _is_onset(self, start: int, width: int, chans: np.ndarray) -> bool:
         """A steep attack rather than a pulse: in every flagged channel the waveform does not come back.
@@ -533,25 +598,31 @@ class ImpulseDetector:
             offs = np.flatnonzero(offset[c])
             if not cand.size or not offs.size:
                 continue
-            # every run of onset boundaries is one rise; only rises with a fall in reach are looked at closely
-            first = cand[np.r_[True, np.diff(cand) > 1]]
-            reach_lo = np.searchsorted(offs, first + self._bmin)
-            reach_hi = np.searchsorted(offs, first + self._bmax + gi, side="right")
+            # every run of onset boundaries is one rise, starting where it is at least half its steepest
+            is_first = np.r_[True, np.diff(cand) > 1]
+            run_at = np.flatnonzero(is_first)
+            steep = inside[c, cand] / (before[c, cand] + 1e-30)
+            half = 0.5 * np.repeat(np.maximum.reduceat(steep, run_at), np.diff(np.r_[run_at, cand.size]))
+            good = np.flatnonzero(steep >= half)
+            _, at = np.unique((np.cumsum(is_first) - 1)[good], return_index=True)
+            first, b0s = cand[run_at], cand[good[at]]
+            # only rises with a fall in reach are looked at closely
+            reach = np.searchsorted(offs, first + self._bmax + gi, side="right") > np.searchsorted(offs, first + self._bmin)
             busy_until = -1
-            for f0, lo, hi in zip(first[reach_hi > reach_lo].tolist(), reach_lo[reach_hi > reach_lo].tolist(),
-                                  reach_hi[reach_hi > reach_lo].tolist()):
-                run_end = f0
-                while run_end + 1 < n_on and onset[c, run_end + 1]:
-                    run_end += 1
-                r = inside[c, f0 : run_end + 1] / (before[c, f0 : run_end + 1] + 1e-30)
-                b0 = f0 + int(np.flatnonzero(r >= 0.5 * r.max())[0])
+            for b0 in b0s[reach].tolist():
                 if b0 < busy_until:
                     continue
                 lo = np.searchsorted(offs, b0 + self._bmin)
                 hi = np.searchsorted(offs, b0 + self._bmax, side="right")
+                floor = K * before[c, b0]
                 for r1 in offs[lo:hi].tolist():
                     outside = max(before[c, b0], after[c, r1])
-                    if in_before[c, r1] < K * outside or inside[c, b0 : r1 - gi + 1].min() < K * outside:
+                    if in_before[c, r1] < K * outside:
+                        continue
+                    held = inside[c, b0 : r1 - gi + 1].min()
+                    if held < floor:
+                        break  # the level fell back before this fall, so before every later one too
+                    if held < K * outside:
                         continue
                     # the end is where the fall is steepest, within the run of boundaries that see it
                     run_end = r1
@@ -569,8 +640,29 @@ class ImpulseDetector:
                     level = (cs[c, a + r1] - cs[c, a + b0]) / (r1 - b0)
                     value = 10.0 * math.log10(level / max(outside, 1e-30))
                     s0, s1 = (qa + b0) * QUAD * MICRO, (qa + r1) * QUAD * MICRO
+                    if value < self._burst_min_db:
+                        # too weak to be told from the music (a burst on top of it would not be weak), but a
+                        # look-alike for the recurrence test
+                        self._burst_shapes.append((s1 - s0, value))
+                        busy_until = int(r1)
+                        break
+                    # steady inside: noise switched on keeps its level from chunk to chunk (a 2 ms chunk of
+                    # white noise varies by well under 1 dB); a strum or a percussion sample swells and decays
+                    # (a quad at either end is left out: the ramps, and the quad grid against the true edges)
+                    nk = (r1 - b0 - 2) // self._chunk
+                    e = cs[c, a + b0 + 1 : a + b0 + 2 + self._chunk * nk : self._chunk]
+                    lg = np.maximum(e[1:] - e[:-1], 1e-30)
+                    np.log10(lg, out=lg)
+                    mean = float(lg.sum()) / nk
+                    # standard deviation of the chunk levels, dB
+                    spread_db = 10.0 * math.sqrt(max(float(lg @ lg) / nk - mean * mean, 0.0))
+                    if spread_db > self._steady_db:
+                        # a swell or a decay; a later rise inside it (a burst that starts on the tail of a
+                        # drum hit) is still looked at
+                        self._burst_shapes.append((s1 - s0, value))
+                        break
                     detail = (f"broadband burst of {(s1 - s0) / self.sample_rate * 1000:.0f} ms, "
-                              f"{value:.1f} dB above the music residual around it")
+                              f"{value:.1f} dB above the music residual around it, level steady to {spread_db:.1f} dB")
                     self._events.append(("noise_burst", s0, s1, c, value, detail))
                     busy_until = int(r1)
                     break
@@ -580,14 +672,17 @@ class ImpulseDetector:
         """Events without the bursts that recur: a sound that comes back again and again with the same length
         and level (a shaker or a hi-hat sample on every beat) is part of the music, not a fault."""
         bursts = [e for e in self._events if e[0] == "noise_burst"]
-        if len(bursts) <= self._recurrent:
+        shapes = [(e[2] - e[1], e[4]) for e in bursts] + self._burst_shapes
+        if not bursts or len(shapes) <= self._recurrent:
             return self._events
-        # look-alikes: durations within a bin of 15 % and levels within a bin of 4 dB of each other
-        dur_bin = np.round(np.log([max(e[2] - e[1], 1) for e in bursts]) / math.log(1.15)).astype(np.int64)
-        val_bin = np.round(np.array([e[4] for e in bursts]) / 4.0).astype(np.int64)
+        # look-alikes: durations within a bin of 15 % and levels within a bin of 4 dB of each other; the
+        # candidates that failed the level or steadiness test count too (the same sample, played softer)
+        dur_bin = np.round(np.log([max(n, 1) for n, _ in shapes]) / math.log(1.15)).astype(np.int64)
+        val_bin = np.round(np.array([v for _, v in shapes]) / 4.0).astype(np.int64)
         counts: dict[tuple[int, int], int] = {}
         for key in zip(dur_bin.tolist(), val_bin.tolist()):
             counts[key] = counts.get(key, 0) + 1
+        dur_bin, val_bin = dur_bin[: len(bursts)], val_bin[: len(bursts)]
         recurrent = [
             sum(counts.get((d + i, v + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1)) > self._recurrent
             for d, v in zip(dur_bin.tolist(), val_bin.tolist())
