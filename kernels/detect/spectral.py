@@ -91,8 +91,9 @@ HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
-HUM_TRACK_HELD = 0.85  # whole-track hum: the hum's phasor holds in this fraction of the 5 s stretches ...
-HUM_TRACK_AWAY = 0.6  # ... or averages this much of itself over the stretches away from the hum windows
+HUM_TRACK_AWAY = 0.5  # whole-track hum: its phasor averages this much of itself away from the hum windows ...
+HUM_TRACK_AWAY_MIN_S = 1.0  # ... or the hum windows leave less than this much sounding audio
+HUM_TRACK_EDGE_FRAMES = 2  # frames each side of an edge of silence or of the hum windows that are not "away"
 HUM_DRIFT_HZ = 0.1  # mains frequency searched this far from nominal (fundamental; harmonics k times)
 HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
@@ -111,6 +112,8 @@ LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192
 LOSSY_MIN_HZ = 4000.0
 LOSSY_MAX_HZ = 20500.0
 LOSSY_SMOOTH_HZ = 60.0
+LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above it is flat (a noise floor) ...
+LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
 BIT_DEPTH_MIN_SAMPLES = 256
 BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
 
@@ -588,12 +591,12 @@ class SpectralDetector:
         held = [b for b in heard if whole[b][0]]
         if held:
             best = max(held, key=lambda b: (whole[b][1], hits[b].mean()))
-            fraction = whole[best][1]
+            held_share = whole[best][1]
             return [Detection("hum", 0.0, duration, -1, float(best),
                               f"{best} Hz mains hum with harmonics through the whole track (heard in "
                               f"{100 * hits[best].mean():.0f} % of the 5 s windows, comb score up to "
-                              f"{top[hits[best]].max():.0f} dB; its phase holds in {100 * fraction:.0f} % of "
-                              f"the 5 s stretches)")]
+                              f"{top[hits[best]].max():.0f} dB; elsewhere its phasor holds "
+                              f"{100 * min(held_share, 9.99):.0f} % of its level)")]
         found = []
         for base in heard:
             runs = []
@@ -619,13 +622,13 @@ class SpectralDetector:
         return found
 
     def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray) -> tuple[bool, float]:
-        """Whether the hum heard in the windows ``hit`` runs through the whole track, and the fraction of the
-        track's 5 s stretches whose comb phasor agrees with the hum windows' phasor.
+        """Whether the hum heard in the windows ``hit`` runs through the whole track, and the share of its
+        phasor that holds away from those windows.
 
         The phasors of the hum windows' frames give the hum's phasor on each line (with the mains frequency a
-        little off nominal: a drift of up to 0.1 Hz is searched). Each stretch of ``HUM_WINDOW_FRAMES + 1``
-        frames is projected onto it, each line weighted by the inverse of the music's power near it; a stretch
-        holds the hum when that projection reaches half of the hum's own.
+        little off nominal: a drift of up to 0.1 Hz is searched). The mean phasor of the sounding frames away
+        from those windows is projected onto it, each line weighted by the inverse of the music's power near
+        it: about 1 where the hum goes on under louder music, about 0 where there is none.
         """
         cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
         phasors = np.concatenate(self._hum_phasors)[:, cols].astype(np.complex128)
@@ -649,23 +652,22 @@ class SpectralDetector:
                 best = (power, f, ref)
         _, f, ref = best
         turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
-        size = HUM_WINDOW_FRAMES + 1
-        count = frames // size
-        if count < 2:
-            return bool(inside.all()), float(inside.all())
-        stretches = turned[: count * size].reshape(count, size, -1).mean(axis=1)
-        proj = (np.conj(ref) * weight * stretches).real.sum(axis=1) / (np.abs(ref) ** 2 * weight).sum()
         # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
-        quiet = (np.abs(phasors[: count * size]) ** 2).max(axis=1) < self._hum_min_power
-        sounding = quiet.reshape(count, size).mean(axis=1) < 0.5
-        if not sounding.any():
-            return False, 0.0
-        fraction = float(np.mean(proj[sounding] >= 0.5))
-        # stretches away from the hum windows: a hum through the track keeps its phasor there on average
-        away = sounding & (inside[: count * size].reshape(count, size).mean(axis=1) < 0.5)
-        spread = fraction >= HUM_TRACK_HELD or (
-            away.sum() >= 2 and float(proj[away].mean()) >= HUM_TRACK_AWAY)
-        return spread, fraction
+        sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
+        away = sounding & ~inside
+        # frames that straddle the edge of the silence or of the hum windows hold a part of either
+        edge = np.zeros_like(away)
+        change = np.flatnonzero(np.diff(away.astype(np.int8)) != 0)
+        for offset in range(-HUM_TRACK_EDGE_FRAMES + 1, HUM_TRACK_EDGE_FRAMES + 1):
+            edge[np.clip(change + offset, 0, frames - 1)] = True
+        away &= ~edge
+        hop_s = self._hum_hop / self._dec_rate
+        if away.sum() * hop_s < HUM_TRACK_AWAY_MIN_S:  # the hum windows cover all the sounding audio
+            return True, 1.0
+        # a hum through the track keeps its phasor away from the windows that hear it, on average
+        held = np.conj(ref) * weight * turned[away].mean(axis=0)
+        proj = float(held.real.sum() / (np.abs(ref) ** 2 * weight).sum())
+        return proj >= HUM_TRACK_AWAY, proj
 
     def _lossy_finding(self, duration: float) -> Detection | None:
         if not self._lossy_count:
@@ -694,9 +696,15 @@ class SpectralDetector:
         stop = ceiling[np.minimum(cands + above, top)]
         step = passband - stop
         i = int(np.argmax(step))
-        if step[i] < self.lossy_step_db:
-            return None
         c = int(cands[i])
+        if step[i] < self.lossy_step_db:
+            # requantised after the cut (a 12-bit transfer of a lossy source): the stopband is the new noise
+            # floor, flat to Nyquist, and the cliff into it is shallower; music above a natural roll-off is not
+            # flat like that
+            above_band = level[min(c + above, top) : top + 1]
+            flat = above_band.size >= 2 and float(above_band.max() - np.median(above_band)) <= LOSSY_FLAT_DB
+            if not (flat and step[i] >= LOSSY_FLAT_STEP_DB):
+                return None
         pass_db = float(passband[i])
         region = np.arange(c - below[0], c + above + 1)
         inside = region[level[region] >= pass_db - 20.0]

@@ -170,6 +170,31 @@ def test_natural_roll_off_is_not_a_brick_wall(sr):
     assert _kinds(_detect(scipy.signal.sosfilt(sos, x, axis=1), sr), "lossy_bandwidth") == []
 
 
+def _requantised(x, bits, seed=0):
+    """``x`` reduced to ``bits`` with TPDF dither: a flat noise floor about 6 dB per bit down."""
+    rng = np.random.default_rng(seed)
+    scale = 2.0 ** (bits - 1)
+    return np.round(x * scale + rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)) / scale
+
+
+@pytest.mark.parametrize(("sr", "cutoff"), [(48000, 13000), (96000, 17000)])
+def test_brick_wall_under_a_later_requantisation_noise_floor_is_found(sr, cutoff):
+    # a lossy source later reduced to 12 bits: the stopband is the dither's flat floor, about 30 dB under the
+    # passband just below the cut (less than the 35 dB a bare brick wall must show; the benchmark planted this)
+    x = _requantised(_lowpassed_noise(sr, cutoff) * 0.3, 12)
+    found = _kinds(_detect(x, sr), "lossy_bandwidth")
+    assert len(found) == 1
+    assert found[0].value == pytest.approx(cutoff, abs=300)
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+def test_natural_roll_off_into_a_dither_floor_is_not_a_brick_wall(bits):
+    sr = 48000
+    sos = scipy.signal.butter(4, 8000, fs=sr, output="sos")
+    x = scipy.signal.sosfilt(sos, _lowpassed_noise(sr, None), axis=1) * 0.3
+    assert _kinds(_detect(_requantised(x, bits), sr), "lossy_bandwidth") == []
+
+
 @pytest.mark.parametrize("bits", [16, 12, 8])
 def test_short_bit_depth_in_a_24_bit_container(bits):
     sr = 44100
