@@ -25,12 +25,13 @@ Hum (``hum``)
 
     *Whole track or sections.* The frames' complex spectra on the comb lines are kept (turned to one time
     origin they are the comb's phasors). Where the hum windows are, they give the hum's phasor on each line
-    (a mains drift of up to 0.1 Hz is searched); every 5 s stretch of the track is projected onto it, each
-    line weighted by the inverse of the music's power near it. Louder music masks a hum in the floor spectra
-    but does not turn its phasor away, so the hum is reported once, spanning the track, when the projection
-    reaches half the hum's own in 85 % of the stretches, or averages 0.6 of it over the stretches away from
-    the hum windows; stretches of digital silence (a head of zeros put in front later) count neither way.
-    Otherwise each run of hum windows (runs closer than ``hum_merge_gap_s`` join) is a section.
+    (a mains drift of up to 0.1 Hz is searched). Louder music masks a hum in the floor spectra but does not
+    turn its phasor away, so the mean phasor of the sounding frames away from the hum windows (frames of
+    digital silence, such as a head of zeros put in front later, and the frames at the edges left out) is
+    projected onto it, each line weighted by the inverse of the music's power near it: about 1 where the hum
+    goes on under louder music, about 0 where there is none. The hum is reported once, spanning the track,
+    when that projection reaches 0.5 or the hum windows leave less than a second of sounding audio; otherwise
+    each run of hum windows (runs closer than ``hum_merge_gap_s`` join) is a section.
 
     *Placing a section's edges.* The windows find a section to about a second. The last ``HUM_RING_S`` of
     every channel's decimated signal is kept in a ring; when a run of hum windows begins, the onset is searched
@@ -59,7 +60,10 @@ Lossy bandwidth (``lossy_bandwidth``)
     the music just under it, all the way to Nyquist, while a natural roll-off (dull sampled instruments,
     reverb) falls a few dB per kHz. The detector looks for the cutoff in 4 kHz .. min(20.5 kHz, Nyquist - 1.5
     kHz) where the median level over the 1 kHz below the cut exceeds the highest level from 300 Hz above it
-    to Nyquist by ``lossy_step_db``; the value is the highest frequency still within 20 dB of that level.
+    to Nyquist by ``lossy_step_db``, or by 20 dB when everything above the cut is a flat floor (no bin 3 dB
+    over its median: the noise of a later requantisation, e.g. a lossy source moved to 12 bits, fills the
+    stopband; music above a natural roll-off is never that flat); the value is the highest frequency still
+    within 20 dB of that level.
 
 Bit depth (``bit_depth``)
     With ``bits_per_sample`` of a PCM container (more than 8 bits), the first 512 samples of the same frames are
