@@ -116,6 +116,7 @@ LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192
 LOSSY_MIN_HZ = 4000.0
 LOSSY_MAX_HZ = 20500.0
 LOSSY_SMOOTH_HZ = 60.0
+LOSSY_BATCH_FRAMES = 16  # sparse frames transformed together
 LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above it is flat (a noise floor) ...
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
 BIT_DEPTH_MIN_SAMPLES = 256
@@ -239,7 +240,8 @@ class SpectralDetector:
         self._pending_edges = []  # edges whose search region is not complete yet
         self._hum_prev_hit = {base: False for base in HUM_BASES_HZ}
         self._hum_window_count = 0
-        self._dec_parts: list[np.ndarray] = [np.zeros(0)]
+        self._dec_parts: list[np.ndarray] = [np.zeros(0)]  # the channel mean not yet cut into frames
+        self._dec_new: list[list[np.ndarray]] = []  # each channel's decimated pieces since the last flush
         self._dec_pending = 0
         self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
         self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
@@ -254,6 +256,8 @@ class SpectralDetector:
         self._lossy_window = np.hanning(self._lossy_n + 2)[1:-1] / self.channels
         self._lossy_sum = np.zeros(self._lossy_n // 2 + 1)
         self._lossy_count = 0
+        self._lossy_batch = np.empty((LOSSY_BATCH_FRAMES, self._lossy_n))
+        self._lossy_batch_n = 0
         self._pending = np.zeros((self.channels, self._lossy_n))
         self._pending_fill = 0
         self._bits_active = self.bits_per_sample is not None and self.bits_per_sample > 8
@@ -292,26 +296,20 @@ class SpectralDetector:
         if off < n:
             self._dec_carry_sum += block[:, off:].sum(axis=1)
             self._dec_carry_n += n - off
-        for chans in dec:
-            self._ring_write(chans)
-            mono = chans[0]  # the ring holds a copy: the channel's own array can become the mean
-            for other in chans[1:]:
-                mono += other
-            self._dec_parts.append(mono)
+        self._dec_new.extend(dec)  # into the ring and the channel mean at the next flush, all at once
         self._dec_pending += sum(chans[0].size for chans in dec)
         # frames are analysed in batches of about HUM_BATCH_FRAMES: NumPy's per-call cost then hardly counts
         if self._dec_pending >= HUM_BATCH_FRAMES * self._hum_hop + self._hum_n:
             self._hum_flush()
 
-    def _ring_write(self, chans: list[np.ndarray]) -> None:
-        size, total = self._ring_n, chans[0].size
+    def _ring_write(self, fresh: np.ndarray) -> None:
+        size, total = self._ring_n, fresh.shape[1]
         keep = min(total, size)
         at = (self._ring_total + total - keep) % size
         first = min(keep, size - at)
-        for ch, part in enumerate(chans):
-            part = part[total - keep :]
-            self._ring[ch, at : at + first] = part[:first]
-            self._ring[ch, : keep - first] = part[first:]
+        part = fresh[:, total - keep :]
+        self._ring[:, at : at + first] = part[:, :first]
+        self._ring[:, : keep - first] = part[:, first:]
         self._ring_total += total
 
     def _ring_read(self, start: int, stop: int) -> np.ndarray | None:
@@ -323,6 +321,12 @@ class SpectralDetector:
 
     def _hum_flush(self) -> None:
         """Analyse every complete frame of the decimated signal gathered so far."""
+        if self._dec_new:
+            fresh = np.array([np.concatenate([chans[ch] for chans in self._dec_new])
+                              for ch in range(self.channels)])
+            self._dec_new = []
+            self._ring_write(fresh)
+            self._dec_parts.append(fresh.sum(axis=0))
         buf = np.concatenate(self._dec_parts) if len(self._dec_parts) > 1 else self._dec_parts[0]
         size, hop = self._hum_n, self._hum_hop
         if buf.size < size:
@@ -384,6 +388,8 @@ class SpectralDetector:
         rate = self._dec_rate
         for j, base in enumerate(HUM_BASES_HZ):
             hit = (winner == j) & (top >= self.hum_section_score)
+            if not self._hum_prev_hit[base] and not hit.any():  # the usual case: no hum, no edge
+                continue
             before = np.r_[self._hum_prev_hit[base], hit[:-1]]
             for i in np.flatnonzero(hit != before):
                 w = self._hum_window_count + int(i)
@@ -490,9 +496,10 @@ class SpectralDetector:
         # a beat looped sample-exactly is a comb of steady lines every 1/period Hz, one of which can sit on a
         # mains line (125 BPM: every 2.08 Hz, 50 Hz included); hum stands alone among its neighbours
         # (teeth on both sides; a sustained note beside a hum line is on one side only)
+        beside = floor[..., near]
         half = near.shape[-1] // 2
-        teeth = np.minimum(floor[..., near[:, :half]].max(axis=-1), floor[..., near[:, half:]].max(axis=-1))
-        counts &= (line >= teeth * self._hum_near) & (line >= floor[..., near].max(axis=-1) * self._hum_beside)
+        low, high = beside[..., :half].max(axis=-1), beside[..., half:].max(axis=-1)
+        counts &= (line >= np.minimum(low, high) * self._hum_near) & (line >= np.maximum(low, high) * self._hum_beside)
         with np.errstate(divide="ignore", invalid="ignore"):
             if first is not None:
                 counts &= np.abs(10.0 * np.log10(first[..., centres] / second[..., centres])) <= self.hum_stability_db
@@ -532,13 +539,14 @@ class SpectralDetector:
 
     def _sparse_frame(self, frame: np.ndarray) -> None:
         """One ``(channels, length)`` frame: long-term spectrum and bit-depth evidence."""
-        mono = frame[0].copy()
+        mono = self._lossy_batch[self._lossy_batch_n]
+        np.copyto(mono, frame[0])
         for ch in range(1, self.channels):
             mono += frame[ch]
         mono *= self._lossy_window  # the window carries the 1/channels of the mean
-        spectrum = np.fft.rfft(mono)
-        self._lossy_sum += spectrum.real**2 + spectrum.imag**2
-        self._lossy_count += 1
+        self._lossy_batch_n += 1
+        if self._lossy_batch_n == LOSSY_BATCH_FRAMES:
+            self._lossy_flush()
         if self._bits_active:
             scaled = frame[:, :BIT_DEPTH_FRAME_SAMPLES] * float(2 ** (self.bits_per_sample - 1))
             ints = np.rint(scaled)
@@ -554,6 +562,14 @@ class SpectralDetector:
             if self._bits_or & 1:  # the last bit is in use: full depth, nothing more to learn
                 self._bits_active = False
 
+    def _lossy_flush(self) -> None:
+        """Add the batched frames' power spectra to the long-term sum (one FFT call for the batch)."""
+        if self._lossy_batch_n:
+            spectra = np.fft.rfft(self._lossy_batch[: self._lossy_batch_n], axis=1)
+            self._lossy_sum += (spectra.real**2 + spectra.imag**2).sum(axis=0)
+            self._lossy_count += self._lossy_batch_n
+            self._lossy_batch_n = 0
+
     # ------------------------------------------------------------------ results
     def finish(self) -> list[Detection]:
         """Findings for everything fed so far (whole-track findings span ``0 .. duration``)."""
@@ -561,6 +577,7 @@ class SpectralDetector:
         if self._dec_pending:
             self._hum_flush()
         self._hum_resolve_edges(final=True)
+        self._lossy_flush()
         found = self._hum_findings(duration)
         lossy = self._lossy_finding(duration)
         if lossy is not None:
