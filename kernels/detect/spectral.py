@@ -25,7 +25,8 @@ Hum (``hum``)
 
     *Whole track or sections.* The frames' complex spectra on the comb lines are kept (turned to one time
     origin they are the comb's phasors). Where the hum windows are, they give the hum's phasor on each line
-    (a mains drift of up to 0.1 Hz is searched). Louder music masks a hum in the floor spectra but does not
+    (a mains drift of up to 0.3 Hz is searched, 0.01 Hz then 0.001 Hz steps; nominal is kept unless a drift
+    gathers 2 dB more). Louder music masks a hum in the floor spectra but does not
     turn its phasor away, so the mean phasor of the sounding frames away from the hum windows (frames of
     digital silence, such as a head of zeros put in front later, and the frames at the edges left out) is
     projected onto it, each line weighted by the inverse of the music's power near it: about 1 where the hum
@@ -37,7 +38,9 @@ Hum (``hum``)
     every channel's decimated signal is kept in a ring; when a run of hum windows begins, the onset is searched
     from 8 s before to 2.5 s after the first window's start (the region running on to that window's end); when
     it ends, from 2.5 s before to 8 s after the last window's end (the region starting at that window's
-    start). The region is demodulated at the six harmonics, for the channel sum and for each channel (a low end put out of phase
+    start). The mains drift is found first (up to 0.3 Hz; 0.1 Hz off nominal turns the phasor a full turn in
+    10 s), on quarter-second sums of the demodulated channel sum, and kept only if it gathers 2 dB more than
+    nominal. The region is demodulated at the six harmonics, for the channel sum and for each channel (a low end put out of phase
     cancels the hum in the sum, not in a channel), with the region's DC removed. For each candidate edge the
     power of the phasor summed from it to the far end of the region, per line divided by the music's power
     near the line and by the length, peaks at the edge (a likelihood ratio for a step of unknown phasor); the
@@ -98,7 +101,7 @@ HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
 HUM_TRACK_AWAY = 0.5  # whole-track hum: its phasor averages this much of itself away from the hum windows ...
 HUM_TRACK_AWAY_MIN_S = 1.0  # ... or the hum windows leave less than this much sounding audio
 HUM_TRACK_EDGE_FRAMES = 2  # frames each side of an edge of silence or of the hum windows that are not "away"
-HUM_DRIFT_HZ = 0.1  # mains frequency searched this far from nominal (fundamental; harmonics k times)
+HUM_DRIFT_HZ = 0.3  # mains frequency searched this far from nominal (fundamental; harmonics k times)
 HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
 HUM_NEAR_DB = 6.0
@@ -107,6 +110,8 @@ HUM_RING_S = 40.0  # decimated audio kept for placing section edges: 16 s batche
 HUM_EDGE_BEFORE_S = 8.0  # an onset is searched from this long before the first hum window's start ...
 HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and holds hum in 8 of its 9 frames)
 HUM_EDGE_GUARD_S = 0.3
+HUM_EDGE_DRIFT_HZ = 0.3  # mains drift searched when placing an edge (fundamental; harmonics k times)
+HUM_EDGE_DRIFT_GAIN = 10.0 ** (2.0 / 10.0)
 HUM_EDGE_STAGE2 = True
 HUM_EDGE_BASELINE = True
 HUM_EDGE_CHUNK_S = 0.25  # chunks whose sums measure the music's power near each comb line
@@ -440,6 +445,23 @@ class SpectralDetector:
         k = np.arange(1, HUM_HARMONICS + 1)[:, None]
         carrier = np.exp(-2j * np.pi * ((k * (base / rate)) * t % 1.0))  # (harmonics, n)
         sets = [x.sum(axis=0)] + ([x[ch] for ch in range(self.channels)] if self.channels > 1 else [])
+        # real mains runs a little off nominal, and over a region of seconds even 0.05 Hz turns the phasor
+        # (k times that on harmonic k): find the drift on quarter-second sums of the demodulated sum, where
+        # the hum's power gathers best
+        whole = (n // chunk) * chunk
+        sums = (carrier[:, :whole] * sets[0][:whole]).reshape(k.size, -1, chunk).sum(axis=2)
+        noise = np.median(sums.real**2 + sums.imag**2, axis=1) + 1e-300
+        mid_s = (np.arange(sums.shape[1]) + 0.5) * chunk / rate
+        drifts = np.arange(-HUM_EDGE_DRIFT_HZ, HUM_EDGE_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
+        turn = np.exp(-2j * np.pi * drifts[:, None, None] * k[None, :, :] * mid_s[None, None, :])
+        gathered = np.abs((turn * sums[None]).sum(axis=2)) ** 2 / noise[None, :]  # (drifts, harmonics)
+        power = gathered.sum(axis=1)
+        best_drift = int(np.argmax(power))
+        nominal = int(np.argmin(np.abs(drifts)))
+        # nominal unless a drift gathers clearly more (a search over many drifts always gains a little)
+        drift = float(drifts[best_drift]) if power[best_drift] > power[nominal] * HUM_EDGE_DRIFT_GAIN else 0.0
+        if drift:
+            carrier *= np.exp(-2j * np.pi * ((k * (drift / rate)) * np.arange(n) % 1.0))
         lo, hi = max(lo - first, 0), min(hi - first, n - 2 * chunk) if onset else min(hi - first, n)
         if onset:
             lo, hi = lo, max(lo + 1, hi)
@@ -666,12 +688,20 @@ class SpectralDetector:
         drift = np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
         when = np.arange(frames) * hop_s
         best = None
-        for f in drift:  # one drift at a time: a (drifts, frames, lines) array would be large for a long file
-            ref = (np.exp(-2j * np.pi * f * np.outer(when[inside], k)) * phasors[inside]).mean(axis=0)
-            power = float((np.abs(ref) ** 2 * weight).sum())
-            if best is None or power > best[0]:
-                best = (power, f, ref)
-        _, f, ref = best
+        # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine
+        for grid in (drift, None):
+            if grid is None:
+                grid = best[1] + np.arange(-HUM_DRIFT_STEP_HZ, HUM_DRIFT_STEP_HZ + 1e-9, HUM_DRIFT_STEP_HZ / 10)
+            for f in grid:
+                ref = (np.exp(-2j * np.pi * f * np.outer(when[inside], k)) * phasors[inside]).mean(axis=0)
+                power = float((np.abs(ref) ** 2 * weight).sum())
+                if best is None or power > best[0]:
+                    best = (power, f, ref)
+        power, f, ref = best
+        # nominal unless a drift gathers clearly more (a search over many drifts always gains a little)
+        nominal = phasors[inside].mean(axis=0)
+        if power <= float((np.abs(nominal) ** 2 * weight).sum()) * HUM_EDGE_DRIFT_GAIN:
+            f, ref = 0.0, nominal
         turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
         # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
         sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power

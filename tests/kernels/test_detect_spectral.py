@@ -288,6 +288,38 @@ def test_hum_section_in_a_song_is_located_to_50_ms(render_music, seed, style):
     assert found[0].end_s == pytest.approx(stop / sr, abs=0.05)
 
 
+def _drifted_hum(n, sr, f0, level_dbfs, *, start=0, stop=None, seed=0):
+    """Like ``_hum`` but at any mains frequency (real mains runs a little off 50 or 60 Hz)."""
+    rng = np.random.default_rng(seed)
+    stop = n if stop is None else stop
+    t = np.arange(start, stop) / sr
+    h = np.zeros(n)
+    h[start:stop] = sum(10.0 ** (level_dbfs / 20.0) * 0.5 ** (k - 1) * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+                        for k in range(1, 7))
+    return h
+
+
+@pytest.mark.parametrize(("seed", "style", "mains_hz"), [(405, "rock", 59.85), (407, "ballad", 50.1)])
+def test_drifted_mains_hum_section_is_located_to_50_ms(render_music, seed, style, mains_hz):
+    # 0.1 Hz off nominal turns the phasor a full turn in 10 s (six on the 6th harmonic): the edge search finds
+    # the drift first; without it these edges landed 1-2.5 s off
+    sr = 44100
+    x = np.array(render_music(seed, sr, 30, style=style, renderer=_renderer()))
+    start, stop = round(8.3 * sr), round(19.7 * sr)
+    found = _kinds(_detect(x + _drifted_hum(x.shape[1], sr, mains_hz, -32, start=start, stop=stop, seed=seed),
+                           sr), "hum")
+    assert [f.value for f in found] == [round(mains_hz, -1)]
+    assert found[0].start_s == pytest.approx(start / sr, abs=0.05)
+
+
+def test_drifted_mains_hum_through_a_song_is_whole_track(render_music):
+    sr = 44100
+    x = np.array(render_music(405, sr, 30, style="rock", renderer=_renderer()))
+    found = _kinds(_detect(x + _drifted_hum(x.shape[1], sr, 50.15, -40, seed=8), sr), "hum")
+    assert [(f.value, f.start_s) for f in found] == [(50, 0.0)]
+    assert found[0].end_s == pytest.approx(x.shape[1] / sr)
+
+
 def test_whole_track_hum_after_a_silent_head_is_one_whole_track_finding(render_music):
     # hum recorded through the whole song, then a head of digital silence put in front (an export with a
     # pre-roll): the silence holds no evidence against the hum, which is reported from the file's start
