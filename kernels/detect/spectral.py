@@ -238,7 +238,7 @@ class SpectralDetector:
         self._dec_carry_n = 0
         # the last HUM_RING_S of each channel's decimated signal (times channels: the mean is their sum), for
         # placing section edges; a ring, so memory does not grow with the file
-        self._ring_n = int(round(HUM_RING_S * self._dec_rate))
+        self._ring_n = round(HUM_RING_S * self._dec_rate)
         self._ring = np.zeros((self.channels, self._ring_n))
         self._ring_total = 0  # decimated samples written so far
         self._edges = {}  # (base, window index, "on"/"off") -> edge time in s
@@ -462,11 +462,13 @@ class SpectralDetector:
         drift = float(drifts[best_drift]) if power[best_drift] > power[nominal] * HUM_EDGE_DRIFT_GAIN else 0.0
         if drift:
             carrier *= np.exp(-2j * np.pi * ((k * (drift / rate)) * np.arange(n) % 1.0))
-        lo, hi = max(lo - first, 0), min(hi - first, n - 2 * chunk) if onset else min(hi - first, n)
+        # candidate edges as indices into the region, leaving half a second of the hum side
         if onset:
-            lo, hi = lo, max(lo + 1, hi)
+            lo = max(lo - first, 0)
+            hi = max(lo + 1, min(hi - first, n - 2 * chunk))
         else:
-            lo, hi = max(lo, 2 * chunk), max(max(lo, 2 * chunk) + 1, hi)
+            lo = max(lo - first, 2 * chunk)
+            hi = max(lo + 1, min(hi - first, n))
         best = None
         for sig in sets:
             z = carrier * sig
