@@ -93,6 +93,16 @@ def _db(value: float) -> float:
     return 20.0 * math.log10(max(float(value), _TINY))
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (linear interpolation) of a short 1-D array, by partial sorting."""
+    n = values.size
+    pos = q / 100.0 * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(values, (lo, hi))
+    return float(part[lo] + (pos - lo) * (part[hi] - part[lo]))
+
+
 class RunDetector:
     """Streaming detector of dropouts, clipping and cut edges.
 
@@ -199,7 +209,8 @@ class RunDetector:
         self.frame = 16 * max(1, round(sr / 16000.0))
         self._ones = np.ones(self.frame) / self.frame
         ramp = np.linspace(-1.0, 1.0, self.frame)
-        self._moments = np.stack([self._ones, ramp], axis=1)
+        vee = np.abs(ramp) - np.abs(ramp).mean()
+        self._moments = np.stack([self._ones, ramp, vee], axis=1)
         self._silence = 10.0 ** (silence_dbfs / 20.0)
         self._silence_db = float(silence_dbfs)
         self._stop_ptp = 2.0 * self._silence
@@ -215,6 +226,8 @@ class RunDetector:
         self._steep_fall_db = float(dropout_steep_fall_db)
         self._slope_db = float(dropout_slope_db)
         self._held_floor_db = float(dropout_held_floor_dbfs)
+        self._lowest_floor_db = min(self._silence_db + self._floor_db, self._held_floor_db)
+        self._lowest_floor = 10.0 ** (self._lowest_floor_db / 20.0)
         if bits_per_sample is not None and bits_per_sample <= 24:
             self._flat = 2.01 * 2.0 ** -(int(bits_per_sample) - 1)
         else:
@@ -245,7 +258,7 @@ class RunDetector:
         # dropout state per track
         self._run_start = [0] * self._tracks  # the stream starts inside a (head) run
         self._in_run = [True] * self._tracks
-        self._open_start: list[tuple] = [(0, -math.inf, -math.inf, -math.inf, np.zeros(1))] * self._tracks
+        self._open_start: list[tuple | None] = [(0, -math.inf, -math.inf, -math.inf, np.zeros(1))] * self._tracks
         self._levels = np.zeros((self._tracks, 0))  # last ctx+pre frame levels (mean |x|)
         # track, start, end, pre dB, context dB, near dB, the level(s) it stopped at
         self._dropouts: list[tuple] = []
@@ -258,6 +271,8 @@ class RunDetector:
         self._head = np.zeros((c, 0))
         self._tail = np.zeros((c, 0))
         self._hist = np.zeros(_HIST_BINS, dtype=np.int64)
+        self._hist_pending: list[np.ndarray] = []  # levels not yet binned (binned a few thousand at a time)
+        self._hist_pending_n = 0
 
     # ------------------------------------------------------------------ streaming
     def process(self, block) -> None:
@@ -290,54 +305,58 @@ class RunDetector:
         """Keep the flat runs near each channel's own positive and negative extremes (a DC offset on one
         channel puts its two polarities' flat tops at different levels, and the channels' tops apart)."""
         n = x.shape[1]
-        # the peak magnitude of every chunk of _CHUNK samples: samples in a band are few, and are searched
-        # for only in the chunks that reach the lower of the channel's two bands
+        c = self.channels
+        # The peak magnitude of every chunk of _CHUNK samples; only the chunks that reach the lower of a
+        # channel's two bands are looked into, first for their highest and lowest samples (which update the
+        # extremes exactly), then, where those reach a polarity's own band, for the samples in it. The band of
+        # the weaker polarity often lies where the stronger one's ordinary peaks are: those chunks stop at
+        # the first step.
         k = n // _CHUNK
-        cmax = a[:, : k * _CHUNK].reshape(self.channels, k, _CHUNK).max(axis=2)
+        cmax = a[:, : k * _CHUNK].reshape(c, k, _CHUNK).max(axis=2)
         if k * _CHUNK < n:
             cmax = np.concatenate([cmax, a[:, k * _CHUNK :].max(axis=1, keepdims=True)], axis=1)
         amax = cmax.max(axis=1)
+        ext = self._ext
+        lows = self._band * ext.min(axis=1)
         rows = []
         grew = False
-        lows = self._band * self._ext.min(axis=1)
         for ch in np.flatnonzero((amax >= lows) & (amax > 0.0)).tolist():
-            ext = self._ext[ch]
-            low = float(lows[ch])
             xc = x[ch]
-            if low > 0.0:
-                # a new extreme is above the old one: among these samples
-                chunks = np.flatnonzero(cmax[ch] >= low)
-                if chunks.size > 4:
-                    idx = np.flatnonzero(a[ch] >= low)
-                else:
-                    parts = [c0 * _CHUNK + np.flatnonzero(a[ch, c0 * _CHUNK : (c0 + 1) * _CHUNK] >= low)
-                             for c0 in chunks.tolist()]
-                    idx = np.concatenate(parts) if len(parts) > 1 else parts[0]
-                v = xc[idx]
-                top, bottom = (float(v.max()), float(-v.min())) if v.size else (0.0, 0.0)
-            else:  # a polarity not seen yet (the start of the stream)
-                top, bottom = float(xc.max()), float(-xc.min())
-                idx = None
-            if top > ext[0] or bottom > ext[1]:
-                ext[0], ext[1] = max(ext[0], top), max(ext[1], bottom)
+            chunks = np.flatnonzero(cmax[ch] >= lows[ch])
+            whole = chunks[chunks < k]
+            rows_x = xc[: k * _CHUNK].reshape(k, _CHUNK)[whole]  # a copy of just those chunks
+            hi, lo = rows_x.max(axis=1), rows_x.min(axis=1)
+            if chunks.size > whole.size:  # the partial chunk at the end of the block
+                rest = xc[k * _CHUNK :]
+                hi, lo = np.append(hi, rest.max()), np.append(lo, rest.min())
+            top, bottom = float(hi.max()), float(-lo.min())
+            if top > ext[ch, 0] or bottom > ext[ch, 1]:
+                ext[ch, 0], ext[ch, 1] = max(ext[ch, 0], top), max(ext[ch, 1], bottom)
                 grew = True
-            thr_pos = self._band * ext[0] if ext[0] > 0.0 else np.inf
-            thr_neg = self._band * ext[1] if ext[1] > 0.0 else np.inf
-            if idx is None:
-                idx = np.flatnonzero((xc >= thr_pos) | (xc <= -thr_neg))
-                v = xc[idx]
-            else:
-                sel = (v >= thr_pos) | (v <= -thr_neg)
-                if not sel.all():
-                    idx, v = idx[sel], v[sel]
+            ext_pos, ext_neg = float(ext[ch, 0]), float(ext[ch, 1])
+            thr_pos = self._band * ext_pos if ext_pos > 0.0 else math.inf
+            thr_neg = self._band * ext_neg if ext_neg > 0.0 else math.inf
+            reach = (hi >= thr_pos) | (lo <= -thr_neg)
+            if not reach.any():
+                continue
+            # the samples in a band, in the chunks that reach it
+            r = np.flatnonzero(reach[: whole.size])
+            sub = rows_x[r]
+            rr, cc = np.nonzero((sub >= thr_pos) | (sub <= -thr_neg))
+            idx = whole[r][rr] * _CHUNK + cc
+            if reach.size > whole.size and reach[-1]:
+                rest = xc[k * _CHUNK :]
+                idx = np.concatenate([idx, k * _CHUNK + np.flatnonzero((rest >= thr_pos) | (rest <= -thr_neg))])
             if not idx.size:
                 continue
+            v = xc[idx]
+            ext_pos, ext_neg = float(ext[ch, 0]), float(ext[ch, 1])
             # a run continues while the next sample is the next index, has the same sign and is flat
             flat_next = (np.diff(idx) == 1) & (np.abs(np.diff(v)) <= self._flat)
             # the usual case, peaks of unclipped music in the band: no flat pair, none at the extreme, none
             # at the block's edges; nothing to keep
             if (idx[0] > 0 and idx[-1] < n - 1 and not flat_next.any()
-                    and not ((v >= ext[0] - self._flat) | (v <= self._flat - ext[1])).any()):
+                    and not ((v >= ext_pos - self._flat) | (v <= self._flat - ext_neg)).any()):
                 continue
             pos = v > 0
             brk = ~flat_next | (pos[1:] != pos[:-1])
@@ -347,10 +366,10 @@ class RunDetector:
             s, e = idx[first], idx[last]
             level = np.maximum.reduceat(np.abs(v), first)
             sign = np.where(pos[first], 1.0, -1.0)
-            ext = self._ext[ch, np.where(pos[first], 0, 1)]
+            own_ext = np.where(pos[first], ext_pos, ext_neg)
             # keep runs of two or more, single samples at the block edges (a run may continue there), and
             # single samples at the polarity's running extreme (a clipped sample on its own, at the clip level)
-            keep = (length >= 2) | (s == 0) | (e == n - 1) | (level >= ext - self._flat)
+            keep = (length >= 2) | (s == 0) | (e == n - 1) | (level >= own_ext - self._flat)
             if not keep.any():
                 continue
             first, s, e, level, sign = first[keep], s[keep], e[keep], level[keep], sign[keep]
@@ -438,53 +457,53 @@ class RunDetector:
             first_a = np.abs(first_x)
             pos = need
         k = (n - pos) // f
-        body_x = x[:, pos : pos + k * f].reshape(c, k, f)
-        # one product of the magnitudes (just computed, in cache) with the mean and the zero-sum patterns
-        moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
-        if first_x is not None:
-            moments = np.concatenate([(first_a @ self._moments)[:, None, :], moments], axis=1)
-        means = moments[..., 0]
         self._carry = x[:, pos + k * f :].copy()
-        if not means.shape[1]:
-            return
         off = 1 if first_x is not None else 0
+        nf = k + off
+        if not nf:
+            return
+        body_x = x[:, pos : pos + k * f].reshape(c, k, f)
+        # one product of the magnitudes (just computed, in cache) with the mean and two zero-sum patterns
+        moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
+        levels = np.empty((self._tracks, nf))  # mean magnitudes, then (several channels) their maximum
+        levels[:c, off:] = moments[..., 0]
         # A stopped frame has every sample within the silence threshold s of one level c (peak to peak below
         # 2 s). Then every |x| lies within s of one value (|c| when |c| >= s, s when not), so the projection
-        # of |x| on any zero-sum pattern w is at most s * sum|w|: a necessary condition, true of only a few
-        # frames of music (quiet ones), which then get the exact test.
-        silent = np.zeros(means.shape, dtype=bool)
-        cand = np.abs(moments[..., 1]) <= self._pattern_bound[0]
-        cc, jj = np.nonzero(cand)
+        # of |x| on any zero-sum pattern w is at most s * sum|w|: a necessary condition. With a ramp and a V
+        # it holds for the quiet frames of music only (a loud frame may be level on one of them), which
+        # then get the exact test; most blocks have none.
+        silent = np.zeros((c, nf), dtype=bool)
         any_silent = False
-        if cc.size:
-            frames = np.empty((cc.size, f))
-            in_body = jj >= off
-            if in_body.any():
-                frames[in_body] = body_x[cc[in_body], jj[in_body] - off]
-            if (~in_body).any():
-                frames[~in_body] = first_x[cc[~in_body]]
+        if off:  # the frame completed from the last block's carry: tested directly
+            levels[:c, 0] = first_a @ self._ones
+            silent[:, 0] = first_x.max(axis=1) - first_x.min(axis=1) < self._stop_ptp
+            any_silent = bool(silent[:, 0].any())
+        cand = np.abs(moments[..., 1]) <= self._pattern_bound[0]
+        cand &= np.abs(moments[..., 2]) <= self._pattern_bound[1]
+        if cand.any():
+            cc, jj = np.nonzero(cand)
+            frames = body_x[cc, jj]
             stopped = frames.max(axis=1) - frames.min(axis=1) < self._stop_ptp
-            silent[cc, jj] = stopped
-            any_silent = bool(stopped.any())
-        if self._tracks > self.channels:
-            levels = np.empty((self._tracks, means.shape[1]))
-            levels[: self.channels] = means
-            np.max(means, axis=0, out=levels[-1])
-        else:
-            levels = means
-        # 0.5 dB bins from -160 dBFS, every 4th frame of the absolute grid (single precision and a quarter
-        # of the frames are plenty for the 95th percentile of the loud level)
-        frame0 = self._frames_done  # absolute index of means[:, 0]
+            silent[cc, jj + off] = stopped
+            any_silent = any_silent or bool(stopped.any())
+        if self._tracks > c:
+            np.maximum(levels[0], levels[1], out=levels[-1])
+            for ch in range(2, c):
+                np.maximum(levels[-1], levels[ch], out=levels[-1])
+        # 0.5 dB bins from -160 dBFS, every 4th frame of the absolute grid (a quarter of the frames is plenty
+        # for the median level), binned a few thousand at a time
+        frame0 = self._frames_done  # absolute index of levels[:, 0]
         every = levels[-1, (-frame0) % _HIST_EVERY :: _HIST_EVERY]
-        idx = (np.log10(np.maximum(every, _TINY).astype(np.float32)) * np.float32(20.0 / _HIST_STEP_DB)
-               - np.float32(_HIST_LO_DB / _HIST_STEP_DB)).astype(np.int64)
-        self._hist += np.bincount(np.clip(idx, 0, _HIST_BINS - 1), minlength=_HIST_BINS)
+        self._hist_pending.append(every.copy())
+        self._hist_pending_n += every.size
+        if self._hist_pending_n >= 4096:
+            self._flush_hist()
 
         keep = self._ctx_frames + self._pre_frames
         if not any_silent and not any(self._in_run):  # the common case: music, no stopped frame
             self._levels = (levels[:, -keep:] if levels.shape[1] >= keep
                             else np.concatenate([self._levels, levels], axis=1)[:, -keep:]).copy()
-            self._frames_done = frame0 + means.shape[1]
+            self._frames_done = frame0 + nf
             return
         if self._tracks > self.channels:
             silent = np.vstack([silent, silent.all(axis=0)])
@@ -515,18 +534,31 @@ class RunDetector:
                 sf, ef = int(sf), int(ef)
                 if sf < frame0:  # began in an earlier block: its start was measured then
                     head = self._open_start[t]
+                elif self._too_quiet_before(t, sf, ext, ext0):
+                    continue
                 else:
                     head = self._run_head(t, sf, ext, ext0, x, block_start)
-                self._judge_run(t, head, ef, x, block_start)
+                if head is not None:
+                    self._judge_run(t, head, ef, x, block_start)
             self._in_run[t] = bool(s[-1])
             if self._in_run[t]:
                 self._run_start[t] = frame0 + int(starts[-1])
         for t in range(self._tracks):
             # a run still open at the end of the block: measure its start while those samples are at hand
             if self._in_run[t] and self._run_start[t] >= frame0 and self._run_start[t] > 0:
-                self._open_start[t] = self._run_head(t, self._run_start[t], ext, ext0, x, block_start)
+                sf = self._run_start[t]
+                self._open_start[t] = (None if self._too_quiet_before(t, sf, ext, ext0)
+                                       else self._run_head(t, sf, ext, ext0, x, block_start))
         self._levels = ext[:, -keep:].copy()
-        self._frames_done = frame0 + means.shape[1]
+        self._frames_done = frame0 + nf
+
+    def _flush_hist(self) -> None:
+        if self._hist_pending:
+            levels = np.concatenate(self._hist_pending)
+            idx = (np.log10(np.maximum(levels, _TINY)) * (20.0 / _HIST_STEP_DB) - _HIST_LO_DB / _HIST_STEP_DB)
+            self._hist += np.bincount(np.clip(idx.astype(np.int64), 0, _HIST_BINS - 1), minlength=_HIST_BINS)
+            self._hist_pending = []
+            self._hist_pending_n = 0
 
     def _samples(self, start: int, stop: int, x: np.ndarray, block_start: int) -> np.ndarray:
         """Samples ``start:stop`` (absolute; within the recent samples before the block or in it)."""
@@ -538,6 +570,17 @@ class RunDetector:
         if stop > block_start:
             parts.append(x[:, max(start, block_start) - block_start : stop - block_start])
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _too_quiet_before(self, t: int, sf: int, ext: np.ndarray, ext0: int) -> bool:
+        """Whether the music before a run starting at frame ``sf`` is certainly below every dropout floor,
+        from the frame levels alone: the mean distance of the pre window's samples from the run's level is at
+        most the loudest pre frame's mean magnitude plus that level, which is at most the run's first frame's
+        mean magnitude plus its peak-to-peak (the tail of a fade flickering across the threshold, mostly)."""
+        lo = max(sf - self._pre_frames, ext0)
+        if lo >= sf:
+            return False
+        bound = float(ext[t, lo - ext0 : sf - ext0].max()) + float(ext[t, sf - ext0]) + self._stop_ptp
+        return bound < self._lowest_floor
 
     def _run_head(self, t: int, sf: int, ext: np.ndarray, ext0: int, x: np.ndarray,
                   block_start: int) -> tuple[int, float, float, float, np.ndarray]:
@@ -561,7 +604,9 @@ class RunDetector:
         pre_db = _db(np.abs(pre - level[:, None]).mean(axis=1).max()) if pre.size else -math.inf
         # a run entirely below the silence threshold (digital silence) rather than held at some level
         level = level if np.abs(run).max() >= self._silence else np.zeros_like(level)
-        ref_db = _db(np.percentile(ctx, 90)) if ctx.size else pre_db
+        if pre_db < self._lowest_floor_db:  # too quiet before it to be a dropout (the tail of a fade, mostly)
+            return start, pre_db, -math.inf, -math.inf, level
+        ref_db = _db(_percentile(ctx, 90.0)) if ctx.size else pre_db
         near_db = _db(near.mean()) if near.size else pre_db
         return start, pre_db, ref_db, near_db, level
 
@@ -706,6 +751,7 @@ class RunDetector:
         return clip
 
     def _finish_edges(self) -> list[Detection]:
+        self._flush_hist()
         if self._n < 2 * self._edge:
             return []
         silent_bin = int((self._silence_db - _HIST_LO_DB) / _HIST_STEP_DB)
