@@ -1,15 +1,17 @@
 """Sample-run defects: dropouts, clipping, and starts or ends cut out of the music.
 
-Four kinds come from one cheap pass per block: the absolute value of the block, its maximum, and the mean
-magnitude of every frame of about 1 ms (``F`` = 48 samples at 44.1/48 kHz, 96 at 96 kHz, one matrix-vector
-product). Only where those numbers point at something are samples looked at again.
+Four kinds come from one cheap pass per block: the absolute value of the block, the peak of every chunk of
+2048 samples, and the mean magnitude of every frame of about 1 ms (``F`` = 48 samples at 44.1/48 kHz, 96 at
+96 kHz) with two zero-sum projections of it, in one matrix product. Only where those numbers point at
+something are samples looked at again.
 
 - ``dropout``: a run of at least ``dropout_min_s`` (5 ms) where the waveform stops: every sample within
   ``silence_dbfs`` (-84 dBFS) of one level, whatever that level is (exact zeros, -100 dBFS noise, a 16-bit LSB
   of dither, and the same around a DC offset added later or a sample held by a stalled buffer), per channel
-  or in every channel at once (channel ``-1``). One matrix product of the frame magnitudes with the mean and
-  a zero-sum ramp picks candidate frames (if every sample lies within s of a level c, every magnitude lies
-  within s of one value, so the ramp projection is at most s times its L1 norm); only those get the exact
+  or in every channel at once (channel ``-1``). The projections of the frame magnitudes on a zero-sum ramp
+  and a zero-sum V pick candidate frames (if every sample lies within s of a level c, every magnitude lies
+  within s of one value, so each projection is at most s times its pattern's L1 norm: quiet frames of music
+  pass, loud ones almost never pass both, most blocks have no candidate); only those get the exact
   peak-to-peak test. A run at the channel's own positive or negative extreme is a clipped flat top, not a
   dropout. Music that decays into a pause is not a dropout; a cut from music straight to a stopped waveform
   is. The decision looks at the music over the ``dropout_pre_s`` (3 ms) before the run, measured as the mean
@@ -45,7 +47,10 @@ product). Only where those numbers point at something are samples looked at agai
   low-bit or band-limited signal makes flat runs at every quantisation level near its peak, not at one.
   Every sample at a clip level, a lone one too, is a clipped sample: a section starts at the first of them
   (where the music first reaches the level, often one sample before the first flat run) and runs at the
-  clip levels closer than ``clip_merge_s`` form one section; value: clipped samples in it.
+  clip levels closer than ``clip_merge_s`` form one section; value: clipped samples in it. Known limit: the
+  band follows the polarity's single highest sample, so an outlier above the flat tops (a click on a turned-
+  down clipped master, 0.7 dB over them is enough) drops that polarity's tops; the section is then found
+  only through the other polarities and channels.
 - ``start_cut`` / ``end_cut``: the stream's first (last) samples are already inside the music. Both edges are
   judged against the music's typical level: the median of the mean magnitudes of every 4th 1 ms frame above
   the silence threshold (loudest channel), not its loud level, which one loud section (a clipped stretch driven
@@ -62,10 +67,10 @@ product). Only where those numbers point at something are samples looked at agai
   dBFS. A song that starts on a transient at its very first sample, with no silence at all, is reported: that
   is an abrupt start.
 
-Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram, a reused block-sized buffer
-of magnitudes, and the clipping runs in the top bands (capped at ``clip_max_runs``). Results do not depend on
-the block sizes: frames sit on a fixed grid carried across blocks, and every decision waits for the samples
-it needs.
+Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram (and up to 4096 levels
+waiting to be binned), a reused block-sized buffer of magnitudes, and the clipping runs in the top bands
+(capped at ``clip_max_runs``). Results do not depend on the block sizes: frames sit on a fixed grid carried
+across blocks, and every decision waits for the samples it needs.
 """
 
 from __future__ import annotations
