@@ -27,11 +27,12 @@ Hum (``hum``)
     origin they are the comb's phasors). Where the hum windows are, they give the hum's phasor on each line
     (a mains drift of up to 0.3 Hz is searched, 0.01 Hz then 0.001 Hz steps; nominal is kept unless a drift
     gathers 2 dB more). Louder music masks a hum in the floor spectra but does not
-    turn its phasor away, so the mean phasor of the sounding frames away from the hum windows (frames of
-    digital silence, such as a head of zeros put in front later, and the frames at the edges left out) is
+    turn its phasor away, so the mean phasor of the sounding frames away from the hum windows and from the
+    sections as their edges were placed (a weak hum fills fewer windows than its span; frames of digital
+    silence, such as a head of zeros put in front later, and the two frames either side of it left out) is
     projected onto it, each line weighted by the inverse of the music's power near it: about 1 where the hum
     goes on under louder music, about 0 where there is none. The hum is reported once, spanning the track,
-    when that projection reaches 0.5 or the hum windows leave less than a second of sounding audio; otherwise
+    when that projection reaches 0.5 or nothing sounding is left away from the hum; otherwise
     each run of hum windows (runs closer than ``hum_merge_gap_s`` join) is a section.
 
     *Placing a section's edges.* The windows find a section to about a second. The last ``HUM_RING_S`` of
@@ -40,7 +41,8 @@ Hum (``hum``)
     it ends, from 2.5 s before to 8 s after the last window's end (the region starting at that window's
     start). The mains drift is found first (up to 0.3 Hz; 0.1 Hz off nominal turns the phasor a full turn in
     10 s), on quarter-second sums of the demodulated channel sum, and kept only if it gathers 2 dB more than
-    nominal. The region is demodulated at the six harmonics, for the channel sum and for each channel (a low end put out of phase
+    nominal. A harmonic shared with the other mains frequency (300 Hz) is left out when that one has been
+    heard in the track. The region is demodulated at the six harmonics, for the channel sum and for each channel (a low end put out of phase
     cancels the hum in the sum, not in a channel), with the region's DC removed. For each candidate edge the
     power of the phasor summed from it to the far end of the region, per line divided by the music's power
     near the line and by the length, peaks at the edge (a likelihood ratio for a step of unknown phasor); the
@@ -98,9 +100,8 @@ HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
-HUM_TRACK_AWAY = 0.5  # whole-track hum: its phasor averages this much of itself away from the hum windows ...
-HUM_TRACK_AWAY_MIN_S = 1.0  # ... or the hum windows leave less than this much sounding audio
-HUM_TRACK_EDGE_FRAMES = 2  # frames each side of an edge of silence or of the hum windows that are not "away"
+HUM_TRACK_AWAY = 0.5  # whole-track hum: its phasor averages this much of itself away from the hum windows
+HUM_TRACK_EDGE_FRAMES = 2  # frames each side of an edge of digital silence that are not "away"
 HUM_DRIFT_HZ = 0.3  # mains frequency searched this far from nominal (fundamental; harmonics k times)
 HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
@@ -244,6 +245,7 @@ class SpectralDetector:
         self._edges = {}  # (base, window index, "on"/"off") -> edge time in s
         self._pending_edges = []  # edges whose search region is not complete yet
         self._hum_prev_hit = {base: False for base in HUM_BASES_HZ}
+        self._hum_heard = {base: False for base in HUM_BASES_HZ}
         self._hum_window_count = 0
         self._dec_parts: list[np.ndarray] = [np.zeros(0)]  # the channel mean not yet cut into frames
         self._dec_new: list[list[np.ndarray]] = []  # each channel's decimated pieces since the last flush
@@ -395,6 +397,7 @@ class SpectralDetector:
             hit = (winner == j) & (top >= self.hum_section_score)
             if not self._hum_prev_hit[base] and not hit.any():  # the usual case: no hum, no edge
                 continue
+            self._hum_heard[base] = True
             before = np.r_[self._hum_prev_hit[base], hit[:-1]]
             for i in np.flatnonzero(hit != before):
                 w = self._hum_window_count + int(i)
@@ -442,7 +445,11 @@ class SpectralDetector:
         # far more than a weak hum adds in a few milliseconds
         x = x - x.mean(axis=1, keepdims=True)
         t = first + np.arange(n)
-        k = np.arange(1, HUM_HARMONICS + 1)[:, None]
+        # a harmonic shared with the other mains frequency (300 Hz is 6 x 50 and 5 x 60) belongs to either hum:
+        # left out when the other one has been heard in this track
+        k = np.array([h for h in range(1, HUM_HARMONICS + 1)
+                      if not any((h * base) % other == 0 and self._hum_heard[other]
+                                 for other in HUM_BASES_HZ if other != base)])[:, None]
         carrier = np.exp(-2j * np.pi * ((k * (base / rate)) * t % 1.0))  # (harmonics, n)
         sets = [x.sum(axis=0)] + ([x[ch] for ch in range(self.channels)] if self.channels > 1 else [])
         # real mains runs a little off nominal, and over a region of seconds even 0.05 Hz turns the phasor
@@ -627,12 +634,30 @@ class SpectralDetector:
         top = scores[np.arange(len(scores)), winner]
         hits = {base: (winner == j) & (top >= self.hum_section_score) for j, base in enumerate(HUM_BASES_HZ)}
         heard = [base for base in HUM_BASES_HZ if hits[base].any()]
-        # hum through the whole track: the comb's phasors, heard where the hum windows are, hold on every
-        # stretch of the track (masking by louder music adds power but does not turn the phasor away)
+        sections = {}
+        for base in heard:
+            runs = []
+            for i in np.flatnonzero(hits[base]):
+                s, e = self._window_span_s(int(starts[i]))
+                if runs and s - runs[-1][1] <= self.hum_merge_gap_s:
+                    runs[-1][1], runs[-1][3] = e, int(i)
+                    runs[-1][4] = max(runs[-1][4], float(top[i]))
+                else:
+                    runs.append([s, e, int(i), int(i), float(top[i])])
+            sections[base] = []
+            for s, e, first, last, peak in runs:
+                on = self._edges.get((base, first, "on"))
+                off = self._edges.get((base, last, "off"))
+                placed = on is not None and off is not None
+                s = s if on is None else on
+                e = e if off is None else off
+                sections[base].append((s, min(max(e, s), duration), peak, placed))
+        # hum through the whole track: the comb's phasors, heard in the sections, hold elsewhere (masking by
+        # louder music adds power but does not turn the phasor away)
         whole = {}
         for j, base in enumerate(HUM_BASES_HZ):
-            if hits[base].any():
-                whole[base] = self._hum_held(j, hits[base], starts, levels)
+            if base in sections:
+                whole[base] = self._hum_held(j, hits[base], starts, levels, sections[base])
         held = [b for b in heard if whole[b][0]]
         if held:
             best = max(held, key=lambda b: (whole[b][1], hits[b].mean()))
@@ -644,21 +669,7 @@ class SpectralDetector:
                               f"{100 * min(held_share, 9.99):.0f} % of its level)")]
         found = []
         for base in heard:
-            runs = []
-            for i in np.flatnonzero(hits[base]):
-                s, e = self._window_span_s(int(starts[i]))
-                if runs and s - runs[-1][1] <= self.hum_merge_gap_s:
-                    runs[-1][1], runs[-1][3] = e, int(i)
-                    runs[-1][4] = max(runs[-1][4], float(top[i]))
-                else:
-                    runs.append([s, e, int(i), int(i), float(top[i])])
-            for s, e, first, last, peak in runs:
-                on = self._edges.get((base, first, "on"))
-                off = self._edges.get((base, last, "off"))
-                placed = on is not None and off is not None
-                s = s if on is None else on
-                e = e if off is None else off
-                e = min(max(e, s), duration)
+            for s, e, peak, placed in sections[base]:
                 found.append(Detection("hum", s, e, -1, float(base),
                                        f"{base} Hz mains hum with harmonics from {s:.3f} s to {e:.3f} s (comb "
                                        f"score up to {peak:.0f} dB; edges "
@@ -666,7 +677,8 @@ class SpectralDetector:
         found.sort(key=lambda d: d.start_s)
         return found
 
-    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray) -> tuple[bool, float]:
+    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray,
+                  spans: list[tuple]) -> tuple[bool, float]:
         """Whether the hum heard in the windows ``hit`` runs through the whole track, and the share of its
         phasor that holds away from those windows.
 
@@ -681,9 +693,14 @@ class SpectralDetector:
         # frame f starts f * hop samples in: turn each line's phasor to the stream's time origin
         phasors *= np.exp(-2j * np.pi * ((np.outer(np.arange(frames), self._line_bins[cols]) * self._hum_hop
                                           / self._hum_n) % 1.0))
-        inside = np.zeros(frames, dtype=bool)
+        inside = np.zeros(frames, dtype=bool)  # frames of the hum windows: the hum's phasor is measured there
         for s in starts[hit]:
             inside[int(s) : int(s) + HUM_WINDOW_FRAMES] = True
+        # ... and frames of the sections as their edges were placed (weak hum fills fewer windows than its span)
+        covered = inside.copy()
+        frame_s = self._hum_hop / self._dec_rate
+        for start_s, end_s, *_ in spans:
+            covered[max(0, int(start_s / frame_s) - 1) : int(end_s / frame_s) + 1] = True
         weight = 1.0 / (np.median(levels[hit, j, 1, :], axis=0) + 1e-300)
         hop_s = self._hum_hop / self._dec_rate
         k = np.arange(1, HUM_HARMONICS + 1)
@@ -707,15 +724,13 @@ class SpectralDetector:
         turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
         # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
         sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
-        away = sounding & ~inside
-        # frames that straddle the edge of the silence or of the hum windows hold a part of either
-        edge = np.zeros_like(away)
-        change = np.flatnonzero(np.diff(away.astype(np.int8)) != 0)
+        # frames next to digital silence hold a part of it
+        near_silence = np.zeros_like(sounding)
+        change = np.flatnonzero(np.diff(sounding.astype(np.int8)) != 0)
         for offset in range(-HUM_TRACK_EDGE_FRAMES + 1, HUM_TRACK_EDGE_FRAMES + 1):
-            edge[np.clip(change + offset, 0, frames - 1)] = True
-        away &= ~edge
-        hop_s = self._hum_hop / self._dec_rate
-        if away.sum() * hop_s < HUM_TRACK_AWAY_MIN_S:  # the hum windows cover all the sounding audio
+            near_silence[np.clip(change + offset, 0, frames - 1)] = True
+        away = sounding & ~covered & ~near_silence
+        if not away.any():  # the hum windows cover all the sounding audio
             return True, 1.0
         # a hum through the track keeps its phasor away from the windows that hear it, on average
         held = np.conj(ref) * weight * turned[away].mean(axis=0)
