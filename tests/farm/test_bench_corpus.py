@@ -374,8 +374,14 @@ def _check_truth_in_file(t: dict, y: np.ndarray, sr: int, subtype: str) -> None:
     kind = t["kind"]
     s, e = round(t["start_s"] * sr), round(t["end_s"] * sr)
     chans = _chans(t["channel"])
-    if kind in WHOLE_TRACK_KINDS - {"head_silence", "tail_silence"} or t["detail"].startswith("whole"):
+    if kind in WHOLE_TRACK_KINDS - {"head_silence", "tail_silence"} or (kind == "hum" and t["detail"].startswith("whole")):
         assert t["start_s"] == 0.0 and t["end_s"] == pytest.approx(dur)
+    if kind == "clipping":
+        # From the first clipped sample to the last, whole-track clippings included: flat tops at both ends.
+        top = np.max(np.abs(y))
+        flat = np.flatnonzero(np.any(np.abs(y) >= top * (1 - 1e-9), axis=0))
+        assert 0.0 <= t["start_s"] <= t["end_s"] <= dur + 1e-9
+        assert flat[0] >= s - 1 and flat[-1] <= e
     if kind == "dropout":
         seg = y[chans, s:e]
         assert np.max(np.abs(seg)) <= (0 if t["detail"] == "exact zeros" else 3 * lsb + 1e-4)
