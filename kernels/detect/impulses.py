@@ -122,6 +122,12 @@ _PLATEAU_MIN = 0.05  # smallest |level| of a clipped flat top (quiet 16-bit audi
 _PLATEAU_LOUD = 0.25  # two identical samples at the extreme make a flat top only this loud
 _PLATEAU_NEAR = 6  # samples on either side of an event searched for a flat top
 _PLATEAU_SPAN = 256  # samples on either side over which the flat top must be the extreme
+_FLAT_NEAR = 24  # samples on either side of a splice candidate searched for a clipped flat top
+_REP_GAP = 6  # samples after the residual peak skipped by the repeat test (the joint lies within them)
+_REP_LEN = 16  # samples compared
+_REP_MIN_LAG, _REP_MAX_LAG = 20, 2048  # lags searched
+_REP_MATCH_DB = -25.0  # largest relative error of the repeated stretch
+_REP_CONTRAST_DB = 15.0  # how much worse the same lag must match before the joint
 _SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
 # raw samples kept before the first undecided quad: the predictors' span and the flat-top search
 _RAW_BEFORE = max(2 * _LP_SPAN, _PLATEAU_SPAN + _PLATEAU_NEAR + 2 * QUAD * MICRO)
@@ -184,7 +190,7 @@ class ImpulseDetector:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
-                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, click_shape_fit: float = 0.6,
+                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, splice_one_db: float = 9.0, click_shape_fit: float = 0.6,
                  min_click_dbfs: float = -50.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
                  burst_max_s: float = 0.35, recurrent_bursts: int = 3, burst_min_db: float = 9.5,
@@ -205,6 +211,8 @@ class ImpulseDetector:
         self._click_ratio = 10.0 ** (click_threshold_db / 10.0)
         self._splice_ratio = 10.0 ** (min(splice_threshold_db, click_threshold_db) / 10.0)
         self._splice_lp_ratio = 10.0 ** (splice_prediction_db / 10.0)
+        self._one_db = float(min(splice_one_db, click_threshold_db))
+        self._one_ratio = 10.0 ** (self._one_db / 10.0)
         self._click_fit = float(click_shape_fit)
         lsb = 2.0 ** (1 - int(bits_per_sample)) if bits_per_sample else 0.0
         min_amp = max(10.0 ** (min_click_dbfs / 20.0), 8 * lsb)
@@ -407,8 +415,13 @@ class ImpulseDetector:
             # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it
             joint = plain.min(axis=0)
             weak = (joint >= self._splice_ratio) & (pair.min(axis=0) >= self._min_pair_energy) & (score == 0)
+            # or one channel breaks clearly (a splice's step may be large in one channel only)
+            one = (plain.max(axis=0) >= self._one_ratio) & (pair.max(axis=0) >= self._min_pair_energy) & (score == 0)
+            weak |= one
             if weak.any():
-                weak[np.flatnonzero(weak)[~self._steps_win(qa * QUAD + np.flatnonzero(weak))]] = False
+                idx = np.flatnonzero(weak)
+                won = self._steps_win(qa * QUAD + idx)
+                weak[idx[~won]] = False
             score = np.where(weak, joint * (1e-9 / self._click_ratio), score)  # below every strong hit
         if not score.any():
             return
@@ -452,7 +465,17 @@ class ImpulseDetector:
             shape_fit = float(fit[best_click, chans].sum()) / (float((res[chans] ** 2).sum()) + 1e-30)
         # a splice cuts every channel at once: each channel's own residual rises there
         everywhere = self.channels == 1 or bool(np.all(plain_db >= SPLICE_ALL_DB))
-        if splice_only and not (step and everywhere and self._prediction_breaks(start)):
+        splice = False
+        if step or splice_only:
+            if step and everywhere and splice_only:
+                splice = self._prediction_breaks(start)
+            if not splice and (splice_only or not everywhere):
+                # the audio after the joint repeats, sample for sample, what was just played: a splice whatever
+                # the size of its step in each channel (never next to a clipped flat top: constant runs repeat)
+                rep = None if self._flat_run_near(k) else self._repeat_at(k)
+                if rep is not None:
+                    splice, step, everywhere, start = True, True, True, rep
+        if splice_only and not splice:
             return
         width = 0 if step else int(_TEMPLATE_WIDTH[best_click])
         if lo >= 0 and self._on_plateau(start, width, chans if not (step and everywhere) else np.arange(self.channels)):
@@ -562,6 +585,61 @@ class ImpulseDetector:
             if not (shift > _ONSET_SHIFT * dev and shift > 2.0 * slope * (width + _ONSET_SPAN + 1)):
                 return False
         return True
+
+    def _flat_run_near(self, k: int) -> bool:
+        """Is there a run of ``_PLATEAU_RUN`` identical samples at ``_PLATEAU_MIN`` or louder within ``_FLAT_NEAR``
+        samples of raw sample ``k`` in some channel? Clipped flat tops repeat themselves exactly and break every
+        predictor at their edges, so the one-channel and repeat tests for splices are not made next to them."""
+        a = k - _FLAT_NEAR - self._raw_start
+        b = k + _FLAT_NEAR - self._raw_start
+        if a < 0 or b > self._raw.shape[1]:
+            return True
+        x = self._raw[:, a:b]
+        same = (x[:, 1:] == x[:, :-1]) & (np.abs(x[:, 1:]) >= _PLATEAU_MIN)
+        return bool((same[:, 1:] & same[:, :-1]).any())
+
+    def _repeat_at(self, k: int) -> int | None:
+        """Does the audio just after raw sample ``k`` repeat, sample for sample in every channel, a stretch that
+        ended a little before it (a splice that plays the last 20-2048 samples again)? Returns the joint.
+
+        The samples ``_REP_GAP .. _REP_GAP + _REP_LEN`` after ``k`` are compared with every earlier stretch up to
+        ``_REP_MAX_LAG`` back; the best lag must match to ``_REP_MATCH_DB`` while the same lag matches the samples
+        before ``k`` at least ``_REP_CONTRAST_DB`` worse (a periodic tone repeats on both sides of any point; a
+        repeat splice only after its joint). The joint is the first sample from which the lag matches.
+        """
+        G, M, Lmax = _REP_GAP, _REP_LEN, _REP_MAX_LAG
+        a = k + G - self._raw_start
+        lo = a - Lmax
+        if lo - 2 * G - M < 0 or a + M > self._raw.shape[1]:
+            return None
+        x = self._raw[:, lo - 2 * G - M : a + M].astype(np.float64)
+        ref = x[:, -M:]
+        e_ref = float((ref * ref).sum())
+        if e_ref <= 0.0:
+            return None
+        hist = x[:, 2 * G + M : -M]  # candidates for the repeated stretch: lags Lmax .. 1
+        cross = sum(np.correlate(hist[c], ref[c], mode="valid") for c in range(self.channels))
+        sq = np.concatenate([[0.0], np.cumsum((hist * hist).sum(axis=0))])
+        energy = sq[M:] - sq[:-M]
+        err = np.maximum(e_ref + energy - 2.0 * cross, 0.0) / e_ref  # index i: lag Lmax - i
+        lags = Lmax - np.arange(err.size)
+        err[lags < _REP_MIN_LAG] = np.inf
+        i = int(np.argmin(err))
+        if not err[i] <= 10.0 ** (_REP_MATCH_DB / 10.0):
+            return None
+        lag = int(lags[i])
+        xb = self._raw[:, a - 2 * G - M : a - 2 * G].astype(np.float64)
+        yb = self._raw[:, a - 2 * G - M - lag : a - 2 * G - lag].astype(np.float64)
+        e_b = float(((xb - yb) ** 2).sum()) / (float((xb * xb).sum()) + 1e-30)
+        if e_b < err[i] * 10.0 ** (_REP_CONTRAST_DB / 10.0):
+            return None
+        # the joint: the first sample from which the audio equals the audio ``lag`` samples earlier
+        seg = self._raw[:, a - 2 * G - M : a + M].astype(np.float64)
+        old = self._raw[:, a - 2 * G - M - lag : a + M - lag].astype(np.float64)
+        diff = np.abs(seg - old).max(axis=0)
+        tol = 4.0 * math.sqrt(err[i] * e_ref / (M * self.channels)) + 1e-12
+        bad = np.flatnonzero(diff[: 2 * G + M] > tol)
+        return int(a - 2 * G - M + self._raw_start + (bad[-1] + 1 if bad.size else 0))
 
     def _prediction_breaks(self, start: int) -> bool:
         """Does the waveform stop following itself at sample ``start`` in every channel, seen from both sides?

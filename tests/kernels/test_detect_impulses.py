@@ -360,3 +360,25 @@ def test_burst_on_the_tail_of_a_drum_hit_is_located_at_its_own_start():
     assert len(bursts) == 1, bursts
     assert abs(bursts[0].start_s - q / sr) < TOL_S
     assert abs(bursts[0].start_s - q / sr) < 0.003  # the rise of the burst itself, not the stroke's
+
+
+def test_repeat_splice_that_breaks_one_channel_only(render_music):
+    """A splice that plays the last 300 samples again, where one channel is a steady tone whose period divides
+    300 (it continues without any step) and the other is music: the splice is found from the exact repeat
+    that starts at the joint (it used to be a click, or nothing, because only one channel rose)."""
+    sr = 44100
+    x = _song(render_music, 21, "pop")
+    x[1] = 0.2 * np.sin(2 * np.pi * 441 * np.arange(x.shape[1]) / sr)
+    for t in (4.0, 8.0):
+        p = int(t * sr)
+        y = np.concatenate([x[:, :p], x[:, p - 300 :]], axis=1)
+        assert [(d.kind, round(d.start_s, 3)) for d in _detect(y, sr, block=65536)] == [("discontinuity", t)]
+
+
+def test_periodic_tones_are_not_repeat_splices():
+    """A strictly periodic waveform repeats at every multiple of its period on both sides of any sample; only a
+    repeat that starts at the joint is a splice. A square-ish synth wave (steps every half period) is not."""
+    sr = 44100
+    n = np.arange(3 * sr)
+    x = np.tile(0.3 * np.sign(np.sin(2 * np.pi * 147 * n / sr + 0.1)) + 0.1 * np.sin(2 * np.pi * 441 * n / sr), (2, 1))
+    assert _kinds(_detect(x, sr), "discontinuity") == []
