@@ -2,7 +2,8 @@
 
 All three findings come from the same few numbers per 25 ms window of channels 0 and 1: the sums of
 ``L*L``, ``R*R`` and ``L*R`` over the full band and over the low end (below ``low_cutoff_hz``). Nothing else
-of the audio is kept (six floats per window: about 14 MB for two hours), and every decision is taken in
+of the audio is kept (eleven single-precision floats per window: about 13 MB for two hours), and every decision is
+taken in
 :meth:`StereoDetector.finish` from those sums, so the result does not depend on how the stream was cut into
 blocks.
 
@@ -183,7 +184,7 @@ class StereoDetector:
         self.share_windows = max(1, round(0.5 * sample_rate / self.window))
         self.min_sound_windows = max(1, round(min_sound_s * sample_rate / self.window))
         self._tail = np.zeros((2, 0))  # samples of the current, unfinished window
-        self._sums: list[np.ndarray] = []  # (6, k) per call: LL, RR, LR, low LL, low RR, low LR
+        self._sums: list[np.ndarray] = []  # (11, k) float32 per call: see _ROWS
         self._samples = 0
 
     # -- streaming ---------------------------------------------------------------------------------
@@ -249,7 +250,9 @@ class StereoDetector:
         else:
             out[3:6] = 0.0
             out[8:10] = 0.0
-        self._sums.append(out)
+        # Stored in single precision (7 significant digits are plenty for correlations and energy ratios): half
+        # the memory of a long stream's window sums.
+        self._sums.append(out.astype(np.float32))
 
     # -- decisions ---------------------------------------------------------------------------------
     def finish(self) -> list[Detection]:
@@ -259,8 +262,9 @@ class StereoDetector:
         if self._tail.shape[1]:
             self._windows([self._tail], self._tail.shape[1])
             self._tail = np.zeros((2, 0))
-        sums = np.concatenate(self._sums, axis=1)
-        self._sums = [sums]
+        if len(self._sums) > 1:
+            self._sums = [np.concatenate(self._sums, axis=1)]
+        sums = self._sums[0].astype(np.float64)
         duration_s = self._samples / self.sample_rate
         found: list[Detection] = []
 
