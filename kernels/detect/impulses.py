@@ -126,7 +126,7 @@ _FLAT_NEAR = 24  # samples on either side of a splice candidate searched for a c
 _REP_GAP = 6  # samples after the residual peak skipped by the repeat test (the joint lies within them)
 _REP_LEN = 16  # samples compared
 _REP_MIN_LAG, _REP_MAX_LAG = 20, 2048  # lags searched
-_REP_MATCH_DB = -25.0  # largest relative error of the repeated stretch
+_REP_MATCH_DB = -40.0  # largest relative error of the repeated stretch
 _REP_CONTRAST_DB = 15.0  # how much worse the same lag must match before the joint
 _SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
 # raw samples kept before the first undecided quad: the predictors' span and the flat-top search
@@ -422,7 +422,8 @@ class ImpulseDetector:
                 idx = np.flatnonzero(weak)
                 won = self._steps_win(qa * QUAD + idx)
                 weak[idx[~won]] = False
-            score = np.where(weak, joint * (1e-9 / self._click_ratio), score)  # below every strong hit
+            # below every strong hit
+            score = np.where(weak, np.maximum(joint, plain.max(axis=0)) * (1e-9 / self._click_ratio), score)
         if not score.any():
             return
         cand = np.flatnonzero(score)
