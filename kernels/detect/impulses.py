@@ -67,6 +67,7 @@ notes and the report for the measured figure.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -122,6 +123,7 @@ _PLATEAU_MIN = 0.05  # smallest |level| of a clipped flat top (quiet 16-bit audi
 _PLATEAU_LOUD = 0.25  # two identical samples at the extreme make a flat top only this loud
 _PLATEAU_NEAR = 6  # samples on either side of an event searched for a flat top
 _PLATEAU_SPAN = 256  # samples on either side over which the flat top must be the extreme
+_WEAK_CLICK_FIT = 0.9  # share of the residual a pulse must explain at a weak click candidate
 _FLAT_NEAR = 24  # samples on either side of a splice candidate searched for a clipped flat top
 _REP_GAP = 6  # samples after the residual peak skipped by the repeat test (the joint lies within them)
 _REP_LEN = 16  # samples compared
@@ -190,7 +192,7 @@ class ImpulseDetector:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
-                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, splice_one_db: float = 9.0, click_shape_fit: float = 0.6,
+                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, splice_one_db: float = 9.0, weak_click_db: float = 12.0, click_shape_fit: float = 0.6,
                  min_click_dbfs: float = -50.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
                  burst_max_s: float = 0.35, recurrent_bursts: int = 3, burst_min_db: float = 9.5,
@@ -213,6 +215,7 @@ class ImpulseDetector:
         self._splice_lp_ratio = 10.0 ** (splice_prediction_db / 10.0)
         self._one_db = float(min(splice_one_db, click_threshold_db))
         self._one_ratio = 10.0 ** (self._one_db / 10.0)
+        self._weak_click_ratio = 10.0 ** (min(weak_click_db, click_threshold_db) / 10.0)
         self._click_fit = float(click_shape_fit)
         lsb = 2.0 ** (1 - int(bits_per_sample)) if bits_per_sample else 0.0
         min_amp = max(10.0 ** (min_click_dbfs / 20.0), 8 * lsb)
@@ -411,19 +414,30 @@ class ImpulseDetector:
                     np.maximum(ratio[c], r, out=ratio[c])
         hit = (ratio >= self._click_ratio) & (pair >= self._min_pair_energy)
         score = np.where(hit, ratio, 0.0).max(axis=0)
+        weak_click = None
         if self.channels > 1 and self._splice_ratio < self._click_ratio:
-            # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it
-            joint = plain.min(axis=0)
-            weak = (joint >= self._splice_ratio) & (pair.min(axis=0) >= self._min_pair_energy) & (score == 0)
-            # or one channel breaks clearly (a splice's step may be large in one channel only)
-            one = (plain.max(axis=0) >= self._one_ratio) & (pair.max(axis=0) >= self._min_pair_energy) & (score == 0)
-            weak |= one
-            if weak.any():
-                idx = np.flatnonzero(weak)
+            # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it,
+            # or when one channel breaks clearly (a splice's step may be large in one channel only); only the
+            # few pairs where some channel rises by the smaller of the two are looked at
+            top = functools.reduce(np.maximum, plain)
+            idx = np.flatnonzero(top >= self._splice_ratio)
+            if idx.size:
+                p_sub, e_sub = plain[:, idx], pair[:, idx]
+                joint = p_sub.min(axis=0)
+                weak = (((joint >= self._splice_ratio) & (e_sub.min(axis=0) >= self._min_pair_energy)
+                         | (top[idx] >= self._one_ratio) & (e_sub.max(axis=0) >= self._min_pair_energy))
+                        & (score[idx] == 0))
+                idx, joint = idx[weak], joint[weak]
+            if idx.size:
                 won = self._steps_win(qa * QUAD + idx)
-                weak[idx[~won]] = False
-            # below every strong hit
-            score = np.where(weak, np.maximum(joint, plain.max(axis=0)) * (1e-9 / self._click_ratio), score)
+                # a pulse that stands out in every channel but not by the click threshold (a click on both
+                # channels of dense music) is a weak click candidate, held to a stricter shape test
+                clicky = ~won & (joint >= self._weak_click_ratio)
+                if clicky.any():
+                    weak_click = np.zeros(m, dtype=bool)
+                    weak_click[idx[clicky]] = True
+                keep = idx[won | clicky]
+                score[keep] = top[keep] * (1e-9 / self._click_ratio)  # below every strong hit
         if not score.any():
             return
         cand = np.flatnonzero(score)
@@ -433,10 +447,11 @@ class ImpulseDetector:
             ratio_db = 10.0 * np.log10(np.maximum(ratio[:, lo:hi].max(axis=1), 1e-30))
             plain_db = 10.0 * np.log10(np.maximum(plain[:, lo:hi].max(axis=1), 1e-30))
             self._classify(qa * QUAD + best, ratio_db, plain_db, excess[:, lo:hi].max(axis=1),
-                           splice_only=bool(score[best] < 1.0))
+                           splice_only=bool(score[best] < 1.0) and not (weak_click is not None and weak_click[best]),
+                           click_only=bool(weak_click is not None and weak_click[best]))
 
     def _classify(self, mf: int, ratio_db: np.ndarray, plain_db: np.ndarray, excess: np.ndarray,
-                  splice_only: bool = False) -> None:
+                  splice_only: bool = False, click_only: bool = False) -> None:
         """Click or splice? Fit both shapes to the residual around the largest residual sample of the pair.
 
         In the third-difference residual a step of the waveform (a splice) leaves ``[1, -2, 1]`` and a pulse of
@@ -490,6 +505,8 @@ class ImpulseDetector:
             detail = (f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS), "
                       f"{float(ratio_db.max()):.1f} dB above the local music residual")
             self._events.append(("discontinuity", start, start + 1, -1, value, detail))
+            return
+        if click_only and (step or shape_fit < _WEAK_CLICK_FIT):
             return
         if not step and shape_fit < self._click_fit:
             return  # a smooth, band-limited bump (a synth's percussive sample), not a few samples knocked aside
