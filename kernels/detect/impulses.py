@@ -192,7 +192,7 @@ class ImpulseDetector:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
-                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, splice_one_db: float = 9.0, weak_click_db: float = 12.0, click_shape_fit: float = 0.6,
+                 click_threshold_db: float = 15.0, splice_threshold_db: float = 6.0, splice_prediction_db: float = 16.0, splice_one_db: float = 9.0, splice_sharpness_db: float = 10.0, weak_click_db: float = 12.0, click_shape_fit: float = 0.6,
                  min_click_dbfs: float = -50.0,
                  burst_threshold_db: float = 6.0, burst_flatness_db: float = 4.0, min_burst_dbfs: float = -45.0, burst_min_s: float = 0.008,
                  burst_max_s: float = 0.35, recurrent_bursts: int = 3, burst_min_db: float = 9.5,
@@ -215,6 +215,7 @@ class ImpulseDetector:
         self._splice_lp_ratio = 10.0 ** (splice_prediction_db / 10.0)
         self._one_db = float(min(splice_one_db, click_threshold_db))
         self._one_ratio = 10.0 ** (self._one_db / 10.0)
+        self._sharp_ratio = 10.0 ** (splice_sharpness_db / 20.0)
         self._weak_click_ratio = 10.0 ** (min(weak_click_db, click_threshold_db) / 10.0)
         self._click_fit = float(click_shape_fit)
         lsb = 2.0 ** (1 - int(bits_per_sample)) if bits_per_sample else 0.0
@@ -484,7 +485,7 @@ class ImpulseDetector:
         splice = False
         if step or splice_only:
             if step and everywhere and splice_only:
-                splice = self._prediction_breaks(start)
+                splice = self._sharp_step(start) and self._prediction_breaks(start)
             if not splice and (splice_only or not everywhere):
                 # the audio after the joint repeats, sample for sample, what was just played: a splice whatever
                 # the size of its step in each channel (never next to a clipped flat top: constant runs repeat)
@@ -603,6 +604,24 @@ class ImpulseDetector:
             if not (shift > _ONSET_SHIFT * dev and shift > 2.0 * slope * (width + _ONSET_SPAN + 1)):
                 return False
         return True
+
+    def _sharp_step(self, start: int) -> bool:
+        """Does the waveform move in one sample at ``start`` (give or take one) by ``splice_sharpness_db`` more
+        than in any of the three samples on either side, in some channel?
+
+        A splice joins two places of the waveform between two samples, whatever the music does around; a hard
+        attack of an instrument, however steep, is band-limited and spreads its rise over several samples.
+        """
+        a = start - 5 - self._raw_start
+        if a < 0 or a + 10 > self._raw.shape[1]:
+            return True
+        d = np.abs(np.diff(self._raw[:, a : a + 10].astype(np.float64), axis=1))  # index 4: x[start] - x[start-1]
+        best = 0.0
+        for c in range(self.channels):
+            j = 3 + int(np.argmax(d[c, 3:6]))
+            around = max(float(d[c, j - 3 : j].max()), float(d[c, j + 1 : j + 4].max()), 1e-12)
+            best = max(best, float(d[c, j]) / around)
+        return best >= self._sharp_ratio
 
     def _flat_run_near(self, k: int) -> bool:
         """Is there a run of ``_PLATEAU_RUN`` identical samples at ``_PLATEAU_MIN`` or louder within ``_FLAT_NEAR``

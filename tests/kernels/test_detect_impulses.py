@@ -398,3 +398,25 @@ def test_weak_click_on_every_channel_of_dense_music(render_music):
     p = int(3.1 * sr)
     x[:, p : p + 3] += 0.08
     assert [(d.kind, round(d.start_s, 3), d.channel) for d in _detect(x, sr, block=65536)] == [("click", 3.1, -1)]
+
+
+def test_weak_splice_needs_a_one_sample_step():
+    """A weak splice candidate (6-15 dB over the residual) must move the waveform in one sample well beyond its
+    moves in the three samples on either side: a splice joins two places between two samples, while the hard
+    attacks that fooled the detector in loud acoustic and pop songs (0.5-0.9 full scale within 3-4 samples,
+    7-9 dB over the residual) rise over several samples. (White-box: the corpus cases are long songs.)"""
+    from kernels.detect.impulses import ImpulseDetector
+
+    d = ImpulseDetector(44100, 2)
+    t = np.arange(64)
+    music = 0.3 * np.sin(2 * np.pi * t / 40.0)
+    step = np.tile(music, (2, 1))
+    step[:, 32:] += 0.3  # a splice: one sample
+    attack = np.tile(music, (2, 1))
+    attack[:, 30:] += 0.1
+    attack[:, 31:] += 0.25
+    attack[:, 32:] += 0.3
+    attack[:, 33:] += 0.15  # the same kind of rise spread over four samples
+    for x, sharp in ((step, True), (attack, False)):
+        d._raw, d._raw_start = x.astype(np.float32), 0
+        assert d._sharp_step(32) is sharp
