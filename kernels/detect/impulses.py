@@ -40,7 +40,9 @@ discontinuity
     acoustic and pop songs that used to be taken for splices spread a 0.5-0.9 full-scale rise over 3-4
     samples: 3.6-9.3 dB on the benchmark corpora, every splice found there 10 dB or more), and linear
     predictors fitted on the samples before and after it both break there, in every channel, by
-    ``splice_prediction_db``.
+    ``splice_prediction_db``. Where the step is not seen in every channel (a weak candidate, or a strong one
+    whose step fits but leaves a channel quiet), the predictors need to break only in the channels that rose
+    by ``splice_one_db``, with the same one-sample step test.
 
     A splice that plays the last samples again (a repeat) is confirmed directly, at strong candidates whose
     step is not seen in every channel and at weak ones: the 16 samples just after the candidate equal, to
@@ -515,6 +517,10 @@ class ImpulseDetector:
                 rep = None if self._flat_run_near(k) else self._repeat_at(k)
                 if rep is not None:
                     splice, step, everywhere, start = True, True, True, rep
+                elif step and not self._flat_run_near(k):
+                    strong = np.flatnonzero(plain_db >= self._one_db)
+                    if strong.size and self._sharp_step(start) and self._prediction_breaks(start, strong):
+                        splice = everywhere = True
         if splice_only and not splice:
             return
         width = 0 if step else int(_TEMPLATE_WIDTH[best_click])
@@ -701,7 +707,7 @@ class ImpulseDetector:
         bad = np.flatnonzero(diff[: 2 * G + M] > tol)
         return int(a - 2 * G - M + self._raw_start + (bad[-1] + 1 if bad.size else 0))
 
-    def _prediction_breaks(self, start: int) -> bool:
+    def _prediction_breaks(self, start: int, chans: np.ndarray | None = None) -> bool:
         """Does the waveform stop following itself at sample ``start`` in every channel, seen from both sides?
 
         A linear predictor of order ``_LP_ORDER`` is fitted on the ``_LP_SPAN`` samples before the candidate and
@@ -716,7 +722,7 @@ class ImpulseDetector:
         if lo < 0 or hi > self._raw.shape[1]:
             return False
         worst = np.inf
-        for c in range(self.channels):
+        for c in range(self.channels) if chans is None else chans.tolist():
             x = self._raw[c, lo:hi].astype(np.float64)
             k = start - self._raw_start - lo
             best = 0.0

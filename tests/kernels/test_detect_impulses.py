@@ -420,3 +420,17 @@ def test_weak_splice_needs_a_one_sample_step():
     for x, sharp in ((step, True), (attack, False)):
         d._raw, d._raw_start = x.astype(np.float32), 0
         assert d._sharp_step(32) is sharp
+
+
+def test_deleted_run_that_breaks_one_channel_only(render_music):
+    """700 samples deleted where one channel is a steady tone whose period divides 700 (it continues without a
+    step) and the other is music: a one-sample step in the music channel that its own predictors do not
+    follow from either side is a splice (it used to be a click, or nothing, because the tone channel did not
+    break)."""
+    sr = 44100
+    x = _song(render_music, 21, "pop")
+    x[1] = 0.2 * np.sin(2 * np.pi * 441 * np.arange(x.shape[1]) / sr)
+    for t in (6.0, 8.0):
+        p = int(t * sr)
+        y = np.concatenate([x[:, :p], x[:, p + 700 :]], axis=1)
+        assert [(d.kind, round(d.start_s, 3)) for d in _detect(y, sr, block=65536)] == [("discontinuity", t)]
