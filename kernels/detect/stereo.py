@@ -61,23 +61,23 @@ _ROWS = 11
 
 
 def _remove_dc(sums: np.ndarray) -> np.ndarray:
-    """Products about each channel's whole-track mean instead of about zero.
+    """Products about each channel's whole-track mean instead of about zero: the six product rows, float64,
+    from the stored (single-precision) sums.
 
     A DC offset adds the same constant to every sample; raw L*R sums then read it as correlation (an
     offset of 0.04 full scale is about as much energy as quiet music), and an inverted channel with an
     offset looked in phase. Subtracting the track mean of each channel and band removes it exactly for a
     constant offset, and changes nothing for music, whose mean is tiny.
     """
-    out = sums.copy()
-    n = sums[10]
+    n = sums[10].astype(np.float64)
+    out = np.empty((6, sums.shape[1]))
     total = float(n.sum())
-    if total <= 0:
-        return out
     for ll, rr, lr, sl, sr in ((0, 1, 2, 6, 7), (3, 4, 5, 8, 9)):
-        ml, mr = float(sums[sl].sum()) / total, float(sums[sr].sum()) / total
-        out[ll] = np.maximum(sums[ll] - 2.0 * ml * sums[sl] + n * ml * ml, 0.0)
-        out[rr] = np.maximum(sums[rr] - 2.0 * mr * sums[sr] + n * mr * mr, 0.0)
-        out[lr] = sums[lr] - ml * sums[sr] - mr * sums[sl] + n * ml * mr
+        s_l, s_r = sums[sl].astype(np.float64), sums[sr].astype(np.float64)
+        ml, mr = (float(s_l.sum()) / total, float(s_r.sum()) / total) if total > 0 else (0.0, 0.0)
+        out[ll] = np.maximum(sums[ll] - 2.0 * ml * s_l + n * ml * ml, 0.0)
+        out[rr] = np.maximum(sums[rr] - 2.0 * mr * s_r + n * mr * mr, 0.0)
+        out[lr] = sums[lr] - ml * s_r - mr * s_l + n * ml * mr
     return out
 
 
@@ -264,7 +264,7 @@ class StereoDetector:
             self._tail = np.zeros((2, 0))
         if len(self._sums) > 1:
             self._sums = [np.concatenate(self._sums, axis=1)]
-        sums = self._sums[0].astype(np.float64)
+        sums = self._sums[0]
         duration_s = self._samples / self.sample_rate
         found: list[Detection] = []
 
