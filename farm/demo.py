@@ -30,7 +30,8 @@ MANIFEST_COLUMNS = ("release_id", "upc", "release_title", "release_artist", "tra
 class PlantedProblem:
     """One deliberate defect in the demo catalogue. ``track_number`` is ``None`` for a release-level one.
 
-    ``kind`` is one of ``"head_silence"``, ``"true_peak_over"``, ``"isrc_format"``, ``"upc_check_digit"``.
+    ``kind`` is one of ``"head_silence"``, ``"true_peak_over"``, ``"isrc_format"``, ``"upc_check_digit"``,
+    ``"click"``, ``"dropout"``.
     """
 
     release_id: str
@@ -49,12 +50,19 @@ _UPC_GOOD = "501234567890" + str(_ean13_check_digit("501234567890"))
 # Same kind of number, check digit deliberately off by one.
 _UPC_BAD = "501234567891" + str((_ean13_check_digit("501234567891") + 1) % 10)
 _HEAD_SILENCE_S = 3.5
+_DROPOUT_S = (9.0, 0.06)  # start, length
+_CLICK = (11.3, 2, 0.25)  # time, samples, amplitude added (left channel)
 _BAD_ISRC = "QZFRM250005"  # 11 characters: one digit short of CC-XXX-YY-NNNNN
 
 #: What :func:`make_demo_catalogue` plants, whatever the seed.
 DEMO_PROBLEMS: tuple[PlantedProblem, ...] = (
     PlantedProblem("DEMO-R1", 2, "true_peak_over",
                    "mastered too hot: soft-clipped to a 0 dBFS sample peak, so the true peak is above -1 dBTP"),
+    PlantedProblem("DEMO-R1", 1, "dropout",
+                   f"{1000 * _DROPOUT_S[1]:.0f} ms of digital silence in both channels at {_DROPOUT_S[0]:g} s: "
+                   "a bad export"),
+    PlantedProblem("DEMO-R2", 1, "click",
+                   f"a two-sample click of {_CLICK[2]:+g} full scale on the left channel at {_CLICK[0]:g} s"),
     PlantedProblem("DEMO-R1", 3, "head_silence",
                    f"{_HEAD_SILENCE_S} s of digital silence (exact zeros) before the music starts"),
     PlantedProblem("DEMO-R2", 2, "isrc_format",
@@ -197,6 +205,15 @@ def make_demo_catalogue(root: str | os.PathLike, *, seed: int = 0, renderer: str
             audio = render_song(song, track.fmt.sample_rate, renderer=which, peak_dbfs=None)
             kind = planted.get((release.release_id, track.track_number))
             audio = _master(audio, track.drive, hot=kind == "true_peak_over")
+            sr = track.fmt.sample_rate
+            if kind == "dropout":
+                a = round(_DROPOUT_S[0] * sr)
+                audio[:, a:a + round(_DROPOUT_S[1] * sr)] = 0.0
+            elif kind == "click":
+                a = round(_CLICK[0] * sr)
+                audio[0, a:a + _CLICK[1]] += _CLICK[2]
+                # keep the clean ceiling: the click must not also read as a true-peak over
+                audio *= min(1.0, 10.0 ** (_CLEAN_CEILING_DBTP / 20.0) / _true_peak_estimate(audio))
             if kind == "head_silence":
                 pad = np.zeros((audio.shape[0], int(round(_HEAD_SILENCE_S * track.fmt.sample_rate))))
                 audio = np.concatenate([pad, audio], axis=1)

@@ -191,7 +191,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert t.num_rows >= 6
     assert "QC summary" in proc.stdout
     ev = ds.dataset(tmp_path / "demo" / "qc" / "events").to_table().column("kind").to_pylist()
-    # the demo plants a silent head, a hot master and bad codes; the audit must find each
-    assert {"head_silence", "true_peak_over", "invalid_isrc", "invalid_upc"} <= set(ev)
+    # the demo plants a silent head, a hot master, a dropout, a click and bad codes; the audit must find each
+    planted = {"head_silence", "true_peak_over", "dropout", "click", "invalid_isrc", "invalid_upc"}
+    assert planted <= set(ev)
     # and nothing else: the rest of the demo is clean music, and a false alarm there is a bug
-    assert set(ev) == {"head_silence", "true_peak_over", "invalid_isrc", "invalid_upc"}
+    assert set(ev) == planted

@@ -403,7 +403,8 @@ def test_demo_planted_problems(demo):
     with open(manifest, newline="", encoding="utf-8") as fh:
         rows = {(r["release_id"], int(r["track_number"])): r for r in csv.DictReader(fh)}
     planted = {(p.release_id, p.track_number): p.kind for p in DEMO_PROBLEMS}
-    assert sorted(planted.values()) == ["head_silence", "isrc_format", "true_peak_over", "upc_check_digit"]
+    assert sorted(planted.values()) == ["click", "dropout", "head_silence", "isrc_format", "true_peak_over",
+                                        "upc_check_digit"]
     isrc_pattern = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{2}[0-9]{5}$")
     for key, row in rows.items():
         path = manifest.parent / row["path"]
