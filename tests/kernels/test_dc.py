@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kernels.dc import DCOffsetMeter
+from tests.kernels._feed import feed
 
 SR = 48000
 
@@ -22,13 +23,7 @@ def _instrument_dc(seconds: float, seed: int) -> np.ndarray:
 
 
 def _measure(x, block=None, **kw):
-    m = DCOffsetMeter(SR, x.shape[0], **kw)
-    if block is None:
-        m.process(x)
-    else:
-        for i in range(0, x.shape[1], block):
-            m.process(x[:, i : i + block])
-    return m.result()
+    return feed(DCOffsetMeter(SR, x.shape[0], **kw), x, block).result()
 
 
 def test_mean_that_follows_the_music_is_not_an_offset():

@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 
 from kernels.detect.impulses import ImpulseDetector
+from tests.kernels._feed import feed
 
 TOL_S = 0.05  # the location bar
 
 
 def _detect(x, sr, block=None, **kw):
-    d = ImpulseDetector(sr, x.shape[0], **kw)
-    if block is None:
-        d.process(x)
-    else:
-        for i in range(0, x.shape[1], block):
-            d.process(x[:, i : i + block])
-    return d.finish()
+    return feed(ImpulseDetector(sr, x.shape[0], **kw), x, block).finish()
 
 
 def _chord(sr, seconds, channels=2, level=0.3, seed=0):

@@ -13,19 +13,14 @@ import pytest
 
 from kernels.detect import Detection
 from kernels.detect.runs import RunDetector
+from tests.kernels._feed import feed
 
 SR = 48000
 BLOCKS = (1000, 4099, 65536, None)
 
 
 def _detect(x: np.ndarray, sr: int = SR, block: int | None = 65536, **kw) -> list[Detection]:
-    d = RunDetector(sr, x.shape[0], **kw)
-    if block is None:
-        d.process(x)
-    else:
-        for i in range(0, x.shape[1], block):
-            d.process(x[:, i : i + block])
-    return d.finish()
+    return feed(RunDetector(sr, x.shape[0], **kw), x, block).finish()
 
 
 def _kinds(found: list[Detection], kind: str) -> list[Detection]:

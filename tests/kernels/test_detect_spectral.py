@@ -12,13 +12,11 @@ import scipy.signal
 
 from farm.synth import fluidsynth_available
 from kernels.detect.spectral import SpectralDetector
+from tests.kernels._feed import feed
 
 
 def _detect(x, sr, *, block=65536, bits_per_sample=None, **kw):
-    d = SpectralDetector(sr, x.shape[0], bits_per_sample=bits_per_sample, **kw)
-    for i in range(0, x.shape[1], block):
-        d.process(x[:, i : i + block])
-    return d.finish()
+    return feed(SpectralDetector(sr, x.shape[0], bits_per_sample=bits_per_sample, **kw), x, block).finish()
 
 
 def _kinds(found, kind):

@@ -13,17 +13,14 @@ import pytest
 import scipy.signal
 
 from kernels.detect.stereo import StereoDetector
+from tests.kernels._feed import feed
 
 # Section edges are placed on 25 ms windows; the benchmark's bar is 50 ms.
 EDGE_TOLERANCE_S = 0.05
 
 
 def detect(audio: np.ndarray, sample_rate: int, block: int | None = None, **options):
-    d = StereoDetector(sample_rate, audio.shape[0], **options)
-    step = audio.shape[1] if block is None else block
-    for i in range(0, audio.shape[1], step):
-        d.process(audio[:, i:i + step])
-    return d.finish()
+    return feed(StereoDetector(sample_rate, audio.shape[0], **options), audio, block).finish()
 
 
 def kinds(found) -> list[str]:
