@@ -32,6 +32,8 @@ Choices that keep the truth honest:
 * **Dither where a master would have it**: 16-bit files get TPDF dither, except on exact zeros (planted
   silences and dropouts stay digital silence) and on tracks with planted clipping (a clipped master exported at
   16 bit undithered keeps its flat tops flat). 24-bit files are rounded.
+* **Defects do not sit on each other.** A local defect is placed at least 0.25 s from the local defects
+  planted before it on the same track (see ``_plant_apart``): a dropout over a splice would erase it.
 """
 
 from __future__ import annotations
@@ -285,7 +287,7 @@ def _make_track(plan: _TrackPlan, root: str) -> tuple[list[Truth], float, str]:
             audio = _restore_headroom(audio, sr, kinds)
         if kind not in kinds:
             continue
-        audio, planted = plant(kind, audio, sr, rng)
+        audio, planted = _plant_apart(kind, audio, sr, rng, truths)
         if kind == "head_silence":
             pad = planted[0].end_s
             truths = [t if t.kind in WHOLE_TRACK_KINDS else t.shifted(pad) for t in truths]
@@ -295,6 +297,33 @@ def _make_track(plan: _TrackPlan, root: str) -> tuple[list[Truth], float, str]:
     frames = _to_pcm(audio, plan.subtype, rng, dither="clipping" not in kinds)
     _write_atomic(Path(root) / plan.path, frames, sr, plan.subtype, plan.container)
     return truths, dur, master
+
+
+_APART_S = 0.25  # local defects of one track keep at least this far from each other
+_APART_TRIES = 20
+
+
+def _is_local(t: Truth) -> bool:
+    """A defect at a place in the track (not the whole track, not an edge)."""
+    return (t.kind not in WHOLE_TRACK_KINDS and t.kind not in ("start_cut", "end_cut")
+            and not t.detail.startswith("whole track"))
+
+
+def _plant_apart(kind: str, audio: np.ndarray, sample_rate: int, rng: np.random.Generator,
+                 earlier: list[Truth]) -> tuple[np.ndarray, list[Truth]]:
+    """Plant ``kind`` where it does not overlap an earlier local defect (with ``_APART_S`` between them).
+
+    A later defect planted on top of an earlier one can erase it (a dropout over a splice, a clipped section
+    over a click) or move its start (a click at the first sample of a hum section), and the benchmark would
+    then count a miss that no detector could avoid. Up to ``_APART_TRIES`` placements are drawn; failing that
+    (a long section on a short song), the last one stands.
+    """
+    taken = [(t.start_s - _APART_S, t.end_s + _APART_S) for t in earlier if _is_local(t)]
+    for _ in range(_APART_TRIES):
+        y, planted = plant(kind, audio, sample_rate, rng)
+        if not any(_is_local(t) and t.start_s < b and t.end_s > a for t in planted for a, b in taken):
+            break
+    return y, planted
 
 
 def _restore_headroom(audio: np.ndarray, sample_rate: int, kinds: set[str]) -> np.ndarray:

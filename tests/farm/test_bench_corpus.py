@@ -474,3 +474,14 @@ def test_whole_track_clipping_keeps_its_first_clipped_sample_at_the_final_length
     assert (_at_final_length(t, 9.0).start_s, _at_final_length(t, 9.0).end_s) == (2.034, 9.0)
     hum = Truth("hum", 0.0, 9.5, -1, 50.0, "whole track, fundamental -40.0 dBFS, harmonics x0.50 each")
     assert (_at_final_length(hum, 9.0).start_s, _at_final_length(hum, 9.0).end_s) == (0.0, 9.0)
+
+
+@pytest.mark.parametrize("kind", ["click", "dropout", "noise_burst", "discontinuity"])
+def test_local_defects_are_planted_apart_from_earlier_ones(music, kind):
+    """A later defect never lands on an earlier one (a dropout over a splice would erase it)."""
+    sr, x = SR, music
+    earlier = [Truth("hum", 3.0, 9.0, -1, 50.0, "section")]
+    for seed in range(12):
+        _, planted = corpus_mod._plant_apart(kind, x, sr, np.random.default_rng(seed), earlier)
+        for t in planted:
+            assert t.end_s < 3.0 - corpus_mod._APART_S or t.start_s > 9.0 + corpus_mod._APART_S, (seed, t)
