@@ -433,6 +433,8 @@ def apply_sos(x, sos, *, xp=None):
     xp = array_namespace(x) if xp is None else xp
     signal = signal_module(xp)
     x = xp.asarray(x, dtype=xp.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x has shape {tuple(x.shape)}, expected (channels, samples)")
     # A writeable copy: cached designs are read-only and scipy's sosfilt wants a writeable buffer.
     return signal.sosfilt(xp.array(sos_np, dtype=xp.float64, copy=True), x, axis=-1)
 

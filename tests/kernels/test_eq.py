@@ -176,6 +176,10 @@ def test_design_validation():
         highpass_sos(48000, 20.0, 0)
     with pytest.raises(ValueError, match="odd"):
         apply_fir(np.zeros((1, 10)), [0.5, 0.5])
+    with pytest.raises(ValueError, match="channels, samples"):
+        apply_sos(np.zeros(10), peaking_sos(48000, 1000.0, 3.0, 1.0))
+    with pytest.raises(ValueError, match="sections, 6"):
+        apply_sos(np.zeros((1, 10)), np.zeros((1, 5)))
 
 
 def _fir_error_db(fs, gains, h):
