@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import ray
 
@@ -30,6 +31,8 @@ from farm.errors import ConfigError
 from farm.qc import QCConfig, TrackReport, audit_track, error_report
 
 TASK_RETRIES = 2
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -209,3 +212,49 @@ def run_qc(
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[-1][:300] if text else ""
+
+
+@ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
+def _call_remote(fn: Callable[[T], R], item: T) -> R:
+    return fn(item)
+
+
+def run_map(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    parallelism: int,
+    on_failure: Callable[[T, str], R],
+    in_flight_per_worker: int = 2,
+) -> Iterator[tuple[T, R]]:
+    """Run ``fn`` on every item as a Ray task, yielding ``(item, result)`` as they complete.
+
+    The mastering stages use it (``farm.master``): ``fn`` is a plain module-level function of the farm (with
+    its configuration bound by :func:`functools.partial`) that never raises for bad input. A task that still
+    fails after Ray's retries (its worker killed, its node lost) yields ``on_failure(item, reason)`` instead,
+    so every item gets exactly one result. At most ``parallelism x in_flight_per_worker`` tasks are in flight.
+    """
+    limit = max(1, parallelism * in_flight_per_worker)
+    fn_ref = ray.put(fn)
+    pending: dict[ray.ObjectRef, T] = {}
+    it = iter(items)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < limit:
+            try:
+                item = next(it)
+            except StopIteration:
+                exhausted = True
+                break
+            pending[_call_remote.remote(fn_ref, item)] = item
+        if not pending:
+            return
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            item = pending.pop(ref)
+            try:
+                yield item, ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - worker crash, OOM kill, lost node: one failure result
+                yield item, on_failure(
+                    item, f"the worker failed {TASK_RETRIES + 1} times ({exc.__class__.__name__}): {_first_line(exc)}"
+                )

@@ -80,6 +80,31 @@ def demo(
 
 
 @app.command()
+def master(
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="Audio files, folders or manifests, as for `farm qc` (optional with --plan).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: releases/<release>/ (plan, masters, streaming, manifest) and qc/.")] = Path("farm-master"),
+    target: Annotated[str, typer.Option(help="Preset: spotify, apple, youtube, amazon, tidal, deezer, ebu-r128, atsc-a85, aes-streaming, or a TOML file.")] = "spotify",
+    per_track: Annotated[bool, typer.Option("--per-track", help="Decide every track on its own (singles, compilations) instead of album mode.")] = False,
+    reference: Annotated[Optional[str], typer.Option(help="A reference master whose tonal balance the EQ moves toward.")] = None,
+    amount: Annotated[float, typer.Option(help="How far the tone moves toward the target curve or reference, 0..100 %.")] = 70.0,
+    eq: Annotated[str, typer.Option(help="EQ filters: minimum-phase (biquads) or linear-phase (FIR).")] = "minimum-phase",
+    multiband: Annotated[bool, typer.Option(help="Where the plan compresses, compress in four bands.")] = False,
+    force: Annotated[bool, typer.Option(help="Master releases whose QC failed anyway (recorded in the plan and the rows).")] = False,
+    plan: Annotated[Optional[list[str]], typer.Option("--plan", help="Apply an edited plan.json instead of deciding (repeat for several releases).")] = None,
+    profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
+    address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
+) -> int:
+    """Master every release of the input: QC first, an album-aware plan, processing, and QC again."""
+    from farm.master.cli import run_master_command  # noqa: PLC0415
+
+    return run_master_command(
+        inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
+        multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
+    )
+
+
+@app.command()
 def profiles() -> int:
     """List the built-in QC profiles."""
     from farm.profiles import builtin_profiles, load_profile  # noqa: PLC0415

@@ -1,0 +1,91 @@
+"""What ``farm master`` prints: progress on stderr, a per-track table and where everything went on stdout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from farm.errors import ConfigError
+
+EXIT_OK, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2
+
+
+def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: bool, reference: str | None,
+                       amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
+                       address: str | None, workers: int | None) -> int:
+    """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
+    held or a track failed (each has its row and reason), 1 for usage errors."""
+    from cluster.runtime import ClusterConfig, ray_session  # noqa: PLC0415 - Ray is slow to import
+    from farm.catalogue import discover  # noqa: PLC0415
+    from farm.cli import _check_out_dir  # noqa: PLC0415
+    from farm.master.driver import MasterOptions, run_master  # noqa: PLC0415
+    from farm.master.plan import EQ_MODES  # noqa: PLC0415
+    from farm.master.presets import load_preset  # noqa: PLC0415
+    from farm.output import QCWriter  # noqa: PLC0415
+    from farm.profiles import load_profile  # noqa: PLC0415
+
+    console, err = Console(), Console(stderr=True)
+    if not inputs and not plans:
+        raise ConfigError("give the audio to master (files, folders or manifests), or --plan plan.json")
+    if not 0.0 <= amount <= 100.0:
+        raise ConfigError(f"--amount {amount} must lie in 0..100")
+    if eq not in EQ_MODES:
+        raise ConfigError(f"--eq {eq!r} must be one of {', '.join(EQ_MODES)}")
+    if reference is not None and not Path(reference).is_file():
+        raise ConfigError(f"--reference {reference}: file not found")
+    options = MasterOptions(
+        preset=load_preset(target), profile=load_profile(profile), mode="per-track" if per_track else "auto",
+        amount_pct=amount, eq_mode=eq, multiband=multiband, force=force, reference=reference, plans=tuple(plans),
+    )
+    specs = discover(inputs) if inputs else []
+    _check_out_dir(out, specs)
+    if any(Path(s.abs_path).resolve().is_relative_to((out / "releases").resolve()) for s in specs):
+        raise ConfigError(f"--out {out} holds the inputs' releases folder; choose another output folder")
+    err.print(f"farm master: {len(specs) or 'planned'} track(s), preset {options.preset.name} "
+              f"({options.preset.target_lufs:g} LUFS, {options.preset.ceiling_dbtp:g} dBTP)", highlight=False)
+    t0 = time.perf_counter()
+    counts = {"analysed": 0, "mastered": 0}
+    last = [0.0]
+
+    def progress(stage: str, spec) -> None:
+        counts[stage] += 1
+        now = time.perf_counter() - t0
+        if now - last[0] >= 2.0:
+            last[0] = now
+            err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered ({now:.0f} s)", highlight=False)
+
+    with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers)) as session:
+        outcome = run_master(specs, out, options, parallelism=session.parallelism, progress=progress,
+                             qc_writer=qc_writer)
+        qc_writer.commit({"command": "farm master", "profile": options.profile.to_dict()})
+
+    table = Table(title=f"farm master: {options.preset.name}")
+    for col, just in (("release", "left"), ("#", "right"), ("title", "left"), ("status", "left"),
+                      ("LUFS before", "right"), ("LUFS after", "right"), ("dBTP after", "right"),
+                      ("notes", "left")):
+        table.add_column(col, justify=just, overflow="fold", no_wrap=col != "notes", min_width=len(col) if col != "notes" else 30)
+    colours = {"mastered": "green", "check_failed": "red", "held": "yellow", "error": "magenta"}
+    for r in outcome.rows:
+        note = r["error"] or ("" if r["status"] == "mastered" else r["checks"])
+        note = note if len(note) <= 90 else note[:87] + "…"
+        table.add_row(r["release_id"], str(r["track_number"] or ""), r["title"],
+                      f"[{colours.get(r['status'], 'white')}]{r['status']}[/]", _f(r["before_integrated_lufs"]),
+                      _f(r["after_integrated_lufs"]), _f(r["after_true_peak_dbtp"]), note)
+    console.print(table)
+    for release_id, reasons in outcome.held.items():
+        console.print(f"[yellow]held[/] {release_id}: fix these, or run with --force:", highlight=False)
+        for line in reasons[:10]:
+            console.print(f"  - {line}", highlight=False, markup=False)
+        if len(reasons) > 10:
+            console.print(f"  … and {len(reasons) - 10} more in HOLD.txt", highlight=False)
+    console.print(f"plans and files: {out / 'releases'}   before/after rows: {outcome.mastering_dir}", highlight=False)
+    console.print(f"{outcome.audio_s / 60:.1f} min of audio in {outcome.wall_s:.1f} s", highlight=False)
+    bad = outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
+    return EXIT_PROBLEMS if bad else EXIT_OK
+
+
+def _f(v) -> str:
+    return "" if v is None else f"{v:.1f}"

@@ -1,0 +1,279 @@
+"""``farm master``: QC, analyse, plan, process and check every release of the input, on Ray.
+
+The driver holds one small analysis per track (a few kB) and the plans; audio stays on the workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from farm import __version__
+from farm.atomic import write_text
+from farm.catalogue import TrackSpec, discover
+from farm.errors import ConfigError
+from farm.master.plan import ReleasePlan, TrackInput, decide
+from farm.master.presets import Preset
+from farm.master.run import (
+    LOCAL_KINDS,
+    AnalysisResult,
+    MasterJob,
+    analyse_track,
+    held_row,
+    master_track,
+    read_track,
+    safe_name,
+)
+from farm.profiles import Profile
+from farm.qc import error_report
+
+__all__ = ["MasterOptions", "MasterOutcome", "run_master", "release_dir"]
+
+
+@dataclass(frozen=True)
+class MasterOptions:
+    preset: Preset
+    profile: Profile
+    mode: str = "auto"  # auto | album | per-track
+    amount_pct: float = 70.0
+    eq_mode: str = "minimum-phase"
+    multiband: bool = False
+    force: bool = False
+    reference: str | None = None
+    plans: tuple[str, ...] = ()
+
+
+@dataclass
+class MasterOutcome:
+    rows: list[dict]
+    plans: dict[str, ReleasePlan]
+    held: dict[str, list[str]]
+    statuses: Counter
+    audio_s: float
+    wall_s: float
+    mastering_dir: Path | None = None
+
+
+def release_dir(out: Path, release_id: str) -> Path:
+    return out / "releases" / safe_name(release_id)
+
+
+def _load_plans(paths: tuple[str, ...]) -> dict[str, ReleasePlan]:
+    plans: dict[str, ReleasePlan] = {}
+    for p in paths:
+        try:
+            text = Path(p).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--plan {p}: cannot read it ({exc.strerror or exc})") from None
+        plan = ReleasePlan.from_json(text, source=f"--plan {p}")
+        if plan.release_id in plans:
+            raise ConfigError(f"--plan {p}: a second plan for release {plan.release_id!r}")
+        plans[plan.release_id] = plan
+    return plans
+
+
+def _specs_from_plans(plans: dict[str, ReleasePlan]) -> list[TrackSpec]:
+    specs = []
+    for plan in plans.values():
+        for t in plan.tracks:
+            found = discover([t.path])
+            if len(found) != 1:
+                raise ConfigError(f"plan of {plan.release_id!r}: track {t.track_id} path {t.path!r} is not one audio file")
+            specs.append(replace(found[0], release_id=plan.release_id, track_number=t.track_number,
+                                 title=t.title or found[0].title, isrc=t.isrc or found[0].isrc))
+    return specs
+
+
+def _hold_reasons(results: list[AnalysisResult]) -> list[str]:
+    reasons = []
+    for r in results:
+        name = f"track {r.spec.track_number or '?'} {r.spec.title!r} ({r.spec.path})"
+        if r.qc.status == "error" or r.error:
+            reasons.append(f"{name}: cannot be read: {r.error or r.qc.row.get('error')}")
+            continue
+        fails = [e for e in r.qc.events if e["severity"] == "fail"]
+        for e in fails:
+            when = f"{_mmss(e['start_s'])}" + (f"-{_mmss(e['end_s'])}" if e["end_s"] - e["start_s"] >= 0.05 else "")
+            ch = "" if e["channel"] < 0 else f" (channel {e['channel']})"
+            reasons.append(f"{name}: {e['kind']} at {when}{ch}: {e['detail']}")
+    return reasons
+
+
+def _mmss(t: float) -> str:
+    m, s = divmod(max(t, 0.0), 60.0)
+    return f"{int(m):d}:{s:06.3f}"
+
+
+def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, parallelism: int, progress=None,
+               qc_writer=None) -> MasterOutcome:
+    """Master every release of ``specs`` (Ray must be running: see :mod:`cluster.runtime`)."""
+    from cluster.runtime import run_map  # noqa: PLC0415 - the only place Ray is imported
+    from farm.master.output import MasteringWriter  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    given_plans = _load_plans(options.plans)
+    if not specs:
+        specs = _specs_from_plans(given_plans)
+    order = {s.track_id: i for i, s in enumerate(specs)}
+
+    reference = None
+    if options.reference:
+        try:
+            from farm.master.analysis import analyse  # noqa: PLC0415
+
+            x, sr = read_track(options.reference)
+            reference = analyse(x, sr)
+        except Exception as exc:  # noqa: BLE001 - the message says which file and why
+            raise ConfigError(f"--reference {options.reference}: {exc}") from None
+
+    # 1. QC first, and the analysis, on the cluster
+    by_release: dict[str, list[AnalysisResult]] = defaultdict(list)
+    audio_s = 0.0
+    analyse_fn = functools.partial(analyse_track, profile=options.profile)
+
+    def analysis_failed(spec: TrackSpec, why: str) -> AnalysisResult:
+        return AnalysisResult(spec, error_report(spec, why, options.profile.name), None, why)
+
+    for spec, res in run_map(analyse_fn, specs, parallelism=parallelism, on_failure=analysis_failed):
+        by_release[spec.release_id].append(res)
+        if qc_writer is not None:
+            qc_writer.add(res.qc)
+        audio_s += res.qc.audio_s
+        if progress:
+            progress("analysed", res.spec)
+
+    # 2. one plan per release
+    plans: dict[str, ReleasePlan] = {}
+    held: dict[str, list[str]] = {}
+    jobs: list[MasterJob] = []
+    rows: list[dict] = []
+    for release_id in sorted(by_release, key=lambda r: min(order[x.spec.track_id] for x in by_release[r])):
+        results = sorted(by_release[release_id], key=lambda r: order[r.spec.track_id])
+        inputs = [TrackInput(r.spec.track_id, r.spec.track_number, r.spec.title, r.spec.abs_path, r.spec.isrc,
+                             r.analysis) for r in results]
+        if release_id in given_plans:
+            plan = _merge_given(given_plans[release_id], results)
+        else:
+            plan = decide(release_id, inputs, options.preset, mode=options.mode, amount_pct=options.amount_pct,
+                          eq_mode=options.eq_mode, multiband=options.multiband, reference=reference,
+                          reference_name=Path(options.reference).name if options.reference else None)
+        reasons = _hold_reasons(results)
+        hold = bool(reasons) and not options.force
+        plan = replace(plan, held=hold, hold_reasons=tuple(reasons), forced=bool(reasons) and options.force)
+        plans[release_id] = plan
+        rdir = release_dir(out, release_id)
+        rdir.mkdir(parents=True, exist_ok=True)
+        write_text(rdir / "plan.json", plan.to_json())
+        hold_file = rdir / "HOLD.txt"
+        if hold:
+            held[release_id] = reasons
+            write_text(hold_file, _hold_text(release_id, reasons))
+        elif hold_file.exists():
+            hold_file.unlink()
+        by_id = {t.track_id: t for t in plan.tracks}
+        first = results[0].spec
+        for r in results:
+            before = {k: r.qc.row.get(k) for k in ("integrated_lufs", "true_peak_dbtp", "loudness_range_lu", "status")}
+            job = MasterJob(
+                spec=r.spec, plan=by_id[r.spec.track_id], release_dir=str(rdir),
+                release_title=first.release_title or release_id, release_artist=first.release_artist,
+                upc=first.upc, track_total=len(results), forced=plan.forced, profile_name=options.profile.name,
+                before=before,
+                before_events=tuple((e["kind"], e["start_s"]) for e in r.qc.events if e["kind"] in LOCAL_KINDS),
+            )
+            if hold:
+                rows.append(held_row(job, "held", "release held: QC found what must be fixed first (see HOLD.txt)"))
+            elif r.analysis is None:
+                rows.append(held_row(job, "error", r.error or "could not be read"))
+            else:
+                jobs.append(job)
+
+    # 3. process, write and check, on the cluster
+    def master_failed(job: MasterJob, why: str) -> dict:
+        return held_row(job, "error", why)
+
+    for job, row in run_map(master_track, jobs, parallelism=parallelism, on_failure=master_failed):
+        rows.append(row)
+        if progress:
+            progress("mastered", job.spec)
+
+    # 4. per release: manifest.json of the files written
+    rows.sort(key=lambda r: order.get(r["track_id"], 0))
+    for release_id, plan in plans.items():
+        if release_id in held:
+            continue
+        _write_manifest(out, release_id, plan, [r for r in rows if r["release_id"] == release_id],
+                        by_release[release_id])
+
+    statuses = Counter(r["status"] for r in rows)
+    outcome = MasterOutcome(rows=rows, plans=plans, held=held, statuses=statuses, audio_s=audio_s,
+                            wall_s=time.perf_counter() - t0)
+    with MasteringWriter(out) as w:
+        for r in rows:
+            w.add(r)
+        outcome.mastering_dir = w.commit({
+            "farm_version": __version__, "preset": options.preset.to_dict(), "profile": options.profile.name,
+            "mode": options.mode, "amount_pct": options.amount_pct, "eq_mode": options.eq_mode,
+            "multiband": options.multiband, "force": options.force, "reference": options.reference,
+            "status_counts": dict(statuses), "held_releases": sorted(held),
+        })
+    return outcome
+
+
+def _merge_given(plan: ReleasePlan, results: list[AnalysisResult]) -> ReleasePlan:
+    """An edited plan, checked against the tracks found (every track needs its plan)."""
+    have = {t.track_id for t in plan.tracks}
+    missing = [r.spec.path for r in results if r.spec.track_id not in have]
+    if missing:
+        raise ConfigError(f"the plan of release {plan.release_id!r} has no entry for {', '.join(missing)}")
+    return plan
+
+
+def _hold_text(release_id: str, reasons: list[str]) -> str:
+    lines = [f"Release {release_id!r} is held: QC found what should be fixed before mastering.",
+             "Fix the sources and run again, or master anyway with --force (recorded in plan.json and the",
+             "qc/mastering rows).", ""]
+    lines += [f"- {r}" for r in reasons]
+    return "\n".join(lines) + "\n"
+
+
+def _write_manifest(out: Path, release_id: str, plan: ReleasePlan, rows: list[dict],
+                    results: list[AnalysisResult]) -> None:
+    rdir = release_dir(out, release_id)
+    first = results[0].spec if results else None
+    files = []
+    for r in sorted(rows, key=lambda r: (r["track_number"] is None, r["track_number"] or 0)):
+        if r["status"] not in ("mastered", "check_failed") or not r.get("streaming_path"):
+            continue
+        for fmt, key, sha in (("master", "master_path", "master_sha256"), ("streaming", "streaming_path", "streaming_sha256")):
+            files.append({
+                "format": fmt,
+                "path": Path(r[key]).relative_to(rdir).as_posix(),
+                "track": r["track_number"],
+                "track_id": r["track_id"],
+                "title": r["title"],
+                "isrc": next((s.spec.isrc for s in results if s.spec.track_id == r["track_id"]), ""),
+                "sha256": r[sha],
+                "checks": "pass" if r["status"] == "mastered" else "fail",
+            })
+    manifest = {
+        "farm_version": __version__,
+        "release_id": release_id,
+        "title": (first.release_title if first else "") or release_id,
+        "artist": first.release_artist if first else "",
+        "upc": first.upc if first else "",
+        "preset": plan.preset.get("name"),
+        "mode": plan.mode,
+        "forced": plan.forced,
+        "files": files,
+    }
+    write_text(rdir / "manifest.json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+
+
+def finite_or_none(v):
+    return v if v is None or math.isfinite(v) else None
