@@ -4,6 +4,7 @@ mid/side, and per-band stereo correlation.
 The heavy parts (Welch averaging, the crossover filtering, band sums) run on NumPy or CuPy through
 ``scipy.signal`` / ``cupyx.scipy.signal``; the small results (a spectrum, a few numbers per band) come
 back as NumPy. Nothing here is a sequential loop, so this module has no numba/CuPy twins.
+:func:`crossover_sos` (Linkwitz-Riley 4th order) is the one from :mod:`kernels.dynamics`, re-exported.
 
 Levels are in dB of mean square (10 log10 of power, full-scale square wave = 0 dB, full-scale sine =
 -3.01 dB), so the band levels of a signal add up (in power) to its mean square.
@@ -11,15 +12,15 @@ Levels are in dB of mean square (10 log10 of power, full-scale square wave = 0 d
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
 
 from kernels._xp import array_namespace, signal_module, to_numpy
+# One LR4 design (and one cache) for the multiband compressor and this analysis: re-exported here.
+from kernels.dynamics import crossover_sos
 
 __all__ = [
     "BandStereo",
@@ -276,42 +277,6 @@ def mid_side(x, *, xp=None) -> MidSide:
     if x.ndim != 2 or x.shape[0] != 2:
         raise ValueError(f"x has shape {tuple(x.shape)}, expected (2, samples) stereo")
     return MidSide(0.5 * (x[0:1] + x[1:2]), 0.5 * (x[0:1] - x[1:2]))
-
-
-@functools.lru_cache(maxsize=64)
-def crossover_sos(sample_rate: float, f_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Linkwitz-Riley 4th-order crossover: each side is a 2nd-order Butterworth applied twice.
-
-    Parameters
-    ----------
-    sample_rate : float
-        Sampling rate in Hz.
-    f_hz : float
-        Crossover frequency (both sides -6 dB there), between 0 and Nyquist.
-
-    Returns
-    -------
-    low_sos, high_sos : ndarray, shape (2, 6), float64, read-only
-        The low-pass and high-pass halves; their sum is an allpass (flat magnitude), so splitting does
-        not colour the bands that are added back.
-
-    Examples
-    --------
-    >>> low, high = crossover_sos(48000, 150.0)
-    >>> low.shape, high.shape
-    ((2, 6), (2, 6))
-    """
-    fs = _check_rate(sample_rate)
-    f = float(f_hz)
-    if not math.isfinite(f) or not 0.0 < f < fs / 2:
-        raise ValueError(f"crossover frequency {f_hz!r} Hz must lie strictly between 0 and Nyquist ({fs / 2:g} Hz)")
-    out = []
-    for btype in ("lowpass", "highpass"):
-        half = scipy.signal.butter(2, f, btype=btype, fs=fs, output="sos")
-        sos = np.ascontiguousarray(np.concatenate([half, half]), dtype=np.float64)
-        sos.flags.writeable = False
-        out.append(sos)
-    return out[0], out[1]
 
 
 def _split_bands(x, fs: float, edges: tuple[float, ...], xp):
