@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernels._xp import array_namespace, signal_module
-from kernels.dynamics import _allpass_chain, _check_edges, _check_rate, _sos, crossover_sos, split_bands
+from kernels.dynamics import (
+    _allpass_chain,
+    _check_edges,
+    _check_rate,
+    _sos,
+    crossover_sos,
+    split_bands,
+)
 
 __all__ = ["WidthAnalysis", "adjust_width", "width_by_band"]
 

@@ -26,13 +26,13 @@ _GPU_OK, _GPU_REASON = gpu_available()
 
 
 def tone(freq_hz, amplitude, seconds, rate, channels=2, phase=0.0):
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     return np.tile(amplitude * np.sin(2 * np.pi * freq_hz * t + phase), (channels, 1))
 
 
 def square(amplitude, seconds, rate, period=64):
     """+-amplitude with a constant |x|: the peak detector sees a level that is exactly constant."""
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     return np.tile(np.where((np.arange(n) // (period // 2)) % 2 == 0, amplitude, -amplitude), (2, 1))
 
 
@@ -113,7 +113,7 @@ def test_static_curve_on_steady_signals(amplitude_dbfs, detector):
 
 
 def _time_to_63_percent(gain_db, start, final_change_db):
-    """Seconds-free: samples from ``start`` until the gain has moved 1 - 1/e of ``final_change_db``."""
+    """Samples from ``start`` until the gain has moved 1 - 1/e of ``final_change_db``."""
     moved = (gain_db[start:] - gain_db[start - 1]) / final_change_db
     return int(np.argmax(moved >= 1 - math.exp(-1)))
 
@@ -133,7 +133,7 @@ def test_attack_and_release_time_constants(attack_ms, release_ms):
     r = compress(x, rate, threshold_db=-20.0, ratio=5.0, knee_db=0.0, detector="peak",
                  attack_ms=attack_ms, release_ms=release_ms)
     gain_db = 20 * np.log10(r.audio[0] / x[0])
-    np.testing.assert_array_equal(r.audio[0], r.audio[0])  # no NaN from a zero sample
+    assert np.all(np.isfinite(gain_db))  # the square wave has no zero sample to divide by
     step_up, step_down = quiet.shape[1], quiet.shape[1] + loud.shape[1]
     final = -(1 - 1 / 5.0) * 10.0  # 10 dB over at ratio 5: -8 dB
     attack_samples = _time_to_63_percent(gain_db, step_up, final)
@@ -162,8 +162,8 @@ def test_compress_equals_plain_reference(detector):
     env = np.repeat(10 ** (rng.uniform(-40, 0, size=9) / 20), 2205)[: 8 * 2205]
     x = 0.5 * rng.standard_normal((2, env.size)) * env
     x[1] *= 0.3
-    settings = dict(threshold_db=-24.0, ratio=3.0, attack_ms=5.0, release_ms=60.0, knee_db=8.0, makeup_db=2.0,
-                    detector=detector, rms_ms=5.0)
+    settings = {"threshold_db": -24.0, "ratio": 3.0, "attack_ms": 5.0, "release_ms": 60.0, "knee_db": 8.0, "makeup_db": 2.0,
+                    "detector": detector, "rms_ms": 5.0}
     got = compress(x, rate, **settings).audio
     want = reference_compress(x, rate, **settings)
     # sosfilt vs lfilter and exp vs power round differently (~1e-15 relative) on values below 1.
@@ -209,11 +209,11 @@ def test_mean_reduction_counts_only_non_silent_samples():
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(ratio=0.5), dict(ratio=math.nan), dict(attack_ms=-1.0), dict(knee_db=-2.0), dict(detector="vu"),
-     dict(rms_ms=0.0), dict(threshold_db=math.inf)],
+    [{"ratio": 0.5}, {"ratio": math.nan}, {"attack_ms": -1.0}, {"knee_db": -2.0}, {"detector": "vu"},
+     {"rms_ms": 0.0}, {"threshold_db": math.inf}],
 )
 def test_invalid_settings_raise(bad):
-    settings = dict(threshold_db=-20.0, ratio=2.0) | bad
+    settings = {"threshold_db": -20.0, "ratio": 2.0} | bad
     with pytest.raises(ValueError):
         CompressorSettings(**settings)
     with pytest.raises(ValueError):
@@ -287,8 +287,8 @@ def test_crossover_design_is_cached_and_read_only():
 
 def test_multiband_neutral_returns_input_unchanged():
     x = np.random.default_rng(2).standard_normal((2, 20000)) * 0.3
-    neutral = [dict(threshold_db=-30.0, ratio=1.0), BandSettings(threshold_db=-10.0, ratio=1.0),
-               {"threshold_db": -20.0, "ratio": 1.0, "attack_ms": 3.0}, dict(threshold_db=0.0, ratio=1.0)]
+    neutral = [{"threshold_db": -30.0, "ratio": 1.0}, BandSettings(threshold_db=-10.0, ratio=1.0),
+               {"threshold_db": -20.0, "ratio": 1.0, "attack_ms": 3.0}, {"threshold_db": 0.0, "ratio": 1.0}]
     r = multiband_compress(x, 44100, bands=neutral)
     assert r.audio is x
     assert r.band_max_reduction_db == (0.0, 0.0, 0.0, 0.0)
@@ -298,8 +298,8 @@ def test_multiband_compresses_only_its_band():
     """A loud 60 Hz tone over the low band's threshold is compressed; a 4 kHz tone passes untouched."""
     rate = 48000
     bass, treble = tone(60.0, 0.7, 3.0, rate), tone(4000.0, 0.1, 3.0, rate)
-    bands = [dict(threshold_db=-30.0, ratio=4.0, knee_db=0.0, rms_ms=50.0), dict(threshold_db=-30.0, ratio=1.0),
-             dict(threshold_db=-10.0, ratio=4.0), dict(threshold_db=-30.0, ratio=1.0)]
+    bands = [{"threshold_db": -30.0, "ratio": 4.0, "knee_db": 0.0, "rms_ms": 50.0}, {"threshold_db": -30.0, "ratio": 1.0},
+             {"threshold_db": -10.0, "ratio": 4.0}, {"threshold_db": -30.0, "ratio": 1.0}]
     r = multiband_compress(bass + treble, rate, bands=bands)
     tail = slice(-rate, None)  # the last second: whole cycles of both tones, 2 s after the start
 
@@ -328,7 +328,7 @@ def test_multiband_compresses_only_its_band():
 
 def test_multiband_band_count_must_match_edges():
     with pytest.raises(ValueError, match="one per band"):
-        multiband_compress(np.zeros((2, 100)), 44100, bands=[dict(threshold_db=-20.0, ratio=2.0)] * 3)
+        multiband_compress(np.zeros((2, 100)), 44100, bands=[{"threshold_db": -20.0, "ratio": 2.0}] * 3)
 
 
 # -- speed and GPU parity -------------------------------------------------------------------------
@@ -353,13 +353,13 @@ def test_compress_speed_three_minutes_stereo():
 @pytest.mark.skipif(not _GPU_OK, reason=_GPU_REASON)
 @pytest.mark.parametrize("detector", ["rms", "peak"])
 def test_gpu_parity(detector):
-    import cupy  # noqa: PLC0415 - only where the skip did not trigger
+    import cupy  # importable only where the skip did not trigger
 
     rate = 44100
     rng = np.random.default_rng(9)
     env = np.repeat(10 ** (rng.uniform(-40, 0, size=21) / 20), 4410)[: 20 * 4410]
     x = 0.5 * rng.standard_normal((2, env.size)) * env
-    settings = dict(threshold_db=-24.0, ratio=3.0, attack_ms=5.0, release_ms=60.0, knee_db=8.0, detector=detector)
+    settings = {"threshold_db": -24.0, "ratio": 3.0, "attack_ms": 5.0, "release_ms": 60.0, "knee_db": 8.0, "detector": detector}
     cpu = compress(x, rate, **settings)
     gpu = compress(cupy.asarray(x), rate, **settings)
     # The smoother kernel is compiled without FMA so it rounds like numba; CuPy's sosfilt, log10 and exp
@@ -367,7 +367,7 @@ def test_gpu_parity(detector):
     np.testing.assert_allclose(cupy.asnumpy(gpu.audio), cpu.audio, rtol=1e-10, atol=1e-13)
     assert gpu.max_reduction_db == pytest.approx(cpu.max_reduction_db, abs=1e-9)
     assert gpu.mean_reduction_db == pytest.approx(cpu.mean_reduction_db, abs=1e-9)
-    bands = [dict(threshold_db=-30.0, ratio=2.0)] * 4
+    bands = [{"threshold_db": -30.0, "ratio": 2.0}] * 4
     mb_cpu = multiband_compress(x, rate, bands=bands)
     mb_gpu = multiband_compress(cupy.asarray(x), rate, bands=bands)
     np.testing.assert_allclose(cupy.asnumpy(mb_gpu.audio), mb_cpu.audio, rtol=1e-9, atol=1e-12)
