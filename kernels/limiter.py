@@ -97,7 +97,12 @@ import numba
 import numpy as np
 
 from kernels._xp import array_namespace, to_numpy
-from kernels.truepeak import TAPS_PER_PHASE, TruePeakMeter, default_oversampling, interpolation_filter
+from kernels.truepeak import (
+    TAPS_PER_PHASE,
+    TruePeakMeter,
+    default_oversampling,
+    interpolation_filter,
+)
 
 __all__ = ["LimiterConfig", "LimiterResult", "limit_true_peak", "release_gain"]
 
@@ -316,25 +321,23 @@ def _interval_peaks_cpu(padded, matrix, interval):  # pragma: no cover - compile
         best = 0.0
         for ch in range(channels):
             v = abs(padded[ch, w + centre])
-            if v > best:
-                best = v
+            best = max(best, v)
             for q in range(phases):
                 acc = 0.0
                 for k in range(taps):
                     acc += matrix[q, k] * padded[ch, w + k]
                 v = abs(acc)
-                if v > best:
-                    best = v
+                best = max(best, v)
         interval[w] = best
 
 
 # ------------------------------------------------------------------------------------------------- gain
 def _ndimage(xp: ModuleType) -> ModuleType:
     if xp is np:
-        import scipy.ndimage  # noqa: PLC0415
+        import scipy.ndimage  # imported when first needed, like kernels._xp.signal_module
 
         return scipy.ndimage
-    import cupyx.scipy.ndimage  # noqa: PLC0415
+    import cupyx.scipy.ndimage  # optional dependency, GPU path only
 
     return cupyx.scipy.ndimage
 
@@ -494,7 +497,7 @@ void limiter_release(const double* s, double* out, double* ends, const double* s
 
 @functools.lru_cache(maxsize=1)
 def _release_kernel():
-    import cupy  # noqa: PLC0415 - only on the GPU path
+    import cupy  # optional dependency, GPU path only
 
     return cupy.RawKernel(_RELEASE_CUDA, "limiter_release")
 
