@@ -302,7 +302,8 @@ def _interval_peaks_xp(xp: ModuleType, padded, matrix, interval):
     for lo in range(0, count, block):
         hi = min(lo + block, count)
         cols = columns[:, : hi - lo]
-        for row in padded:
+        for ch in range(int(padded.shape[0])):
+            row = padded[ch]
             for k in range(taps):
                 cols[k] = row[lo + k: hi + k]
             out = matrix @ cols

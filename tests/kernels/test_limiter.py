@@ -134,6 +134,18 @@ def test_worst_cases_stay_under_the_ceiling(case, rate):
         assert np.abs(np.diff(r.gain)).max() <= gain_step_bound(r.gain, rate) + 1e-12
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rendered_song_driven_8_db_over(render_music, seed):
+    # The project's own synthesised music, 8 dB too hot: under the ceiling, and no click the QC would flag.
+    x = np.array(render_music(seed, 44100, 8.0)) * 10 ** (8 / 20)
+    r = limit_true_peak(x, 44100, ceiling_dbtp=-1.0)
+    assert r.true_peak_dbtp <= -1.0 and meter_dbtp(r.audio, 44100) <= -1.0
+    assert r.max_reduction_db > 7.0
+    detector = ImpulseDetector(44100, 2)
+    detector.process(r.audio)
+    assert [d for d in detector.finish() if d.kind in ("click", "discontinuity")] == []
+
+
 def test_isp_sine_reduction_is_what_the_arithmetic_says():
     # +3.01 dBTP (waveform peak sqrt(2)) down to -1 dBTP: 4.01 dB of steady reduction, plus the passes' margin.
     r = limit_true_peak(isp_sine(48000), 48000, ceiling_dbtp=-1.0)
