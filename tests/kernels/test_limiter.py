@@ -299,6 +299,19 @@ def test_cpu_detector_equals_the_blas_products():
     np.testing.assert_allclose(limiter._linked_peaks(np, x, 4), np.maximum(blas[:-1], blas[1:]), rtol=0, atol=1e-14)
 
 
+def test_array_path_end_to_end_matches(monkeypatch):
+    # The whole limiter with the GPU path's array code (run on NumPy) in place of the numba loops: same
+    # output to float rounding (1e-12: box sums and reordered dot products, ~1e-15, through exp/log).
+    x = loud_mix(48000, 1.0)
+    fused = limit_true_peak(x, 48000, ceiling_dbtp=-1.0)
+    monkeypatch.setattr(limiter, "_gain", lambda xp, *args: limiter._gain_xp(xp, *args))
+    monkeypatch.setattr(limiter, "_interval_peaks_cpu",
+                        lambda padded, matrix, out: limiter._interval_peaks_xp(np, padded, limiter._phase_matrix(4), out))
+    arrays = limit_true_peak(x, 48000, ceiling_dbtp=-1.0)
+    assert arrays.passes == fused.passes
+    np.testing.assert_allclose(arrays.audio, fused.audio, rtol=0, atol=1e-12)
+
+
 def _release_python(s, rho):
     """Plain-Python reference of the release recursion."""
     a, out = 0.0, []
