@@ -61,10 +61,14 @@ def apply_plan(x, sample_rate: int, plan: TrackPlan) -> ChainResult:
     if plan.highpass.enabled:
         y = apply_sos(y, highpass_sos(sample_rate, plan.highpass.cutoff_hz))
     if plan.eq.enabled:
-        if plan.eq.mode == "linear-phase":
-            y = apply_fir(y, linear_phase_fir(sample_rate, plan.eq.centres_hz, plan.eq.gains_db))
-        else:
-            y = apply_sos(y, graphic_eq_sos(sample_rate, plan.eq.centres_hz, plan.eq.gains_db))
+        # bands too close to Nyquist for a biquad at this rate (16 kHz at 32 kHz and below) are dropped
+        keep = [(c, g) for c, g in zip(plan.eq.centres_hz, plan.eq.gains_db) if c < 0.45 * sample_rate]
+        centres, gains = tuple(c for c, _ in keep), tuple(g for _, g in keep)
+        if any(gains):
+            if plan.eq.mode == "linear-phase":
+                y = apply_fir(y, linear_phase_fir(sample_rate, centres, gains))
+            else:
+                y = apply_sos(y, graphic_eq_sos(sample_rate, centres, gains))
     comp_db = 0.0
     d = plan.dynamics
     if d.enabled and d.ratio > 1.0:
