@@ -68,15 +68,26 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated music.")] = 0,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks at once.")] = None,
 ) -> int:
-    """Generate a small example catalogue of realistic music and run the QC audit on it."""
+    """Generate a small example catalogue of realistic music, audit it, then master it (QC first: releases with
+    planted defects are held, an album of unmastered mixes is mastered to Spotify's target)."""
     from farm.demo import make_demo_catalogue  # noqa: PLC0415 - only the demo needs the synthesiser
+    from farm.master.cli import run_master_command  # noqa: PLC0415
+    from farm.synth.mixes import make_unmastered_release  # noqa: PLC0415
 
     console, err = _consoles()
     err.print(f"[bold]farm demo[/]: writing an example catalogue to {out / 'catalogue'} …")
     t0 = time.perf_counter()
     manifest = make_demo_catalogue(out / "catalogue", seed=seed)
-    err.print(f"catalogue ready in {time.perf_counter() - t0:.1f} s: {manifest}")
-    return run_qc_command([str(manifest)], out, profile="distributor-ingest", address=None, workers=workers)
+    mixes = make_unmastered_release(out / "catalogue" / "unmastered", seed=seed, tracks=4, duration_s=20.0,
+                                    release_id="DEMO-MIXES")
+    err.print(f"catalogue ready in {time.perf_counter() - t0:.1f} s: {manifest} and {mixes}")
+    code = run_qc_command([str(manifest)], out, profile="distributor-ingest", address=None, workers=workers)
+    console.print(f"\n[bold]farm master[/] {manifest} {mixes} --out {out / 'master'} --target spotify")
+    console.print("(the two demo releases carry planted defects, so QC holds them; the unmastered album is mastered)")
+    run_master_command([str(manifest), str(mixes)], out / "master", target="spotify", per_track=False,
+                       reference=None, amount=70.0, eq="minimum-phase", multiband=False, force=False, plans=[],
+                       profile="distributor-ingest", address=None, workers=workers)
+    return code
 
 
 @app.command()

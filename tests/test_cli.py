@@ -196,3 +196,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert planted <= set(ev)
     # and nothing else: the rest of the demo is clean music, and a false alarm there is a bug
     assert set(ev) == planted
+    # then it masters: the releases with planted defects are held, the album of unmastered mixes is mastered
+    rows = ds.dataset(tmp_path / "demo" / "master" / "qc" / "mastering").to_table().to_pylist()
+    by_release = {}
+    for r in rows:
+        by_release.setdefault(r["release_id"], set()).add(r["status"])
+    assert by_release == {"DEMO-R1": {"held"}, "DEMO-R2": {"held"}, "DEMO-MIXES": {"mastered"}}
+    assert "dropout at 0:09.000" in (tmp_path / "demo" / "master" / "releases" / "DEMO-R1" / "HOLD.txt").read_text()

@@ -17,6 +17,7 @@ from farm import __version__
 from farm.atomic import write_text
 from farm.catalogue import TrackSpec, discover
 from farm.errors import ConfigError
+from farm.events import KINDS
 from farm.master.plan import ReleasePlan, TrackInput, decide
 from farm.master.presets import Preset
 from farm.master.run import (
@@ -98,6 +99,10 @@ def _hold_reasons(results: list[AnalysisResult]) -> list[str]:
             continue
         fails = [e for e in r.qc.events if e["severity"] == "fail"]
         for e in fails:
+            info = KINDS.get(e["kind"])
+            if info is not None and info.whole_track:  # codes, format, polarity: no place in the audio
+                reasons.append(f"{name}: {e['kind']}: {e['detail']}")
+                continue
             when = f"{_mmss(e['start_s'])}" + (f"-{_mmss(e['end_s'])}" if e["end_s"] - e["start_s"] >= 0.05 else "")
             ch = "" if e["channel"] < 0 else f" (channel {e['channel']})"
             reasons.append(f"{name}: {e['kind']} at {when}{ch}: {e['detail']}")
