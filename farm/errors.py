@@ -16,3 +16,7 @@ class InputError(FarmError):
 
 class ConfigError(FarmError):
     """A command-line option, profile or preset is invalid."""
+
+
+class DeliverableError(FarmError):
+    """A release cannot be delivered in a format at all (too many tracks for a CD, a side too long...)."""
