@@ -33,7 +33,16 @@ Feed-forward, with the side chain on the input (no feedback from the output), in
 4. **Gain**: ``y = x * 10 ** ((G_smoothed + makeup_db) / 20)``. No lookahead, so no delay: the output
    is aligned with the input.
 
-Everything else (detector, gain computer, gain application) is written once against ``xp``.
+Everything else (detector, gain computer, gain application) is written once against ``xp``
+(:func:`_compress_xp`): that is the CuPy path. On the CPU the four steps run fused in one numba pass
+(:func:`_gain_chunk`, which does the same float64 operations in the same order and takes the logarithm
+only where the level is above the knee's foot or near :data:`SILENCE_DB`), with NumPy's vectorised
+``exp`` and the multiply between passes of ``_CHUNK`` samples: no full-length temporaries. The tests
+hold it to the array code and to a plain Python reference at 1e-12.
+
+Speed (3 min stereo noise at 44.1 kHz, one core, ``taskset -c 1``, threshold -20 dB, ratio 4):
+``compress`` 0.42 s -> 0.107 s (426x -> 1690x real time) with the RMS detector, 0.31 s -> 0.112 s
+with the peak detector.
 
 Band splitting
 --------------
@@ -253,6 +262,191 @@ def _one_pole_coefficient(time_ms: float, sample_rate: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------------
+# Fused CPU loops: detector, gain computer, smoother and gain in one pass (and, for the multiband
+# compressor, the LR4 band split too), so that no full-length temporaries are made. They do the same
+# float64 operations in the same order as the array code (:func:`_compress_xp`, :func:`split_bands` on
+# sosfilt), which stays the CuPy path and the reference they are tested against; only the logarithm is
+# taken lazily (see :func:`_band_parameters`).
+
+# Columns of the per-band parameter rows built by _band_parameters.
+_P_MODE, _P_IS_RMS, _P_B_RMS, _P_A_RMS, _P_THRESHOLD, _P_SLOPE, _P_KNEE, _P_HALF_KNEE, _P_INV_2KNEE = range(9)
+_P_SKIP_BELOW, _P_SILENT_BELOW, _P_AUDIBLE_ABOVE, _P_FLOOR, _P_LEVEL_SCALE = range(9, 14)
+_P_A_ATTACK, _P_A_RELEASE, _P_LOG_GAIN, _P_MAKEUP_LOG, _P_HAS_MAKEUP, _P_MAKEUP_FACTOR = range(14, 20)
+_P_COUNT = 20
+_MODE_NEUTRAL, _MODE_MAKEUP, _MODE_COMPRESS = 0.0, 1.0, 2.0
+# Linear thresholds are widened by this relative margin (4e-6 dB): outside it the comparison in dB is
+# certain, inside it the level is computed in dB and compared exactly as the array code does.
+_LINEAR_MARGIN = 1e-6
+
+
+def _linear(level_db: float, scale: float) -> float:
+    # Detector value (mean square or peak) at a dB level, clamped so that huge thresholds do not overflow.
+    return 10.0 ** (min(level_db / scale, 300.0))
+
+
+def _band_parameters(settings: Sequence[CompressorSettings], sample_rate: float) -> np.ndarray:
+    """One row of numbers per band for the fused loops (columns ``_P_*``).
+
+    The gain computer gives exactly 0 dB below ``threshold - knee/2`` and the silence test is a
+    comparison with :data:`SILENCE_DB`; both are decided on the linear detector value where it is clearly
+    on one side (``_LINEAR_MARGIN``), so that the logarithm is only taken where the level is needed.
+    """
+    params = np.zeros((len(settings), _P_COUNT))
+    floor = 10.0 ** (_LEVEL_FLOOR_DB / 10.0)
+    for row, s in zip(params, settings):
+        if s.neutral:
+            row[_P_MODE] = _MODE_NEUTRAL
+            continue
+        if s.ratio == 1.0:
+            row[_P_MODE] = _MODE_MAKEUP
+            row[_P_MAKEUP_FACTOR] = 10.0 ** (s.makeup_db / 20.0)
+            continue
+        row[_P_MODE] = _MODE_COMPRESS
+        rms = s.detector == "rms"
+        scale = 10.0 if rms else 20.0
+        a = _one_pole_coefficient(s.rms_ms, sample_rate)
+        row[_P_IS_RMS] = 1.0 if rms else 0.0
+        row[_P_B_RMS], row[_P_A_RMS] = 1.0 - a, a
+        row[_P_THRESHOLD] = s.threshold_db
+        row[_P_SLOPE] = 1.0 - 1.0 / s.ratio
+        row[_P_KNEE] = s.knee_db
+        row[_P_HALF_KNEE] = s.knee_db / 2.0
+        row[_P_INV_2KNEE] = 1.0 / (2.0 * s.knee_db) if s.knee_db > 0.0 else 0.0
+        row[_P_SKIP_BELOW] = _linear(s.threshold_db - s.knee_db / 2.0, scale) * (1.0 - _LINEAR_MARGIN)
+        row[_P_SILENT_BELOW] = _linear(SILENCE_DB, scale) * (1.0 - _LINEAR_MARGIN)
+        row[_P_AUDIBLE_ABOVE] = _linear(SILENCE_DB, scale) * (1.0 + _LINEAR_MARGIN)
+        row[_P_FLOOR] = floor if rms else math.sqrt(floor)
+        row[_P_LEVEL_SCALE] = scale / math.log(10.0)  # glibc's log is ~1.5x faster than its log10
+        row[_P_A_ATTACK] = _one_pole_coefficient(s.attack_ms, sample_rate)
+        row[_P_A_RELEASE] = _one_pole_coefficient(s.release_ms, sample_rate)
+        row[_P_LOG_GAIN] = math.log(10.0) / 20.0
+        row[_P_MAKEUP_LOG] = s.makeup_db * (math.log(10.0) / 20.0)
+        row[_P_HAS_MAKEUP] = 1.0 if s.makeup_db != 0.0 else 0.0
+    return params
+
+
+def _max_reduction(carry) -> float:
+    # -0.0 + 0.0 keeps "no reduction" from printing as -0.0.
+    return float(-carry[_C_LOWEST]) + 0.0
+
+
+def _mean_reduction(carry) -> float:
+    count = int(carry[_C_COUNT])
+    return (float(-carry[_C_TOTAL]) / count if count else 0.0) + 0.0
+
+
+@njit(cache=True, nogil=True)
+def _computed_gain_db(m, p):  # pragma: no cover - compiled; tested through compress()
+    """Gain computer on a linked, floored detector value ``m``: (gain dB, audible), as the array code."""
+    scale = p[_P_LEVEL_SCALE]
+    level = 0.0
+    have_level = False
+    gain = 0.0
+    if not m < p[_P_SKIP_BELOW]:  # at or above the knee's foot (or NaN): the curve in dB
+        level = scale * math.log(m)
+        have_level = True
+        over = level - p[_P_THRESHOLD]
+        knee = p[_P_KNEE]
+        if knee == 0.0:
+            gain = p[_P_SLOPE] * min(-over, 0.0)
+        else:
+            u = min(max(over + p[_P_HALF_KNEE], 0.0), knee)
+            u *= u
+            u *= p[_P_INV_2KNEE]
+            u += max(over - p[_P_HALF_KNEE], 0.0)
+            u *= p[_P_SLOPE]
+            gain = 0.0 - u
+    if m > p[_P_AUDIBLE_ABOVE]:
+        audible = True
+    elif m < p[_P_SILENT_BELOW]:
+        audible = False
+    else:
+        if not have_level:
+            level = scale * math.log(m)
+        audible = level > SILENCE_DB
+    return gain, audible
+
+
+_BLOCK = 4096  # samples per partial sum of the mean reduction: keeps its rounding near a pairwise sum's
+# Samples per pass of the fused loops: the exponentials are taken between passes by NumPy (vectorised,
+# about 2.5x faster than the scalar libm call in the loop), on buffers this size that stay in cache.
+_CHUNK = 1 << 14
+# Carried between passes of _gain_chunk: smoothed gain (dB), its minimum, sum over audible samples, count.
+_C_STATE, _C_LOWEST, _C_TOTAL, _C_COUNT = range(4)
+
+
+def _new_carry(channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(per-channel mean square of the RMS detector, the four _C_* numbers), at rest."""
+    carry = np.zeros(4)
+    carry[_C_LOWEST] = math.inf
+    return np.zeros(channels), carry
+
+
+@njit(cache=True, nogil=True)
+def _gain_chunk(x, start, stop, p, mean_square, carry, exponent):  # pragma: no cover - compiled; tested via compress()
+    """Detector, gain computer and smoother on ``x[:, start:stop]`` (C-contiguous (channels, n)).
+
+    Writes ``exponent[i - start] = ln(10)/20 * (smoothed gain + makeup)``, the natural log of the linear
+    gain, and carries the detector and smoother states and the statistics in ``mean_square`` and ``carry``.
+    """
+    channels = x.shape[0]
+    is_rms = p[_P_IS_RMS] != 0.0
+    b_rms, a_rms, floor = p[_P_B_RMS], p[_P_A_RMS], p[_P_FLOOR]
+    a_attack, a_release = p[_P_A_ATTACK], p[_P_A_RELEASE]
+    b_attack, b_release = 1.0 - a_attack, 1.0 - a_release
+    log_gain, makeup_log, has_makeup = p[_P_LOG_GAIN], p[_P_MAKEUP_LOG], p[_P_HAS_MAKEUP] != 0.0
+    state, lowest, total, count = carry[_C_STATE], carry[_C_LOWEST], carry[_C_TOTAL], carry[_C_COUNT]
+    for block in range(start, stop, _BLOCK):
+        partial = 0.0
+        for i in range(block, min(block + _BLOCK, stop)):
+            m = 0.0
+            if is_rms:
+                for c in range(channels):
+                    v = x[c, i]
+                    ms = b_rms * (v * v) + a_rms * mean_square[c]
+                    mean_square[c] = ms
+                    if c == 0 or ms > m:
+                        m = ms
+            else:
+                for c in range(channels):
+                    v = abs(x[c, i])
+                    if c == 0 or v > m:
+                        m = v
+            m = max(m, floor)
+            g, audible = _computed_gain_db(m, p)
+            # A select, not a branch: the choice flips with every ripple of the level.
+            a, b = a_release, b_release
+            if g < state:  # more reduction wanted than applied: attack
+                a, b = a_attack, b_attack
+            state = a * state + b * g
+            lowest = min(lowest, state)
+            if audible:
+                partial += state
+                count += 1.0
+            e = state * log_gain
+            if has_makeup:
+                e += makeup_log
+            exponent[i - start] = e
+        total += partial
+    carry[_C_STATE], carry[_C_LOWEST], carry[_C_TOTAL], carry[_C_COUNT] = state, lowest, total, count
+
+
+def _compress_cpu(x: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fused CPU compressor: (audio, carry) for C-contiguous float64 ``x``."""
+    channels, n = x.shape
+    audio = np.empty_like(x)
+    mean_square, carry = _new_carry(channels)
+    exponent = np.empty(min(n, _CHUNK))
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        e = exponent[: stop - start]
+        _gain_chunk(x, start, stop, params, mean_square, carry, e)
+        np.exp(e, out=e)
+        np.multiply(x[:, start:stop], e, out=audio[:, start:stop])
+    return audio, carry
+
+
+# --------------------------------------------------------------------------------------------------
 # Compressor
 
 
@@ -324,12 +518,8 @@ def _detector_level_db(x, sample_rate: float, settings: CompressorSettings, xp):
     return 10.0 * xp.log10(xp.maximum(xp.max(mean_square, axis=0), floor))
 
 
-def _compress(x, sample_rate: float, settings: CompressorSettings, xp) -> CompressorResult:
-    if settings.neutral or x.shape[1] == 0:
-        return CompressorResult(audio=x, max_reduction_db=0.0, mean_reduction_db=0.0)
-    if settings.ratio == 1.0:  # makeup only: a plain gain, no detector needed
-        return CompressorResult(audio=x * 10.0 ** (settings.makeup_db / 20.0), max_reduction_db=0.0,
-                                mean_reduction_db=0.0)
+def _compress_xp(x, sample_rate: float, settings: CompressorSettings, xp) -> CompressorResult:
+    """The array-code compressor (CuPy path, and the reference the fused CPU loop is tested against)."""
     level_db = _detector_level_db(x, sample_rate, settings, xp)
     computed = gain_computer_db(level_db, threshold_db=settings.threshold_db, ratio=settings.ratio,
                                 knee_db=settings.knee_db, xp=xp)
@@ -347,6 +537,20 @@ def _compress(x, sample_rate: float, settings: CompressorSettings, xp) -> Compre
     # -0.0 + 0.0 keeps "no reduction" from printing as -0.0.
     return CompressorResult(audio=y, max_reduction_db=float(-xp.min(smoothed)) + 0.0,
                             mean_reduction_db=mean_reduction + 0.0)
+
+
+def _compress(x, sample_rate: float, settings: CompressorSettings, xp) -> CompressorResult:
+    if settings.neutral or x.shape[1] == 0:
+        return CompressorResult(audio=x, max_reduction_db=0.0, mean_reduction_db=0.0)
+    if settings.ratio == 1.0:  # makeup only: a plain gain, no detector needed
+        return CompressorResult(audio=x * 10.0 ** (settings.makeup_db / 20.0), max_reduction_db=0.0,
+                                mean_reduction_db=0.0)
+    if xp is not np:
+        return _compress_xp(x, sample_rate, settings, xp)
+    params = _band_parameters([settings], sample_rate)
+    audio, carry = _compress_cpu(np.ascontiguousarray(x), params[0])
+    return CompressorResult(audio=audio, max_reduction_db=_max_reduction(carry),
+                            mean_reduction_db=_mean_reduction(carry))
 
 
 def compress(

@@ -13,6 +13,7 @@ from kernels._xp import gpu_available
 from kernels.dynamics import (
     BandSettings,
     CompressorSettings,
+    _compress_xp,
     _smooth_gain_cpu,
     allpass_sos,
     compress,
@@ -168,6 +169,29 @@ def test_compress_equals_plain_reference(detector):
     want = reference_compress(x, rate, **settings)
     # sosfilt vs lfilter and exp vs power round differently (~1e-15 relative) on values below 1.
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"detector": "rms", "knee_db": 8.0, "makeup_db": 2.0}, {"detector": "peak", "knee_db": 0.0},
+     {"detector": "rms", "knee_db": 0.0, "threshold_db": -95.0, "ratio": math.inf},
+     {"detector": "peak", "knee_db": 12.0, "attack_ms": 0.0, "release_ms": 0.0}],
+)
+def test_fused_cpu_loop_equals_array_code(settings):
+    """The fused numba loop (lazy logarithm, NumPy exp between passes) against the CuPy path's array code."""
+    rate = 44100
+    rng = np.random.default_rng(11)
+    env = np.repeat(10 ** (rng.uniform(-110, 0, size=41) / 20), 2205)[: 40 * 2205]  # levels around -90 dB too
+    x = 0.5 * rng.standard_normal((2, env.size)) * env
+    x[:, 30000:34000] = 0.0  # digital silence: floored level, not audible
+    s = CompressorSettings(**({"threshold_db": -24.0, "ratio": 3.0} | settings))
+    got = compress(x, rate, **vars(s))
+    want = _compress_xp(x, rate, s, np)
+    # Same operations in the same order but ln vs log10 for the level (1 ulp of tens of dB) and the
+    # mean's summation order: ~1e-15 relative, so 1e-12 leaves room without hiding a wrong branch.
+    np.testing.assert_allclose(got.audio, want.audio, rtol=1e-12, atol=1e-15)
+    assert got.max_reduction_db == pytest.approx(want.max_reduction_db, rel=1e-12, abs=1e-12)
+    assert got.mean_reduction_db == pytest.approx(want.mean_reduction_db, rel=1e-12, abs=1e-12)
 
 
 # -- behaviour ----------------------------------------------------------------------------------
