@@ -46,6 +46,7 @@ with the peak detector. :func:`multiband_compress` on the CPU runs the LR4 tree 
 cascade (:func:`_split_chunk`, scipy's sosfilt operations in its order) into chunk-sized band buffers,
 compresses each band with :func:`_gain_chunk` and sums (:func:`_sum_bands`): with 4 bands (3 compressing,
 1 neutral) 2.93 s -> 0.59 s (61x -> 304x real time).
+:func:`split_bands` on NumPy uses the same cascade: 3 edges, 0.80 s -> 0.44 s.
 
 Band splitting
 --------------
@@ -727,6 +728,13 @@ def split_bands(x, sample_rate: float, edges_hz: Sequence[float], *, xp=None) ->
     x = xp.asarray(x, dtype=xp.float64)
     fs = _check_rate(sample_rate)
     edges = _check_edges(edges_hz, fs)
+    if xp is np and edges and x.shape[-1]:
+        # The numba cascade writes each band once, where sosfilt would copy the signal per call.
+        flat = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        out = np.empty((len(edges) + 1, *flat.shape))
+        z = np.zeros((len(edges), 4 + len(edges), flat.shape[0], 2))
+        _split_chunk(flat, 0, flat.shape[1], _crossover_coefficients(fs, edges), z, out)
+        return [band.reshape(x.shape) for band in out]
     signal = signal_module(xp)
     bands = []
     rest = x
