@@ -86,7 +86,8 @@ def demo(
     console.print("(the two demo releases carry planted defects, so QC holds them; the unmastered album is mastered)")
     run_master_command([str(manifest), str(mixes)], out / "master", target="spotify", per_track=False,
                        reference=None, amount=70.0, eq="minimum-phase", multiband=False, force=False, plans=[],
-                       profile="distributor-ingest", address=None, workers=workers)
+                       profile="distributor-ingest", address=None, workers=workers,
+                       formats="streaming,hires,cd,vinyl,cassette")
     return code
 
 
@@ -102,6 +103,11 @@ def master(
     multiband: Annotated[bool, typer.Option(help="Where the plan compresses, compress in four bands.")] = False,
     force: Annotated[bool, typer.Option(help="Master releases whose QC failed anyway (recorded in the plan and the rows).")] = False,
     plan: Annotated[Optional[list[str]], typer.Option("--plan", help="Apply an edited plan.json instead of deciding (repeat for several releases).")] = None,
+    formats: Annotated[str, typer.Option(help="Deliverables, comma-separated: streaming,hires,cd,vinyl,cassette,lossy.")] = "streaming,cd",
+    wav: Annotated[bool, typer.Option("--wav", help="Streaming files as 24-bit WAV too (besides FLAC).")] = False,
+    vinyl: Annotated[str, typer.Option(help="Vinyl format for the side split and level: 12in33, 12in45, 10in33, 10in45, 7in45.")] = "12in33",
+    tape: Annotated[str, typer.Option(help="Cassette length: C46, C60 or C90.")] = "C60",
+    noise_shaping: Annotated[bool, typer.Option("--noise-shaping", help="Noise-shaped dither for the CD (TPDF, flat, by default).")] = False,
     profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
@@ -112,6 +118,7 @@ def master(
     return run_master_command(
         inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
         multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
+        formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping,
     )
 
 

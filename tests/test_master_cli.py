@@ -130,7 +130,8 @@ def test_streaming_files_are_valid_tagged_flac_with_manifest(mastered, requires_
     for release, rate in (("MIX-ALBUM", 48000), ("MIX-SINGLE", 48000)):
         rdir = out / "releases" / release
         manifest = json.loads((rdir / "manifest.json").read_text())
-        streaming = [f for f in manifest["files"] if f["format"] == "streaming"]
+        assert manifest["checks"] == "pass" and manifest["upc"] == "" and manifest["release_id"] == release
+        streaming = [f for f in manifest["deliverables"] if f["format"] == "streaming"]
         assert len(streaming) == sum(1 for r in rows if r["release_id"] == release)
         for f in streaming:
             path = rdir / f["path"]
@@ -142,8 +143,7 @@ def test_streaming_files_are_valid_tagged_flac_with_manifest(mastered, requires_
                                   text=True).stdout
             assert f"ISRC={f['isrc']}" in tags and "TITLE=" in tags and f"TRACKNUMBER={f['track']}" in tags
             assert _tp(path) <= -1.0 + 1e-9  # after resampling 96 -> 48 kHz too
-        masters = [f for f in manifest["files"] if f["format"] == "master"]
-        for f in masters:
+        for f in manifest["masters"]:
             info = sf.info(rdir / f["path"])
             assert info.subtype == "FLOAT"
     assert sf.info(next((out / "releases" / "MIX-SINGLE" / "masters").iterdir())).samplerate == 96000

@@ -15,7 +15,8 @@ EXIT_OK, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2
 
 def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: bool, reference: str | None,
                        amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
-                       address: str | None, workers: int | None) -> int:
+                       address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
+                       vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False) -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors."""
     from cluster.runtime import ClusterConfig, ray_session  # noqa: PLC0415 - Ray is slow to import
@@ -36,9 +37,19 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
         raise ConfigError(f"--eq {eq!r} must be one of {', '.join(EQ_MODES)}")
     if reference is not None and not Path(reference).is_file():
         raise ConfigError(f"--reference {reference}: file not found")
+    from farm.deliver.release import DeliveryOptions, parse_formats  # noqa: PLC0415
+
+    vinyl_sizes, tapes = ("12in33", "12in45", "10in33", "10in45", "7in45"), ("C46", "C60", "C90")
+    if vinyl not in vinyl_sizes:
+        raise ConfigError(f"--vinyl {vinyl!r} must be one of {', '.join(vinyl_sizes)}")
+    if tape not in tapes:
+        raise ConfigError(f"--tape {tape!r} must be one of {', '.join(tapes)}")
+    delivery = DeliveryOptions(formats=parse_formats(formats), wav=wav, vinyl=vinyl, tape=tape,
+                               noise_shaping=noise_shaping)
     options = MasterOptions(
         preset=load_preset(target), profile=load_profile(profile), mode="per-track" if per_track else "auto",
         amount_pct=amount, eq_mode=eq, multiband=multiband, force=force, reference=reference, plans=tuple(plans),
+        delivery=delivery,
     )
     specs = discover(inputs) if inputs else []
     _check_out_dir(out, specs)
@@ -47,7 +58,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     err.print(f"farm master: {len(specs) or 'planned'} track(s), preset {options.preset.name} "
               f"({options.preset.target_lufs:g} LUFS, {options.preset.ceiling_dbtp:g} dBTP)", highlight=False)
     t0 = time.perf_counter()
-    counts = {"analysed": 0, "mastered": 0}
+    counts = {"analysed": 0, "mastered": 0, "delivered": 0}
     last = [0.0]
 
     def progress(stage: str, spec) -> None:
@@ -55,7 +66,8 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
         now = time.perf_counter() - t0
         if now - last[0] >= 2.0:
             last[0] = now
-            err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered ({now:.0f} s)", highlight=False)
+            err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered, {counts['delivered']} "
+                      f"release(s) delivered ({now:.0f} s)", highlight=False)
 
     with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers)) as session:
         outcome = run_master(specs, out, options, parallelism=session.parallelism, progress=progress,
@@ -81,9 +93,26 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
             console.print(f"  - {line}", highlight=False, markup=False)
         if len(reasons) > 10:
             console.print(f"  … and {len(reasons) - 10} more in HOLD.txt", highlight=False)
-    console.print(f"plans and files: {out / 'releases'}   before/after rows: {outcome.mastering_dir}", highlight=False)
+    for release_id, d in outcome.deliveries.items():
+        bad = [c for c in d.checks if not c["passed"]]
+        made = sorted({x.format for x in d.deliverables})
+        if bad:
+            console.print(f"[bold red]DELIVERY FAILED[/] {release_id}: {len(bad)} check(s) failed "
+                          f"(made: {', '.join(made) or 'nothing'})", highlight=False)
+            for c in bad[:8]:
+                console.print(f"  - {c['format']} {c['path']}: {c['check']}: {c['detail'] or c['measured']}",
+                              highlight=False, markup=False)
+        else:
+            console.print(f"[green]delivered[/] {release_id}: {', '.join(made)}; {len(d.checks)} checks passed",
+                          highlight=False)
+        for w in d.warnings:
+            console.print(f"  [yellow]warning[/] {w}", highlight=False)
+    console.print(f"plans, masters and deliverables: {out / 'releases'}", highlight=False)
+    console.print(f"before/after rows: {outcome.mastering_dir}   deliverable checks: {outcome.deliverables_dir}",
+                  highlight=False)
     console.print(f"{outcome.audio_s / 60:.1f} min of audio in {outcome.wall_s:.1f} s", highlight=False)
-    bad = outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
+    bad = (outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
+           or any(d.failed for d in outcome.deliveries.values()))
     return EXIT_PROBLEMS if bad else EXIT_OK
 
 

@@ -6,16 +6,17 @@ The driver holds one small analysis per track (a few kB) and the plans; audio st
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from farm import __version__
 from farm.atomic import write_text
 from farm.catalogue import TrackSpec, discover
+from farm.deliver.model import DeliveryRelease, DeliveryTrack
+from farm.deliver.release import DeliveryJob, DeliveryOptions, DeliveryOutcome, deliver_release
 from farm.errors import ConfigError
 from farm.events import KINDS
 from farm.master.plan import ReleasePlan, TrackInput, decide
@@ -47,6 +48,7 @@ class MasterOptions:
     force: bool = False
     reference: str | None = None
     plans: tuple[str, ...] = ()
+    delivery: DeliveryOptions = DeliveryOptions()
 
 
 @dataclass
@@ -58,6 +60,8 @@ class MasterOutcome:
     audio_s: float
     wall_s: float
     mastering_dir: Path | None = None
+    deliveries: dict[str, DeliveryOutcome] = field(default_factory=dict)
+    deliverables_dir: Path | None = None
 
 
 def release_dir(out: Path, release_id: str) -> Path:
@@ -118,7 +122,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
                qc_writer=None) -> MasterOutcome:
     """Master every release of ``specs`` (Ray must be running: see :mod:`cluster.runtime`)."""
     from cluster.runtime import run_map  # noqa: PLC0415 - the only place Ray is imported
-    from farm.master.output import MasteringWriter  # noqa: PLC0415
+    from farm.master.output import DeliverablesWriter, MasteringWriter  # noqa: PLC0415
 
     t0 = time.perf_counter()
     given_plans = _load_plans(options.plans)
@@ -207,17 +211,40 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
         if progress:
             progress("mastered", job.spec)
 
-    # 4. per release: manifest.json of the files written
+    # 4. per release: the deliverables, verified, and manifest.json (on the cluster, one task per release)
     rows.sort(key=lambda r: order.get(r["track_id"], 0))
-    for release_id, plan in plans.items():
-        if release_id in held:
-            continue
-        _write_manifest(out, release_id, plan, [r for r in rows if r["release_id"] == release_id],
-                        by_release[release_id])
+    jobs_by_release = {j.spec.release_id: [] for j in jobs}
+    for j in jobs:
+        jobs_by_release[j.spec.release_id].append(j)
+    delivery_jobs = []
+    for release_id, rjobs in jobs_by_release.items():
+        rrows = {r["track_id"]: r for r in rows if r["release_id"] == release_id}
+        if any(rrows.get(j.spec.track_id, {}).get("master_path") is None for j in rjobs):
+            continue  # a track could not be mastered: nothing to deliver (its row says why)
+        delivery_jobs.append(_delivery_job(release_id, rjobs, rrows, plans[release_id], options))
+
+    def delivery_failed(job: DeliveryJob, why: str) -> DeliveryOutcome:
+        row = {"release_id": job.release.release_id, "format": "", "path": "", "check": "deliverable_made",
+               "passed": False, "expected": "made", "measured": "worker failed", "detail": why}
+        return DeliveryOutcome(job.release.release_id, (row,), (), (why,), True, 0.0)
+
+    deliveries: dict[str, DeliveryOutcome] = {}
+    for job, outcome in run_map(deliver_release, delivery_jobs, parallelism=parallelism,
+                                on_failure=delivery_failed):
+        deliveries[job.release.release_id] = outcome
+        if progress:
+            progress("delivered", None)
 
     statuses = Counter(r["status"] for r in rows)
     outcome = MasterOutcome(rows=rows, plans=plans, held=held, statuses=statuses, audio_s=audio_s,
-                            wall_s=time.perf_counter() - t0)
+                            wall_s=time.perf_counter() - t0, deliveries=deliveries)
+    with DeliverablesWriter(out) as w:
+        for d in deliveries.values():
+            for c in d.checks:
+                w.add(c)
+        outcome.deliverables_dir = w.commit({"farm_version": __version__,
+                                             "formats": list(options.delivery.formats),
+                                             "failed_releases": sorted(r for r, d in deliveries.items() if d.failed)})
     with MasteringWriter(out) as w:
         for r in rows:
             w.add(r)
@@ -247,37 +274,52 @@ def _hold_text(release_id: str, reasons: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_manifest(out: Path, release_id: str, plan: ReleasePlan, rows: list[dict],
-                    results: list[AnalysisResult]) -> None:
-    rdir = release_dir(out, release_id)
-    first = results[0].spec if results else None
-    files = []
-    for r in sorted(rows, key=lambda r: (r["track_number"] is None, r["track_number"] or 0)):
-        if r["status"] not in ("mastered", "check_failed") or not r.get("streaming_path"):
-            continue
-        for fmt, key, sha in (("master", "master_path", "master_sha256"), ("streaming", "streaming_path", "streaming_sha256")):
-            files.append({
-                "format": fmt,
-                "path": Path(r[key]).relative_to(rdir).as_posix(),
-                "track": r["track_number"],
-                "track_id": r["track_id"],
-                "title": r["title"],
-                "isrc": next((s.spec.isrc for s in results if s.spec.track_id == r["track_id"]), ""),
-                "sha256": r[sha],
-                "checks": "pass" if r["status"] == "mastered" else "fail",
-            })
-    manifest = {
-        "farm_version": __version__,
-        "release_id": release_id,
-        "title": (first.release_title if first else "") or release_id,
-        "artist": first.release_artist if first else "",
-        "upc": first.upc if first else "",
-        "preset": plan.preset.get("name"),
-        "mode": plan.mode,
-        "forced": plan.forced,
-        "files": files,
-    }
-    write_text(rdir / "manifest.json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+def _extra(spec: TrackSpec, *names: str) -> str:
+    d = dict(spec.extra)
+    for n in names:
+        if d.get(n, "").strip():
+            return d[n].strip()
+    return ""
+
+
+def _delivery_job(release_id: str, jobs: list[MasterJob], rows: dict[str, dict], plan: ReleasePlan,
+                  options: MasterOptions) -> DeliveryJob:
+    first = jobs[0].spec
+    tracks = []
+    for j in sorted(jobs, key=lambda j: (j.spec.track_number is None, j.spec.track_number or 0)):
+        r = rows[j.spec.track_id]
+        gap, side = _extra(j.spec, "gap_s"), _extra(j.spec, "side")
+        try:
+            gap_s = float(gap) if gap else None
+        except ValueError:
+            raise ConfigError(f"{j.spec.path}: gap_s {gap!r} is not a number of seconds") from None
+        if gap_s is not None and not 0.0 <= gap_s <= 60.0:
+            raise ConfigError(f"{j.spec.path}: gap_s {gap_s} must lie in 0..60 s")
+        tracks.append(DeliveryTrack(
+            number=j.spec.track_number or len(tracks) + 1, title=j.spec.title,
+            artist=j.spec.artist or first.release_artist, isrc=j.spec.isrc, master_path=r["master_path"],
+            sample_rate=int(r["sample_rate"]), duration_s=float(r["duration_s"]),
+            integrated_lufs=r["after_integrated_lufs"], true_peak_dbtp=r["after_true_peak_dbtp"], gap_s=gap_s,
+            side=side.upper() or None, track_id=j.spec.track_id, source_path=j.spec.abs_path,
+        ))
+    ceilings = [t.ceiling_dbtp for t in plan.tracks if t.ceiling_dbtp is not None]
+    release = DeliveryRelease(
+        release_id=release_id, title=first.release_title or release_id, artist=first.release_artist,
+        upc=first.upc, date=_extra(first, "date", "release_date", "year"),
+        ceiling_dbtp=min(ceilings) if ceilings else options.preset.ceiling_dbtp, tracks=tuple(tracks),
+    )
+    by_id = {t.track_id: t for t in plan.tracks}
+    rdir = Path(jobs[0].release_dir)
+    masters = tuple({"path": Path(rows[j.spec.track_id]["master_path"]).relative_to(rdir).as_posix(),
+                     "track": j.spec.track_number, "isrc": j.spec.isrc,
+                     "sha256": rows[j.spec.track_id]["master_sha256"]} for j in jobs)
+    return DeliveryJob(
+        release=release, release_dir=str(rdir), options=options.delivery,
+        plans={t.number: by_id[t.track_id] for t in tracks},
+        gains_db={t.number: rows[t.track_id]["gain_db"] for t in tracks},
+        manifest_head={"preset": plan.preset.get("name"), "mode": plan.mode, "forced": plan.forced},
+        masters=masters,
+    )
 
 
 def finite_or_none(v):

@@ -1,4 +1,5 @@
-"""``DIR/qc/mastering``: one before/after row per track of a ``farm master`` run (Parquet, the public contract).
+"""``DIR/qc/mastering`` (one before/after row per track of a ``farm master`` run) and ``DIR/qc/deliverables``
+(one row per check of a written deliverable): Parquet, the public contract.
 
 Written like the QC datasets (:mod:`farm.output`): part files in a hidden staging folder, published by a rename
 when the run completes, so a killed run never leaves half a dataset.
@@ -35,7 +36,6 @@ MASTERING_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("loudness_error_lu", pa.float64(), "after minus target, LU (the check allows 0.5)"),
     ("before_true_peak_dbtp", pa.float64(), "source true peak, dBTP"),
     ("after_true_peak_dbtp", pa.float64(), "master true peak, dBTP (the QC's meter)"),
-    ("streaming_true_peak_dbtp", pa.float64(), "true peak of the 24-bit streaming file after resampling, dBTP"),
     ("before_loudness_range_lu", pa.float64(), "source LRA, LU"),
     ("after_loudness_range_lu", pa.float64(), "master LRA, LU"),
     ("after_sample_peak_dbfs", pa.float64(), "master sample peak, dBFS"),
@@ -51,10 +51,21 @@ MASTERING_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("checks", pa.string(), "what the QC after mastering found wrong, or that all checks passed"),
     ("master_path", pa.string(), "the 32-bit float WAV master"),
     ("master_sha256", pa.string(), "its SHA-256"),
-    ("streaming_path", pa.string(), "the 24-bit FLAC streaming file"),
-    ("streaming_sample_rate", pa.int32(), "Hz"),
-    ("streaming_sha256", pa.string(), "its SHA-256"),
+    ("sample_rate", pa.int32(), "the master's rate (the source's), Hz"),
+    ("duration_s", pa.float64(), "the master's duration, s"),
     ("wall_s", pa.float64(), "seconds spent mastering the track"),
+]
+
+
+DELIVERABLE_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("release_id", pa.string(), "the release"),
+    ("format", pa.string(), "streaming | hires | cd | vinyl | cassette | lossy (the writer that made the check)"),
+    ("path", pa.string(), "the file checked, relative to the release folder (empty: the format was not made)"),
+    ("check", pa.string(), "what was checked: sample_rate, bits, true_peak, tags, image_matches_wav, ..."),
+    ("passed", pa.bool_(), "whether it holds"),
+    ("expected", pa.string(), "the spec's value"),
+    ("measured", pa.string(), "what was read back from the file"),
+    ("detail", pa.string(), "one sentence for a person"),
 ]
 
 
@@ -62,37 +73,54 @@ def mastering_schema() -> pa.Schema:
     return pa.schema([pa.field(n, t) for n, t, _ in MASTERING_COLUMNS])
 
 
-class MasteringWriter:
-    """Collect mastering rows into ``DIR/qc/mastering``; :meth:`commit` publishes them."""
+class _DatasetWriter:
+    """Rows into ``DIR/qc/<name>``, published whole by :meth:`commit` (one rename)."""
 
-    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000) -> None:
+    def __init__(self, out_dir: str | Path, name: str, columns, *, rows_per_part: int = 50_000) -> None:
         self.qc_dir = Path(out_dir) / "qc"
-        self.staging = self.qc_dir / f".staging-mastering-{uuid.uuid4().hex[:12]}"
+        self.name = name
+        self.columns = columns
+        self.staging = self.qc_dir / f".staging-{name}-{uuid.uuid4().hex[:12]}"
         self.rows_per_part = rows_per_part
         self._writer: _PartWriter | None = None
 
-    def __enter__(self) -> "MasteringWriter":
+    def __enter__(self):
         self.qc_dir.mkdir(parents=True, exist_ok=True)
-        self._writer = _PartWriter(self.staging / "mastering", mastering_schema(), self.rows_per_part)
+        schema = pa.schema([pa.field(n, t) for n, t, _ in self.columns])
+        self._writer = _PartWriter(self.staging / self.name, schema, self.rows_per_part)
         return self
 
     def add(self, row: dict) -> None:
-        self._writer.add([{name: row.get(name) for name, _, _ in MASTERING_COLUMNS}])
+        self._writer.add([{name: row.get(name) for name, _, _ in self.columns}])
 
     def commit(self, run_info: dict | None = None) -> Path:
         self._writer.flush(force=True)
         if run_info is not None:
-            tmp = self.staging / "mastering" / ".run.json.tmp"
+            tmp = self.staging / self.name / ".run.json.tmp"
             tmp.write_text(json.dumps(run_info, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, self.staging / "mastering" / "_run.json")
-        target = self.qc_dir / "mastering"
-        trash = self.qc_dir / f".old-mastering-{uuid.uuid4().hex[:12]}"
+            os.replace(tmp, self.staging / self.name / "_run.json")
+        target = self.qc_dir / self.name
+        trash = self.qc_dir / f".old-{self.name}-{uuid.uuid4().hex[:12]}"
         if target.exists():
             os.replace(target, trash)
-        os.replace(self.staging / "mastering", target)
+        os.replace(self.staging / self.name, target)
         shutil.rmtree(trash, ignore_errors=True)
         shutil.rmtree(self.staging, ignore_errors=True)
         return target
 
     def __exit__(self, *exc) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+class MasteringWriter(_DatasetWriter):
+    """Collect mastering rows into ``DIR/qc/mastering``; :meth:`commit` publishes them."""
+
+    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000) -> None:
+        super().__init__(out_dir, "mastering", MASTERING_COLUMNS, rows_per_part=rows_per_part)
+
+
+class DeliverablesWriter(_DatasetWriter):
+    """Collect deliverable checks into ``DIR/qc/deliverables`` (one row per check)."""
+
+    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000) -> None:
+        super().__init__(out_dir, "deliverables", DELIVERABLE_COLUMNS, rows_per_part=rows_per_part)

@@ -10,8 +10,7 @@ Output layout (``DIR`` is ``--out``)::
     DIR/releases/<release>/plan.json          the decisions and their reasons (edit it, give it to --plan)
     DIR/releases/<release>/HOLD.txt           only for a held release: what to fix, where
     DIR/releases/<release>/masters/NN Title.wav       32-bit float WAV at the source rate
-    DIR/releases/<release>/streaming/NN Title.flac    24-bit FLAC, 44.1 or 48 kHz, tagged
-    DIR/releases/<release>/manifest.json      the files, with their sha256
+    DIR/releases/<release>/manifest.json      the deliverables (farm.deliver.release), with their sha256
     DIR/qc/mastering/part-*.parquet           one before/after row per track
 
 ``<release>`` is the release id made safe as a folder name (:func:`safe_name`).
@@ -20,7 +19,6 @@ Output layout (``DIR`` is ``--out``)::
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import time
 import unicodedata
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from farm.atomic import atomic_path, write_audio
+from farm.atomic import write_audio
 from farm.audio import probe, read_blocks
 from farm.catalogue import TrackSpec
 from farm.errors import InputError
@@ -40,7 +38,7 @@ from farm.profiles import Profile, load_profile
 from farm.qc import QCConfig, TrackReport, audit_track
 from kernels.truepeak import TruePeakMeter
 
-__all__ = ["AnalysisResult", "MasterJob", "analyse_track", "master_track", "safe_name", "streaming_rate",
+__all__ = ["AnalysisResult", "MasterJob", "analyse_track", "master_track", "safe_name",
            "LOCAL_KINDS", "LOUDNESS_CHECK_LU"]
 
 #: Findings the mastering must not add (compared with the QC before, by kind and time).
@@ -76,15 +74,6 @@ def track_file_stem(number: int | None, title: str, track_id: str) -> str:
     if number is not None:
         return f"{number:02d} {title}".strip() if title else f"{number:02d} {track_id}"
     return title or track_id
-
-
-def streaming_rate(sample_rate: int) -> int:
-    """44.1 or 48 kHz for a streaming file: the family's base rate above 48 kHz, never an upsample below."""
-    if sample_rate in (44100, 48000) or sample_rate < 44100:
-        return sample_rate
-    if sample_rate % 44100 == 0:
-        return 44100
-    return 48000
 
 
 def read_track(path: str) -> tuple[np.ndarray, int]:
@@ -172,28 +161,8 @@ def _under_ceiling(x: np.ndarray, sr: int, ceiling: float | None, convert) -> np
     return y
 
 
-def _quantise_24(x: np.ndarray) -> np.ndarray:
-    """Round to 24-bit steps (no dither at 24 bits: its noise is below any converter's)."""
-    scale = float(2**23)
-    return np.clip(np.round(x * scale), -scale, scale - 1) / scale
-
-
-def _write_flac(path: Path, x: np.ndarray, sr: int, tags: dict[str, str]) -> None:
-    from mutagen.flac import FLAC  # noqa: PLC0415 - only the writers need it
-
-    with atomic_path(path) as tmp:
-        import soundfile as sf  # noqa: PLC0415
-
-        sf.write(str(tmp), x.T, sr, subtype="PCM_24", format="FLAC")
-        f = FLAC(str(tmp))
-        for k, v in tags.items():
-            if v not in (None, ""):
-                f[k] = str(v)
-        f.save()
-
-
 def master_track(job: MasterJob) -> dict:
-    """Process one track by its plan, write its master and streaming file, QC the result; return its row for
+    """Process one track by its plan, write its master, QC the result; return its row for
     ``qc/mastering`` (never raises)."""
     t0 = time.perf_counter()
     spec, plan = job.spec, job.plan
@@ -205,26 +174,9 @@ def master_track(job: MasterJob) -> dict:
         rel = Path(job.release_dir)
         stem = track_file_stem(spec.track_number, spec.title, spec.track_id)
         master_path = rel / "masters" / f"{stem}.wav"
-        stream_path = rel / "streaming" / f"{stem}.flac"
         master_path.parent.mkdir(parents=True, exist_ok=True)
-        stream_path.parent.mkdir(parents=True, exist_ok=True)
         y32 = _under_ceiling(np.asarray(res.audio), sr, ceiling, lambda v: np.asarray(v, dtype=np.float32))
         write_audio(master_path, y32.T, sr, subtype="FLOAT", container="WAV")
-
-        out_sr = streaming_rate(sr)
-        z = y32.astype(np.float64)
-        if out_sr != sr:
-            import soxr  # noqa: PLC0415
-
-            z = np.ascontiguousarray(soxr.resample(z.T, sr, out_sr, quality="VHQ").T)
-        z = _under_ceiling(z, out_sr, ceiling, _quantise_24)
-        tags = {
-            "TITLE": spec.title, "ARTIST": spec.artist or job.release_artist, "ALBUM": job.release_title,
-            "ALBUMARTIST": job.release_artist, "TRACKNUMBER": spec.track_number or "",
-            "TRACKTOTAL": job.track_total, "ISRC": spec.isrc, "BARCODE": job.upc,
-        }
-        _write_flac(stream_path, z, out_sr, tags)
-        stream_tp = _true_peak(z, out_sr)
 
         after = audit_track(replace(spec, path=str(master_path), abs_path=str(master_path.resolve())),
                             QCConfig(profile=load_profile(job.profile_name)))
@@ -234,8 +186,6 @@ def master_track(job: MasterJob) -> dict:
         problems = []
         if ceiling is not None and a["true_peak_dbtp"] is not None and a["true_peak_dbtp"] > ceiling + 1e-9:
             problems.append(f"master true peak {a['true_peak_dbtp']:.2f} dBTP over the ceiling {ceiling:g}")
-        if ceiling is not None and stream_tp > ceiling + 1e-9:
-            problems.append(f"streaming file true peak {stream_tp:.2f} dBTP over the ceiling {ceiling:g}")
         if target is not None and a["integrated_lufs"] is not None and abs(a["integrated_lufs"] - target) > LOUDNESS_CHECK_LU:
             problems.append(f"loudness {a['integrated_lufs']:.2f} LUFS, planned {target:.2f} (more than "
                             f"{LOUDNESS_CHECK_LU} LU off)")
@@ -247,7 +197,6 @@ def master_track(job: MasterJob) -> dict:
             "after_true_peak_dbtp": a["true_peak_dbtp"],
             "after_loudness_range_lu": a["loudness_range_lu"],
             "after_sample_peak_dbfs": a["sample_peak_dbfs"],
-            "streaming_true_peak_dbtp": round(stream_tp, 3) if math.isfinite(stream_tp) else None,
             "loudness_error_lu": (a["integrated_lufs"] - target) if (target is not None and a["integrated_lufs"] is not None) else None,
             "gain_db": res.gain_db,
             "compression_max_db": res.compression_max_db,
@@ -258,10 +207,9 @@ def master_track(job: MasterJob) -> dict:
             "checks": "; ".join(problems) if problems else "true peak, loudness and no new defects: all pass",
             "qc_after_status": a["status"],
             "master_path": str(master_path),
-            "streaming_path": str(stream_path),
-            "streaming_sample_rate": out_sr,
-            "streaming_sha256": _sha256(stream_path),
             "master_sha256": _sha256(master_path),
+            "sample_rate": sr,
+            "duration_s": round(x.shape[1] / sr, 6),
         })
     except InputError as exc:
         row.update(status="error", error=str(exc))
@@ -295,15 +243,13 @@ def _base_row(job: MasterJob) -> dict:
         "before_integrated_lufs": b.get("integrated_lufs"), "after_integrated_lufs": None,
         "loudness_error_lu": None,
         "before_true_peak_dbtp": b.get("true_peak_dbtp"), "after_true_peak_dbtp": None,
-        "streaming_true_peak_dbtp": None,
         "before_loudness_range_lu": b.get("loudness_range_lu"), "after_loudness_range_lu": None,
         "after_sample_peak_dbfs": None,
         "gain_db": None, "compression_max_db": None, "limiter_max_db": None,
         "eq_max_db": max((abs(g) for g in plan.eq.gains_db), default=0.0),
         "compressed": bool(plan.dynamics.enabled), "mono_below_hz": plan.stereo.mono_below_hz,
         "new_clicks": None, "new_clipping": None, "new_other": None, "checks": "",
-        "master_path": None, "master_sha256": None, "streaming_path": None, "streaming_sample_rate": None,
-        "streaming_sha256": None, "wall_s": None,
+        "master_path": None, "master_sha256": None, "sample_rate": None, "duration_s": None, "wall_s": None,
     }
 
 
