@@ -255,6 +255,80 @@ def test_detector_reads_what_the_meter_reads():
     assert 20 * math.log10(peaks.max()) == pytest.approx(meter_dbtp(x, 44100), abs=1e-9)
 
 
+def _abrupt_end(fs, seconds=0.05):
+    """fs/4 tone at 45 degrees, faded in, cut off at full swing: its largest interpolated value lies in
+    the filter's ring after the last sample, which only a meter that flushes its tail reads."""
+    n = np.arange(int(seconds * fs))
+    x = np.tile(0.7 * np.sin(np.pi / 2 * n + np.pi / 4), (2, 1))
+    x[:, : n.size // 2] *= np.linspace(0.0, 1.0, n.size // 2)
+    return x
+
+
+def _reading_cases(fs):
+    rng = np.random.default_rng(fs)
+    return {"noise": rng.standard_normal((2, fs // 4)) * rng.uniform(0.1, 2.0),
+            "noise_mono_short": rng.standard_normal((1, 50)),
+            "loud_mix": loud_mix(fs, 0.5),
+            "drums": drum_hits(fs),
+            "abrupt_end": _abrupt_end(fs)}
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_detector_maximum_is_the_meter_reading_flushed_tail_included(rate):
+    # The limiter lets the detector stand in for the meter below 96 kHz (same filter, same grid, every window
+    # the meter reads including the flushed tail): its maximum must be the meter's reading. Both sum the same
+    # 20 products in another order (~1e-16 relative, ~1e-15 dB); 1e-9 dB is far under the 1e-6 dB margin
+    # the limiter keeps before it trusts the detector.
+    for name, x in _reading_cases(rate).items():
+        interval = limiter._linked_intervals(np, x, 4)
+        assert 20 * math.log10(interval.max()) == pytest.approx(meter_dbtp(x, rate), abs=1e-9), name
+        if name == "abrupt_end":  # the maximum lies after the last sample: the tail is really covered
+            assert interval[x.shape[1] + 1 :].max() == interval.max()
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_output_check_reads_what_the_meter_reads(rate):
+    # _apply_and_verify_cpu writes y = x * g (one multiplication: bit-exact) and reads y's true peak, skipping
+    # blocks it can bound under the running maximum; skipped bounds never exceed the exact maximum, and the
+    # reading is the meter's to 1e-9 dB (see above), on gains that vary fast (the bound's spread term) or not.
+    matrix, bound = limiter._phase_matrix(4)[:-1], limiter.phase_gain_bound(4)
+    for name, x in _reading_cases(rate).items():
+        n = x.shape[1]
+        t = np.arange(n)
+        for gain in (np.full(n, 0.5), 0.6 + 0.3 * np.sin(2 * np.pi * t / 300.0) ** 2):
+            interval = limiter._linked_intervals(np, x, 4)
+            y = np.empty_like(x)
+            exact, skipped = limiter._apply_and_verify_cpu(x, gain, y, matrix, bound, 0.0, interval)
+            np.testing.assert_array_equal(y, x * gain)
+            assert skipped <= exact
+            assert 20 * math.log10(exact) == pytest.approx(meter_dbtp(y, rate), abs=1e-9), name
+            # Above every value (floor 10): all blocks skipped, and their bounds cover the true peak, which
+            # is what tells the limiter to ask the meter instead (skipped > exact).
+            exact, skipped = limiter._apply_and_verify_cpu(x, gain, y, matrix, bound, 10.0, interval)
+            assert exact == 0.0 and skipped >= 10 ** (meter_dbtp(y, rate) / 20)
+
+
+def test_detector_skip_is_exact_above_its_threshold():
+    # Skipped blocks hold their bound G max|x| (<= threshold, >= every exact value in them); every value above
+    # the threshold is the exact one (the same arithmetic: bit-equal). The gain depends only on values above
+    # the internal ceiling, which the limiter keeps above the threshold.
+    x = loud_mix(44100, 1.0)
+    exact = limiter._linked_intervals(np, x, 4)
+    for threshold in (0.5, 1.0, 1.5):
+        skipping = limiter._linked_intervals(np, x, 4, threshold)
+        above = skipping > threshold
+        np.testing.assert_array_equal(skipping[above], exact[above])
+        assert np.all(skipping[~above] >= exact[~above])
+        assert 0 < above.sum() < above.size  # both kinds present, else the test proves little
+
+
+def test_infinite_sample_raises():
+    x = np.zeros((2, 5000))
+    x[1, 4321] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        limit_true_peak(x, 44100)
+
+
 def test_attack_never_leaves_a_peak_above_its_required_gain():
     # The proof in the module docstring, checked against a brute-force forward minimum and trailing mean;
     # with rho = 0 the release leaves s unchanged (exp(-(-ln s)) = s to 1 ulp), and SciPy's box filter is a
@@ -305,8 +379,14 @@ def test_array_path_end_to_end_matches(monkeypatch):
     x = loud_mix(48000, 1.0)
     fused = limit_true_peak(x, 48000, ceiling_dbtp=-1.0)
     monkeypatch.setattr(limiter, "_gain", lambda xp, *args: limiter._gain_xp(xp, *args))
-    monkeypatch.setattr(limiter, "_interval_peaks_cpu",
-                        lambda padded, matrix, out: limiter._interval_peaks_xp(np, padded, limiter._phase_matrix(4), out))
+    def blas_detector(rows, matrix, gain_bound, threshold, out):  # exact everywhere: no skip, BLAS products
+        padded = np.zeros((rows.shape[0], rows.shape[1] + 2 * TAPS_PER_PHASE))
+        padded[:, TAPS_PER_PHASE : -TAPS_PER_PHASE] = rows
+        out[:] = 0.0
+        limiter._interval_peaks_xp(np, padded, limiter._phase_matrix(4), out)
+        return True
+
+    monkeypatch.setattr(limiter, "_interval_peaks_cpu", blas_detector)
     arrays = limit_true_peak(x, 48000, ceiling_dbtp=-1.0)
     assert arrays.passes == fused.passes
     np.testing.assert_allclose(arrays.audio, fused.audio, rtol=0, atol=1e-12)
