@@ -357,7 +357,8 @@ def write_ddp(layout: CDLayout, image: np.ndarray, folder: Path, *, master_id: s
         order = [*files, IMAGE_NAME]
         with open(tmp / IMAGE_NAME, "wb") as fh:
             step = _CHUNK_FRAMES * CD_FRAME_SAMPLES
-            fh.writelines(np.ascontiguousarray(image[start:start + step], dtype=IMAGE_DTYPE).tobytes() for start in range(0, image.shape[0], step))
+            fh.writelines(np.ascontiguousarray(image[start:start + step], dtype=IMAGE_DTYPE).tobytes()
+                          for start in range(0, image.shape[0], step))
         if cdtext:
             (tmp / CDTEXT_NAME).write_bytes(cdtext)
             order.append(CDTEXT_NAME)
@@ -475,7 +476,7 @@ def verify_ddp(folder: Path, layout: CDLayout, image: np.ndarray, *, release_dir
     ``pq_size``, ``pq_times`` (every index point), ``pq_isrc``, ``pq_upc``, ``pq_leadout``, ``pq_layout`` (the
     layout rebuilt from PQ + CD-TEXT equals ``layout`` as stored), ``image_size``, ``image_matches`` (sample for
     sample), ``md5`` (one per file in CHECKSUM.MD5, recomputed, plus that every file is listed), and with
-    CD-TEXT ``cdtext_crc``, ``cdtext_size_info``, ``cdtext_text``. Never raises for a failed check.
+    CD-TEXT ``cdtext_size``, ``cdtext_crc``, ``cdtext_size_info``, ``cdtext_text``. Never raises for a failed check.
 
     ``path`` of each check is relative to ``release_dir`` (default: the folder's parent).
     """
@@ -492,6 +493,10 @@ def verify_ddp(folder: Path, layout: CDLayout, image: np.ndarray, *, release_dir
     def add(name: str, file: str, passed: bool, expected: object = "", measured: object = "", detail: str = ""):
         checks.append(Check(FORMAT, rel(file), name, bool(passed), str(expected), str(measured), detail))
 
+    try:
+        want_cdtext = cdtext_packs(layout)
+    except ValueError:
+        want_cdtext = b"x"  # too long to write; any CD-TEXT found is still checked
     try:
         ddp = read_ddp(folder)
     except (OSError, ValueError) as exc:
@@ -513,7 +518,7 @@ def verify_ddp(folder: Path, layout: CDLayout, image: np.ndarray, *, release_dir
         "; ".join(f"DSL {p.dsl}, CDM {p.cdm}, DSI {p.dsi}" for p in d0) or "no D0 packet")
     missing = [p.dsi for p in ddp.ms if not p.dsi or not (folder / p.dsi).is_file()]
     subs = sorted(p.sub for p in ddp.ms if p.dst == "S0")
-    want_subs = sorted(["PQ DESCR"] + (["CDTEXT"] if cdtext_packs(layout) else []))
+    want_subs = sorted(["PQ DESCR"] + (["CDTEXT"] if want_cdtext else []))
     add("ddpms_streams", "DDPMS", not missing and subs == want_subs, f"S0 streams {want_subs}, all files exist",
         f"S0 streams {subs}", f"missing: {missing}" if missing else "")
 
@@ -571,9 +576,11 @@ def verify_ddp(folder: Path, layout: CDLayout, image: np.ndarray, *, release_dir
         actual = _md5(folder / name) if (folder / name).is_file() else "missing"
         add("md5", name, actual == digest, digest, actual)
 
-    if (folder / CDTEXT_NAME).is_file() or cdtext_packs(layout):
+    if (folder / CDTEXT_NAME).is_file() or want_cdtext:
         data = (folder / CDTEXT_NAME).read_bytes() if (folder / CDTEXT_NAME).is_file() else b""
         packs = [data[i:i + PACK_BYTES] for i in range(0, len(data), PACK_BYTES)]
+        add("cdtext_size", CDTEXT_NAME, len(data) > 0 and len(data) % PACK_BYTES == 0,
+            f"n x {PACK_BYTES} bytes", f"{len(data)} bytes")
         bad = [i for i, p in enumerate(packs) if not pack_crc_ok(p)]
         add("cdtext_crc", CDTEXT_NAME, data != b"" and not bad, f"{len(packs)} packs, CRCs valid",
             f"{len(bad)} bad" if bad else "all valid", f"packs {bad[:10]}" if bad else "")
