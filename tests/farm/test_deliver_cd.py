@@ -278,3 +278,20 @@ def test_noise_shaping_mono_and_a_low_rate_master(tmp_path, render_music):
     # errors (each under SHAPED_ERROR_BOUND_LSB = 14.04 LSB), and they do differ (not bit-identical mono).
     diff = np.abs(wav[:, 0].astype(int) - wav[:, 1].astype(int))
     assert diff.max() <= 2 * SHAPED_ERROR_BOUND_LSB and diff.any()
+
+
+def test_cue_check_catches_a_moved_index(written, release, tmp_path):
+    # The read-back check has teeth: a CUE with one INDEX moved by a frame fails "indexes".
+    from farm.deliver.cd import _Checks, _verify_cue  # noqa: PLC0415 - the private verifier, on a tampered copy
+
+    out, result = written
+    cue = out / next(d.path for d in result.deliverables if d.format == "cd_cue")
+    layout, _ = plan_layout(release, _lengths(release))
+    moved = msf(layout.tracks[1].index01 - CD_PREGAP_FRAMES)
+    tampered = tmp_path / cue.name
+    tampered.write_text(cue.read_text(encoding="utf-8").replace(f"INDEX 01 {moved}", "INDEX 01 00:09:00"),
+                        encoding="utf-8")
+    checks = _Checks()
+    _verify_cue(checks, tampered, "cd/x.cue", layout, cue.with_suffix(".wav").name)
+    by_name = {c.check: c.passed for c in checks.rows}
+    assert by_name["indexes"] is False and by_name["isrc"] and by_name["catalog"]
