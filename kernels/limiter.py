@@ -97,10 +97,10 @@ Speed
 -----
 3 minutes of loud bass-heavy stereo at 44.1 kHz (``loud_mix`` in the tests, driven 6 dB over full scale,
 7 dB of peak reduction), one core (``OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=NUMBA_NUM_THREADS=1``,
-``taskset -c 0``) of a shared 2-core box, best of 5: 0.23 s, about 780x real time (was 0.63 s, 285x,
-with the meter verifying and a per-sample detector): input detector 0.064 s (0.089 s without its skip),
-gain 0.065 s, writing and checking the output 0.07 s (0.025 s of it the product itself); the QC meter
-would take 0.3 s to read that output, the detector standing in for it ~0.01 s. ``test_speed_three_minutes_stereo``
+``taskset -c 0``) of a shared 2-core box, best of 5: 0.19-0.22 s, 830-930x real time (was 0.62 s,
+290x, with the meter verifying and a per-sample detector): input detector 0.067 s (0.089 s without its
+skip), gain 0.061 s (0.010 s of it NumPy's exp), writing and checking the output 0.057 s (~2 % of its
+blocks computed); the QC meter would take 0.3 s to read that output. ``test_speed_three_minutes_stereo``
 (marked slow) asserts more than 100x.
 """
 
@@ -259,8 +259,7 @@ def limit_true_peak(x, sample_rate, *, ceiling_dbtp=-1.0, lookahead_ms=2.0, rele
         # Intervals bounded under the skip level need no exact value: r = 1 there (all passes while the
         # internal ceiling stays above it), and the output check can bound them again from these bounds.
         skip_lin = 10.0 ** ((internal_db - _SKIP_BELOW_DB) / 20.0)
-        interval = _linked_intervals(np, x64, config.oversample, skip_lin)  # raises on NaN/inf
-        peaks = np.maximum(interval[:-1], interval[1:])
+        peaks = _adjacent_max(_linked_intervals(np, x64, config.oversample, skip_lin))  # raises on NaN/inf
     else:
         if n and not bool(xp.isfinite(x).all()):
             raise ValueError("x contains NaN or infinite samples; a limiter cannot bound them")
@@ -279,14 +278,13 @@ def limit_true_peak(x, sample_rate, *, ceiling_dbtp=-1.0, lookahead_ms=2.0, rele
         ceiling_lin = 10.0 ** (internal_db / 20.0)
         if cpu and ceiling_lin < skip_lin:  # a later pass went under the skip level: exact values again
             skip_lin = ceiling_lin * 10.0 ** (-_SKIP_BELOW_DB / 20.0)
-            interval = _linked_intervals(np, x64, config.oversample, skip_lin)
-            peaks = np.maximum(interval[:-1], interval[1:])
+            peaks = _adjacent_max(_linked_intervals(np, x64, config.oversample, skip_lin))
         gain = _gain(xp, peaks, ceiling_lin, lookahead, rho)[TAPS_PER_PHASE // 2:][:n]
         if cpu:
             y = np.empty((x64.shape[0], n))
             rows = np.ascontiguousarray(x64)
             exact, skipped = _apply_and_verify_cpu(rows, np.ascontiguousarray(gain), y, _phase_matrix(config.oversample)[:-1],
-                                                   phase_gain_bound(config.oversample), skip_lin, interval)
+                                                   phase_gain_bound(config.oversample), skip_lin, peaks)
             reading = 20.0 * math.log10(exact) if exact > 0.0 else float("-inf")
             # The detector's reading stands for the meter's where it is exact (no skipped block could hold
             # more) and clearly under the ceiling; anything closer, or any other grid, goes to the meter.
@@ -485,10 +483,26 @@ def _interval_peaks_cpu(x, matrix, gain_bound, threshold, interval):  # pragma: 
     return True
 
 
+def _adjacent_max(interval):
+    """``peak[u] = max(interval[u], interval[u + 1])`` in place (no second signal-sized array); a view."""
+    _adjacent_max_cpu(interval)
+    return interval[:-1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _adjacent_max_cpu(values):  # pragma: no cover - compiled
+    for u in range(values.shape[0] - 1):
+        values[u] = max(values[u], values[u + 1])
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)
 def _apply_and_verify_cpu(x, gain, y, matrix, gain_bound, floor, interval_x):  # pragma: no cover - compiled
     """``y = x * gain`` (each channel), and the largest interval peak of ``y`` over every window that the
     meter reads (the same windows as :func:`_interval_peaks_cpu`, flushed tail included).
+
+    ``interval_x[w]`` bounds the input's interval ``w`` (exact values, bounds, or the detector's peaks
+    ``max(interval[w], interval[w + 1])``, length ``n + P``: every one is an upper bound; a block takes
+    the maximum over ``interval_x[lo : lo + m]``, clipped to its length).
 
     Exact skip: a block's values are bounded by ``G * max|y|`` and, writing ``y = g x`` with ``g`` between
     ``g_lo`` and ``g_hi`` over the block's samples, by ``g_hi * max(interval_x) + G (g_hi - g_lo) max|x|``
@@ -496,7 +510,7 @@ def _apply_and_verify_cpu(x, gain, y, matrix, gain_bound, floor, interval_x):  #
     are skipped. Returns ``(exact, skipped)``: the maximum over the computed blocks and the largest bound
     of a skipped one; ``exact`` is the maximum over all windows when ``skipped <= exact``."""
     channels, n = x.shape
-    count = interval_x.shape[0]
+    count = n + TAPS_PER_PHASE + 1  # intervals w in [0, n + P]
     tmp = np.zeros(_SKIP_BLOCK + TAPS_PER_PHASE)
     best = np.zeros(_SKIP_BLOCK)
     exact = 0.0
@@ -505,26 +519,30 @@ def _apply_and_verify_cpu(x, gain, y, matrix, gain_bound, floor, interval_x):  #
     y_bits = y.view(np.int64)
     conv = np.empty(1, np.int64)
     as_float = conv.view(np.float64)
-    for ch in range(channels):  # the product first, row by row (contiguous, vectorised)
-        xr = x[ch]
-        yr = y[ch]
-        for s in range(n):
-            yr[s] = xr[s] * gain[s]
     for lo in range(0, count, _SKIP_BLOCK):
         m = min(_SKIP_BLOCK, count - lo)
         first = lo - TAPS_PER_PHASE  # samples [first, last] feed this block's windows
         last = lo + m - 2
-        g_lo, g_hi = _range_of(gain, max(first, 0), min(last + 1, n))
-        if g_hi < g_lo:  # no sample (an empty span: cannot happen for n >= 1, kept for safety)
-            g_lo = g_hi = 1.0
-        ix = _range_of(interval_x, lo, lo + m)[1]
+        for ch in range(channels):  # the product for the samples that earlier blocks did not reach
+            xr = x[ch]
+            yr = y[ch]
+            for s in range(max(lo - 1, 0), min(last + 1, n)):
+                yr[s] = xr[s] * gain[s]
         best[:m] = 0.0
         computed = False
+        spread_known = False
+        g_lo = g_hi = ix = 1.0
         for ch in range(channels):
             level = max(floor, exact)
             conv[0] = _span_bits(y_bits[ch], first, last)
             bound = gain_bound * as_float[0] * (1.0 + 1e-9)
             if bound > level:
+                if not spread_known:  # the second bound's gain range, only where the first does not do
+                    spread_known = True
+                    g_lo, g_hi = _range_of(gain, max(first, 0), min(last + 1, n))
+                    if g_hi < g_lo:  # no sample in the span (cannot happen for n >= 1; kept for safety)
+                        g_lo = g_hi = 1.0
+                    ix = _range_of(interval_x, lo, min(lo + m, interval_x.shape[0]))[1]
                 conv[0] = _span_bits(x_bits[ch], first, last)
                 spread = g_hi * ix + gain_bound * (g_hi - g_lo) * as_float[0]
                 bound = min(bound, spread * (1.0 + 1e-9))
@@ -554,8 +572,7 @@ def _gain(xp: ModuleType, peaks, ceiling_lin: float, lookahead: int, rho: float)
     """Gain over the padded domain (steps 2-4): the fused numba loop on NumPy, array operations on CuPy."""
     if xp is np:
         out = np.empty_like(peaks)
-        _reduction_cpu(peaks, float(ceiling_lin), int(lookahead), float(rho), out)
-        np.negative(out, out=out)
+        _reduction_cpu(peaks, float(ceiling_lin), int(lookahead), float(rho), out)  # writes -A
         return np.exp(out, out=out)
     return _gain_xp(xp, peaks, ceiling_lin, lookahead, rho)
 
@@ -613,7 +630,7 @@ def release_gain(smoothed, rho: float, *, xp=None):
 
 @numba.njit(cache=True, nogil=True)
 def _reduction_cpu(peaks, ceiling, k, rho, out):  # pragma: no cover - compiled; tested against _gain_xp
-    """Steps 2-4 in one pass (CPU), writing the reduction ``A`` (nepers; :func:`_gain` takes ``exp(-A)``
+    """Steps 2-4 in one pass (CPU), writing minus the reduction, ``-A`` (nepers; :func:`_gain` takes ``exp``
     with NumPy's vectorised ``exp``, a scalar ``exp`` per sample cost more than everything else here):
     required gain, forward minimum (a monotone deque), trailing box mean (a running sum that restarts from
     an exact 0 whenever its window holds no reduction, so unlimited stretches get ``A = 0``, a gain of
@@ -674,7 +691,7 @@ def _reduction_cpu(peaks, ceiling, k, rho, out):  # pragma: no cover - compiled;
                 a = max(-math.log(s), a)
         if a < _FLUSH:
             a = 0.0
-        out[i] = a
+        out[i] = -a
 
 
 @numba.njit(cache=True, nogil=True)

@@ -172,6 +172,22 @@ def test_last_resort_trim_keeps_the_contract(monkeypatch):
     assert meter_dbtp(r.audio, 44100) <= -1.0
 
 
+def test_second_pass_under_the_skip_level_recomputes_the_detector(monkeypatch):
+    # A first pass aimed 0.05 dB over the ceiling must read over it (the detector's reading goes to the meter
+    # there), and the second pass's internal ceiling then lies under the detector's skip level (0.005 dB
+    # under the first): the detector runs again with exact values down to it. The contract still holds.
+    monkeypatch.setattr(limiter, "_FIRST_MARGIN_DB", -0.05)
+    monkeypatch.setattr(limiter, "_SKIP_BELOW_DB", 0.005)
+    calls = []
+    detector = limiter._linked_intervals
+    monkeypatch.setattr(limiter, "_linked_intervals", lambda *args: calls.append(args[-1]) or detector(*args))
+    x = loud_mix(44100, 1.0)
+    r = limit_true_peak(x, 44100, ceiling_dbtp=-1.0)
+    assert r.passes >= 2 and len(calls) >= 2 and calls[1] < calls[0]
+    assert r.true_peak_dbtp <= -1.0 and meter_dbtp(r.audio, 44100) <= -1.0
+    np.testing.assert_array_equal(r.audio, x * r.gain)
+
+
 # -------------------------------------------------------------------------------------------- ffmpeg
 def _ffmpeg_true_peak_dbtp(path) -> float:
     proc = subprocess.run(["ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true",
@@ -490,5 +506,6 @@ def test_speed_three_minutes_stereo():
     r = limit_true_peak(x, fs, ceiling_dbtp=-1.0)
     elapsed = time.perf_counter() - start
     assert r.true_peak_dbtp <= -1.0
-    # Target from the issue: well above 100x real time (measured ~250x on one core, see the module).
+    # Target from the issue: well above 100x real time (measured 830-930x on one core, see the module;
+    # 100x leaves room for a loaded shared machine).
     assert seconds / elapsed > 100, f"{seconds / elapsed:.0f}x real time"
