@@ -96,14 +96,12 @@ def _deess_gain_cpu(power, full_power, a_up, a_down, a_ref, threshold_db, full_o
         fast_db = 10.0 * math.log10(max(fast, 1e-30))
         reference_db = 10.0 * math.log10(max(slow, 1e-30))
         full_db = 10.0 * math.log10(max(full, 1e-30)) + full_offset_db
-        if full_db > reference_db:
-            reference_db = full_db
+        reference_db = max(reference_db, full_db)
         excess = fast_db - reference_db - threshold_db
         target = 0.0
         if excess > 0.0 and fast_db > floor_db:
             target = -slope * excess
-            if target < -max_reduction_db:
-                target = -max_reduction_db
+            target = max(target, -max_reduction_db)
         if target < gain:
             gain = a_attack * gain + (1.0 - a_attack) * target
         else:

@@ -19,6 +19,7 @@ rate, the higher on a tie; others resampled with soxr VHQ), from the mastered fi
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from pathlib import Path
@@ -45,7 +46,7 @@ from farm.errors import DeliverableError
 from kernels.eq import apply_sos, shelf_sos
 from kernels.loudness import measure_loudness
 
-__all__ = ["TAPES", "write_cassette", "split_sides"]
+__all__ = ["TAPES", "split_sides", "write_cassette"]
 
 FORMAT = "cassette"
 BITS = 24
@@ -149,6 +150,14 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
             raise DeliverableError(f"track {t.number}: master {t.master_path!r} has no samples")
         audio.append(y.astype(np.float32))
         loud.append(measure_loudness(y, rate).integrated_lufs)
+    # The files' real lengths decide the split (the durations above only ruled out a tape early).
+    real_s = [a.shape[1] / rate for a in audio]
+    cut, a_s, b_s = split_sides(real_s, gaps)
+    if max(a_s, b_s) > side_s:
+        fits = _fitting_tape(real_s, gaps)
+        advice = f"use a {fits}" if fits else "it is longer than a C90: split the release over two tapes"
+        raise DeliverableError(f"the masters need sides of {clock(a_s)} and {clock(b_s)} with gaps; a {tape} side "
+                               f"holds {clock(side_s)}: {advice}")
     finite = [v for v in loud if math.isfinite(v)]
     median = statistics.median(finite) if finite else 0.0
     target = [median + max_deviation_lu * math.tanh((v - median) / max_deviation_lu) if math.isfinite(v) else v
@@ -161,7 +170,7 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
     folder = Path(out_dir) / "cassette"
     folder.mkdir(parents=True, exist_ok=True)
     deliverables, checks, warnings = [], [], []
-    sides = (("A", range(0, cut)), ("B", range(cut, len(tracks))))
+    sides = (("A", range(cut)), ("B", range(cut, len(tracks))))
     lengths = {}
     measured_loud: dict[int, float] = {}
     for letter, idx in sides:
@@ -169,7 +178,7 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
         pieces, rows, position = [], [], 0
         for k, i in enumerate(idx):
             if k:
-                g = int(round(gaps[i] * rate))
+                g = round(gaps[i] * rate)
                 pieces.append(np.zeros((2, g)))
                 position += g
             pieces.append(audio[i].astype(np.float64) * (tape_gain * 10.0 ** (track_gain_db[i] / 20.0)))
@@ -185,8 +194,8 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
         info, back = read_back_24(path)
         lengths[letter] = info.frames / rate
         for r in rows:
-            start = int(round(r["start_s"] * rate))
-            seg = back[:, start:start + int(round(r["duration_s"] * rate))]
+            start = round(r["start_s"] * rate)
+            seg = back[:, start:start + round(r["duration_s"] * rate)]
             r["loudness_out_lufs"] = measure_loudness(seg, rate).integrated_lufs
             measured_loud[r["number"]] = r["loudness_out_lufs"]
         measured_peak = float(np.max(np.abs(back))) if back.size else 0.0
@@ -208,8 +217,7 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
         deliverables.append([rel, letter, path, extra])
     # Whole-tape checks, reported against side A's file (balance) and every file (spread).
     a_len, b_len = lengths["A"], lengths["B"]
-    durations_real = [a.shape[1] / rate for a in audio]
-    _, best_a, best_b = split_sides(durations_real, gaps)
+    _, best_a, best_b = split_sides(real_s, gaps)
     balance_ok = a_len >= b_len and abs((a_len - b_len) - (best_a - best_b)) <= 1.0 / rate * 4
     checks.append(Check(FORMAT, "cassette/side-A.wav", "balance", balance_ok,
                         f"A >= B, A - B = {best_a - best_b:.2f} s (the most equal order-keeping split)",
@@ -221,7 +229,7 @@ def write_cassette(release: DeliveryRelease, out_dir: Path, *, tape: str = "C60"
         # Order kept: sorting by the input loudness sorts the output too (ties within 0.05 LU of metering).
         numbers = [t.number for t in tracks if t.number in finite_out]
         by_in = sorted(numbers, key=lambda n: loud[[t.number for t in tracks].index(n)])
-        order_ok = all(finite_out[p] <= finite_out[q] + 0.05 for p, q in zip(by_in, by_in[1:]))
+        order_ok = all(finite_out[p] <= finite_out[q] + 0.05 for p, q in itertools.pairwise(by_in))
         # 0.1 LU: the shelf is applied before the loudness is measured, so only the per-track gain and the
         # 24-bit rounding lie between the measured input and output (both well under 0.01 LU).
         ok = spread <= max_deviation_lu + 0.1 and order_ok

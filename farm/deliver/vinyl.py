@@ -36,6 +36,7 @@ bright track last on a side (inner-groove distortion).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -47,7 +48,13 @@ import soundfile as sf
 import soxr
 
 from farm.atomic import write_audio
-from farm.deliver.model import Check, Deliverable, DeliveryRelease, DeliveryResult, DeliveryTrack
+from farm.deliver.model import (
+    Check,
+    Deliverable,
+    DeliveryRelease,
+    DeliveryResult,
+    DeliveryTrack,
+)
 from farm.errors import DeliverableError
 from kernels.deess import deess
 from kernels.dynamics import crossover_sos
@@ -236,7 +243,7 @@ def low_end_correlation(x: np.ndarray, sample_rate: float, *, below_hz: float = 
     """
     low, _ = crossover_sos(float(sample_rate), float(below_hz))
     band = apply_sos(x, low)
-    w = max(1, int(round(window_s * sample_rate)))
+    w = max(1, round(window_s * sample_rate))
     n = band.shape[1] // w
     if n == 0:
         return 1.0, math.nan
@@ -263,6 +270,10 @@ def _sides(release: DeliveryRelease, fmt: VinylFormat, gaps: list[float]) -> tup
                                    f"most {clock(fmt.max_s)} (cut 6 dB low): choose a larger size or slower speed")
     sides_given = [t.side.strip().upper() if t.side and t.side.strip() else None for t in tracks]
     if all(sides_given):
+        for t, letter in zip(tracks, sides_given):
+            if not (letter.isascii() and letter.isalnum() and len(letter) <= 3):
+                raise DeliverableError(f"track {t.number}: side {t.side!r} is not a side name; use letters like "
+                                       "'A', 'B' (manifest column 'side')")
         groups: dict[str, list[int]] = {}
         for i, letter in sorted(enumerate(sides_given), key=lambda p: (p[1], tracks[p[0]].number)):
             groups.setdefault(letter, []).append(i)
@@ -282,14 +293,17 @@ def _sides(release: DeliveryRelease, fmt: VinylFormat, gaps: list[float]) -> tup
     candidates = [k for k in range(2, n + 1, 2)] + ([n] if n % 2 else [])
     for k in candidates:
         cuts = min_max_partition(durations, gaps, k)
-        longest = max(group_length_s(durations, gaps, a, b) for a, b in zip(cuts, cuts[1:]))
+        longest = max(group_length_s(durations, gaps, a, b) for a, b in itertools.pairwise(cuts))
         if longest <= fmt.max_s + 1e-9:
-            return [(side_letter(j), list(range(a, b))) for j, (a, b) in enumerate(zip(cuts, cuts[1:]))], warnings
+            return [(side_letter(j), list(range(a, b))) for j, (a, b) in enumerate(itertools.pairwise(cuts))], warnings
     raise DeliverableError(f"the release does not fit {fmt.name} sides")  # unreachable: one track per side fits
 
 
-def _process_track(x: np.ndarray, fs: int, crossover_hz: float) -> tuple[np.ndarray, float]:
-    """Mono low end (crossover raised until the low end's correlation is not negative, up to 300 Hz), de-essed."""
+def _process_track(x: np.ndarray, fs: int, crossover_hz: float) -> tuple[np.ndarray, float, float]:
+    """Mono low end (crossover raised until the low end's correlation is not negative, up to 300 Hz), de-essed.
+
+    Returns the audio, the crossover used and the lowest low-end correlation left.
+    """
     f = float(crossover_hz)
     while True:
         y = adjust_width(x, fs, edges_hz=(f,), widths=(1.0, 1.0), mono_below_hz=f)
@@ -297,7 +311,7 @@ def _process_track(x: np.ndarray, fs: int, crossover_hz: float) -> tuple[np.ndar
         if corr >= 0.0 or f >= MAX_CROSSOVER_HZ:
             break
         f = min(MAX_CROSSOVER_HZ, f * 1.5)
-    return deess(y, fs), f
+    return deess(y, fs), f, corr
 
 
 def write_vinyl(release: DeliveryRelease, out_dir: Path, *, size: str = "12in33",
@@ -361,7 +375,7 @@ def write_vinyl(release: DeliveryRelease, out_dir: Path, *, size: str = "12in33"
 def _write_side(folder: Path, letter: str, tracks: list[DeliveryTrack], gaps: list[float], fmt: VinylFormat,
                 rate: int, premaster, crossover_hz: float):
     warnings: list[str] = []
-    gap_n = [int(round(g * rate)) for g in gaps]
+    gap_n = [round(g * rate) for g in gaps]
     pieces: list[np.ndarray] = []
     info_rows = []
     loudness, brightness = [], []
@@ -375,7 +389,11 @@ def _write_side(folder: Path, letter: str, tracks: list[DeliveryTrack], gaps: li
         n = x.shape[1]
         # Filter tails ring into the next track's gap rather than being cut off.
         tail = gap_n[k + 1] if k + 1 < len(tracks) else 0
-        y, used_hz = _process_track(np.concatenate([x, np.zeros((2, tail))], axis=1), rate, crossover_hz)
+        y, used_hz, corr = _process_track(np.concatenate([x, np.zeros((2, tail))], axis=1), rate, crossover_hz)
+        if corr < 0.0:
+            warnings.append(f"vinyl side {letter}: track {track.number} ({track.title!r}) still has anti-phase low end "
+                            f"(correlation {corr:.2f} below {CORRELATION_HZ:g} Hz) with the bass in mono below "
+                            f"{used_hz:g} Hz: fix the phase of the bass in the mix")
         if gap_n[k]:
             pieces.append(np.zeros((2, gap_n[k]), dtype=np.float32))
             position += gap_n[k]

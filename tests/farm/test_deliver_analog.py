@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
+import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -70,7 +73,7 @@ def cassette(album, tmp_path_factory):
 
 
 def side_lengths(durations, gaps, cuts):
-    return [sum(durations[a:b]) + sum(gaps[a + 1:b]) for a, b in zip(cuts, cuts[1:])]
+    return [sum(durations[a:b]) + sum(gaps[a + 1:b]) for a, b in itertools.pairwise(cuts)]
 
 
 def brute_force_best_longest(durations, gap, k):
@@ -109,7 +112,7 @@ def test_vinyl_peaks_at_or_under_minus_1_dbfs(vinyl):
 
 def test_vinyl_low_end_is_mono_and_never_anti_phase(vinyl, album):
     result, out = vinyl
-    release, folder = album
+    _, folder = album
     lowpass = scipy.signal.butter(8, 100.0, fs=SR, output="sos")  # an independent filter, not the kernel's LR4
     for d in result.deliverables:
         x, _ = sf.read(str(out / d.path), dtype="float64", always_2d=True)
@@ -118,7 +121,7 @@ def test_vinyl_low_end_is_mono_and_never_anti_phase(vinyl, album):
         assert corr >= 0.0
         assert d.extra["min_low_correlation"] >= 0.0
         for row in d.extra["tracks"]:
-            start, n = int(round(row["start_s"] * SR)), int(round(row["duration_s"] * SR))
+            start, n = round(row["start_s"] * SR), round(row["duration_s"] * SR)
             low = scipy.signal.sosfilt(lowpass, x[:, start:start + n], axis=1)
             side_to_mid_db = 10 * np.log10(np.sum((low[0] - low[1]) ** 2) / np.sum((low[0] + low[1]) ** 2))
             # The side is removed by an LR4 high-pass at >= 150 Hz: -14 dB at 100 Hz and falling 24 dB per octave
@@ -145,13 +148,12 @@ def test_vinyl_auto_split_is_balanced(vinyl, album):
     assert numbers == [1, 2, 3, 4, 5]  # order kept
 
 
-def test_vinyl_start_times_match_the_audio(vinyl, album):
-    result, out = vinyl
-    release, folder = album
+def test_vinyl_start_times_match_the_audio(vinyl):
+    result, _ = vinyl
     for d in result.deliverables:
         rows = d.extra["tracks"]
         assert rows[0]["start_s"] == 0.0
-        for a, b in zip(rows, rows[1:]):  # 2 s default gap between tracks, to the sample
+        for a, b in itertools.pairwise(rows):  # 2 s default gap between tracks, to the sample
             assert b["start_s"] - (a["start_s"] + a["duration_s"]) == pytest.approx(2.0, abs=1 / SR)
         assert rows[-1]["start_s"] + rows[-1]["duration_s"] == pytest.approx(d.extra["length_s"], abs=1 / SR)
 
@@ -202,6 +204,9 @@ def test_vinyl_too_long_raises_with_a_helpful_message(album, tmp_path):
                                                         for t in release.tracks))
     with pytest.raises(DeliverableError, match=r"side A is 8:28.*7in45.*move tracks"):
         write_vinyl(crowded, tmp_path, size="7in45", premaster=premaster_from(folder))
+    odd = dataclasses.replace(release, tracks=tuple(dataclasses.replace(t, side="A/B") for t in release.tracks))
+    with pytest.raises(DeliverableError, match="not a side name"):
+        write_vinyl(odd, tmp_path, premaster=premaster_from(folder))
     with pytest.raises(DeliverableError, match="12in78"):
         write_vinyl(release, tmp_path, size="12in78", premaster=premaster_from(folder))
 
@@ -216,7 +221,7 @@ def test_vinyl_is_deterministic(album, vinyl, tmp_path):
 
 
 def test_vinyl_warns_when_a_loud_bright_track_is_last(album, tmp_path):
-    release, folder = album
+    release, _ = album
     # Side A: a quiet dull track, then the same audio 6 dB hotter and with a bright 8 kHz layer, last.
     rng = np.random.default_rng(5)
     x, _ = sf.read(release.tracks[0].master_path, dtype="float64", always_2d=True)
@@ -279,7 +284,7 @@ def test_cassette_high_frequencies_softened(cassette, album):
         side, _ = sf.read(str(out / d.path), dtype="float64", always_2d=True)
         for row in d.extra["tracks"]:
             master, _ = sf.read(release.tracks[row["number"] - 1].master_path, dtype="float64", always_2d=True)
-            start = int(round(row["start_s"] * SR))
+            start = round(row["start_s"] * SR)
             seg = side[start:start + master.shape[0]].T
             # The -4 dB shelf (midpoint 10 kHz) cuts 2.6 dB at 12 kHz, 3.5 dB at 16 kHz: the share above 12 kHz
             # falls by 3.7 dB on these songs (measured). 2 dB leaves room for how a song's top end is spread.
@@ -326,3 +331,34 @@ def test_cassette_is_deterministic(album, cassette, tmp_path):
     again = write_cassette(release, tmp_path)
     for a, b in zip(result.deliverables, again.deliverables):
         assert (out / a.path).read_bytes() == (tmp_path / b.path).read_bytes()
+
+
+# ------------------------------------------------------------------------------ oracles written by others
+
+
+def _ffprobe_stream(path):
+    entries = "stream=codec_name,sample_rate,channels,bits_per_sample"
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", str(path)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)["streams"][0]
+
+
+def _ffmpeg_peak_db(path):
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
+                          "astats=measure_perchannel=none:measure_overall=Peak_level", "-f", "null", "-"],
+                         check=True, capture_output=True, text=True)
+    return float(re.findall(r"Peak level dB: (-?[\d.]+|-inf)", out.stderr)[-1])
+
+
+@pytest.mark.parametrize("which", ["vinyl", "cassette"])
+def test_ffmpeg_reads_the_sides_as_24_bit_with_the_peaks(which, vinyl, cassette, requires_tool):
+    requires_tool("ffprobe")
+    requires_tool("ffmpeg")
+    result, out = {"vinyl": vinyl, "cassette": cassette}[which]
+    ceiling = -1.0 if which == "vinyl" else -3.0
+    for d in result.deliverables:
+        stream = _ffprobe_stream(out / d.path)
+        assert (stream["codec_name"], int(stream["sample_rate"]), stream["channels"], stream["bits_per_sample"]) \
+            == ("pcm_s24le", SR, 2, 24)
+        # ffmpeg prints 6 decimals: the sides sit within one 24-bit code (1e-6 dB) under the ceiling.
+        assert _ffmpeg_peak_db(out / d.path) <= ceiling + 1e-5

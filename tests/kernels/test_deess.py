@@ -87,7 +87,7 @@ def test_deterministic_and_shape_checks():
 @pytest.mark.gpu
 @pytest.mark.skipif(not _GPU_OK, reason=_GPU_REASON)
 def test_gpu_parity():
-    import cupy  # noqa: PLC0415 - only where a CUDA device is present
+    import cupy  # only where a CUDA device is present
 
     x, _, _ = tone_with_burst(48000)
     g_cpu = deess_gain_db(x, 48000)
