@@ -253,8 +253,9 @@ def _prepare_track(cd_number: int, track: DeliveryTrack, ceiling_dbtp: float, no
         expected = resampled_length(n_in, rate)
         if x.shape[1] != expected:  # soxr's length rule is what plan_layout relied on; hold it to it
             x = x[:, :expected] if x.shape[1] > expected else np.pad(x, ((0, 0), (0, expected - x.shape[1])))
-        what = "upsampled (the master is below the CD rate)" if rate < CD_RATE else "resampled"
-        warnings.append(f"{where}: {what} from {rate} Hz to {CD_RATE} Hz with soxr VHQ")
+        if rate < CD_RATE:  # resampling down to the CD rate is the normal case; going up is worth a word
+            warnings.append(f"{where}: upsampled (the master is below the CD rate) from {rate} Hz to {CD_RATE} Hz "
+                            "with soxr VHQ")
     bound = SHAPED_ERROR_BOUND_LSB if noise_shaping else TPDF_ERROR_BOUND_LSB
     allowed = 10 ** (ceiling_dbtp / 20) - phase_gain_bound(default_oversampling(CD_RATE)) * bound / _FULL_SCALE
     peak = _true_peak_lin(x)

@@ -58,17 +58,20 @@ def apply_plan(x, sample_rate: int, plan: TrackPlan) -> ChainResult:
     """
     xp = array_namespace(x)
     y = x
-    if plan.highpass.enabled:
-        y = apply_sos(y, highpass_sos(sample_rate, plan.highpass.cutoff_hz))
+    # the high-pass and a minimum-phase EQ run as one cascade of biquads (one pass over the audio)
+    sections = [highpass_sos(sample_rate, plan.highpass.cutoff_hz)] if plan.highpass.enabled else []
     if plan.eq.enabled:
         # bands too close to Nyquist for a biquad at this rate (16 kHz at 32 kHz and below) are dropped
         keep = [(c, g) for c, g in zip(plan.eq.centres_hz, plan.eq.gains_db) if c < 0.45 * sample_rate]
         centres, gains = tuple(c for c, _ in keep), tuple(g for _, g in keep)
-        if any(gains):
-            if plan.eq.mode == "linear-phase":
-                y = apply_fir(y, linear_phase_fir(sample_rate, centres, gains))
-            else:
-                y = apply_sos(y, graphic_eq_sos(sample_rate, centres, gains))
+        if any(gains) and plan.eq.mode == "linear-phase":
+            if sections:
+                y = apply_sos(y, sections.pop())
+            y = apply_fir(y, linear_phase_fir(sample_rate, centres, gains))
+        elif any(gains):
+            sections.append(graphic_eq_sos(sample_rate, centres, gains))
+    if sections:
+        y = apply_sos(y, np.concatenate(sections, axis=0) if len(sections) > 1 else sections[0])
     comp_db = 0.0
     d = plan.dynamics
     if d.enabled and d.ratio > 1.0:
@@ -96,10 +99,9 @@ def apply_plan(x, sample_rate: int, plan: TrackPlan) -> ChainResult:
             return r.audio, float(r.max_reduction_db)
         return z, 0.0
 
-    if target is None:
+    if target is None:  # a fixed gain: nothing to measure (the QC after mastering measures the result)
         out, lim_db = finish(plan.loudness.gain_db)
-        lufs = _integrated(out, sample_rate) if (plan.loudness.gain_db or lim.enabled) else None
-        return ChainResult(out, plan.loudness.gain_db, comp_db, lim_db, _finite(lufs), 1)
+        return ChainResult(out, plan.loudness.gain_db, comp_db, lim_db, None, 1)
 
     level = _integrated(y, sample_rate)
     if not math.isfinite(level):  # nothing to set the loudness of
