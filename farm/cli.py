@@ -45,6 +45,15 @@ def _mount_bench() -> None:
 _mount_bench()
 
 
+def _mount_report() -> None:
+    from farm.report.cli import mount  # noqa: PLC0415 - the report's imports stay off the hot path
+
+    mount(app)
+
+
+_mount_report()
+
+
 def _consoles() -> tuple[Console, Console]:
     return Console(), Console(stderr=True)
 
@@ -87,7 +96,7 @@ def demo(
     run_master_command([str(manifest), str(mixes)], out / "master", target="spotify", per_track=False,
                        reference=None, amount=70.0, eq="minimum-phase", multiband=False, force=False, plans=[],
                        profile="distributor-ingest", address=None, workers=workers,
-                       formats="streaming,hires,cd,vinyl,cassette")
+                       formats="streaming,hires,cd,vinyl,cassette,lossy")
     return code
 
 
