@@ -54,15 +54,6 @@ def _mount_report() -> None:
 _mount_report()
 
 
-def _mount_report() -> None:
-    from farm.report.cli import mount  # noqa: PLC0415 - the report's imports stay off the hot path
-
-    mount(app)
-
-
-_mount_report()
-
-
 def _consoles() -> tuple[Console, Console]:
     return Console(), Console(stderr=True)
 
