@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["mount", "report", "inspect", "sparkline"]
+__all__ = ["inspect", "mount", "report", "sparkline"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -45,11 +45,11 @@ def sparkline(values, *, width: int = 60, lo: float | None = None, hi: float | N
 
 def report(
     out: Annotated[Path, typer.Argument(help="The --out folder of `farm qc` or `farm master`.")],
-    max_track_pages: Annotated[Optional[int], typer.Option(help="At most this many track pages, worst tracks first (each reads its audio once).")] = None,
-    audio_root: Annotated[Optional[list[Path]], typer.Option("--audio-root", help="A folder the tracks' relative paths are relative to (a manifest's folder); repeatable.")] = None,
+    max_track_pages: Annotated[int | None, typer.Option(help="At most this many track pages, worst tracks first (each reads its audio once).")] = None,
+    audio_root: Annotated[list[Path] | None, typer.Option("--audio-root", help="A folder the tracks' relative paths are relative to (a manifest's folder); repeatable.")] = None,
 ) -> int:
     """Write a static HTML report of a run (OUT/report/index.html) and print its path."""
-    from farm.report.build import build_report  # noqa: PLC0415 - keeps `farm --help` fast
+    from farm.report.build import build_report
 
     err = Console(stderr=True)
     t0 = time.perf_counter()
@@ -64,12 +64,12 @@ def inspect(
     profile: Annotated[str, typer.Option(help="QC profile: a built-in name or a TOML file.")] = "distributor-ingest",
 ) -> int:
     """One file's QC in the terminal (a table and a loudness sparkline); nothing is written."""
-    from farm.catalogue import discover  # noqa: PLC0415
-    from farm.errors import ConfigError  # noqa: PLC0415
-    from farm.profiles import load_profile  # noqa: PLC0415
-    from farm.qc import QCConfig, audit_track  # noqa: PLC0415
-    from farm.report.html import ADVICE  # noqa: PLC0415
-    from farm.report.svg import fmt_time  # noqa: PLC0415
+    from farm.catalogue import discover
+    from farm.errors import ConfigError
+    from farm.profiles import load_profile
+    from farm.qc import QCConfig, audit_track
+    from farm.report.html import ADVICE
+    from farm.report.svg import fmt_time
 
     if file.is_dir():
         raise ConfigError(f"{file} is a folder; `farm inspect` looks at one audio file (use `farm qc` for folders)")
@@ -116,8 +116,8 @@ def inspect(
 
 def _loudness_line(path: str) -> str:
     """The short-term loudness over the file as a sparkline, with its range in LUFS."""
-    from farm.audio import probe, read_blocks  # noqa: PLC0415
-    from kernels.loudness import LoudnessMeter  # noqa: PLC0415
+    from farm.audio import probe, read_blocks
+    from kernels.loudness import LoudnessMeter
 
     info = probe(path)
     meter = LoudnessMeter(info.sample_rate, info.channels)

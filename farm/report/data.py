@@ -15,8 +15,15 @@ import pyarrow.dataset as ds
 from farm.catalogue import track_id_for
 from farm.errors import ConfigError
 
-__all__ = ["RunData", "ReleaseFiles", "load_run", "STATUS_ORDER", "worst_key", "resolve_audio",
-           "audio_bases"]
+__all__ = [
+    "STATUS_ORDER",
+    "ReleaseFiles",
+    "RunData",
+    "audio_bases",
+    "load_run",
+    "resolve_audio",
+    "worst_key",
+]
 
 STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "ok": 3}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-__all__ = ["esc", "num", "page", "CSS", "JS", "ADVICE", "status_badge"]
+__all__ = ["ADVICE", "CSS", "JS", "esc", "num", "page", "status_badge"]
 
 
 def esc(value) -> str:

@@ -13,7 +13,7 @@ from farm.report.html import ADVICE, esc, num, page, sort_value, status_badge
 from farm.report.svg import Axes, fmt_time, histogram, nice_ticks
 from farm.report.view import TrackView
 
-__all__ = ["index_page", "track_page", "release_page", "kind_counts"]
+__all__ = ["index_page", "kind_counts", "release_page", "track_page"]
 
 PLOT_W = 880
 
@@ -127,6 +127,10 @@ def index_page(run: RunData, tracks: list[dict], pages: dict[str, str], release_
 # tracks/<track_id>.html
 
 
+def _time_label(duration: float) -> str:
+    return "time (mm:ss)" if duration >= 10 else "time (s)"
+
+
 def _time_ticks(duration: float) -> list[tuple[float, str]]:
     return [(t, fmt_time(t, ms=False) if duration >= 10 else f"{t:g} s") for t in nice_ticks(0, duration, n=10)]
 
@@ -152,7 +156,7 @@ def _waveform(view: TrackView, events: list[dict]) -> str:
     d = view.duration_s
     lim = max(1.0, float(np.max(np.abs(np.concatenate([view.env_min, view.env_max])))) if view.env_min.size else 1.0)
     ax = Axes((0, d), (-lim, lim), title="Waveform (min/max envelope, all channels) and findings",
-              xlabel="time (mm:ss)", ylabel="amplitude (full scale)", width=PLOT_W, height=170,
+              xlabel=_time_label(d), ylabel="amplitude (full scale)", width=PLOT_W, height=170,
               css_class="plot waveform", attrs={"data-duration-s": repr(d), "data-plot": "waveform"})
     n = view.env_min.size
     xs = (np.arange(n) + 0.5) * d / n
@@ -168,7 +172,7 @@ def _loudness(view: TrackView, target: float | None) -> str:
     hi = math.ceil((max(vals.max(), target or -99) if vals.size else 0) / 5) * 5 + 2
     lo = max(-70.0, math.floor((np.percentile(vals, 2) if vals.size else -60) / 5) * 5 - 5)
     ax = Axes((0, d), (lo, hi), title="Loudness: momentary (400 ms, grey) and short-term (3 s, blue)",
-              xlabel="time (mm:ss)", ylabel="LUFS", width=PLOT_W, height=170, css_class="plot loudness",
+              xlabel=_time_label(d), ylabel="LUFS", width=PLOT_W, height=170, css_class="plot loudness",
               attrs={"data-duration-s": repr(d), "data-plot": "loudness"})
     ax.line(view.momentary_t, view.momentary_lufs, css="mom", label="momentary")
     ax.line(view.short_term_t, view.short_term_lufs, css="short", label="short-term")
@@ -200,7 +204,7 @@ def _correlation(view: TrackView, events: list[dict]) -> str:
     if view.channels < 2:
         return '<p class="note">mono: no L/R correlation</p>'
     d = view.duration_s
-    ax = Axes((0, d), (-1, 1), title="L/R correlation (quiet windows left out)", xlabel="time (mm:ss)",
+    ax = Axes((0, d), (-1, 1), title="L/R correlation (quiet windows left out)", xlabel=_time_label(d),
               ylabel="correlation", width=PLOT_W, height=120, css_class="plot correlation",
               attrs={"data-duration-s": repr(d), "data-plot": "correlation"})
     ax.hline(0.0, css="zero")

@@ -15,7 +15,7 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["Axes", "nice_ticks", "fmt_time", "histogram"]
+__all__ = ["Axes", "fmt_time", "histogram", "nice_ticks"]
 
 
 def fmt_time(t: float, *, ms: bool = True) -> str:
@@ -23,7 +23,7 @@ def fmt_time(t: float, *, ms: bool = True) -> str:
     if t is None or not math.isfinite(t):
         return ""
     t = max(0.0, float(t))
-    total_ms = int(round(t * 1000.0))
+    total_ms = round(t * 1000.0)
     minutes, rest = divmod(total_ms, 60_000)
     seconds, milli = divmod(rest, 1000)
     return f"{minutes:02d}:{seconds:02d}.{milli:03d}" if ms else f"{minutes:02d}:{seconds:02d}"
@@ -46,7 +46,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def _f(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v - round(v)) > 1e-9 else str(int(round(v)))
+    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v - round(v)) > 1e-9 else str(round(v))
 
 
 @dataclass

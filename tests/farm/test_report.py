@@ -78,7 +78,7 @@ def _track_pages(index: Path) -> dict[str, str]:
 
 
 def test_index_names_every_track_and_escapes_titles(qc_report):
-    out, index, tracks, _ = qc_report
+    _out, index, tracks, _ = qc_report
     html = index.read_text("utf-8")
     for t in tracks:
         assert escape(t["title"], quote=True) in html, t["title"]
@@ -96,7 +96,7 @@ def test_index_names_every_track_and_escapes_titles(qc_report):
 
 
 def test_track_page_markers_at_the_findings_times(qc_report):
-    out, index, tracks, events = qc_report
+    _out, index, tracks, events = qc_report
     pages = _track_pages(index)
     defects = next(t for t in tracks if t["title"] == "Defects")
     kinds = {e["kind"] for e in events if e["track_id"] == defects["track_id"]}
@@ -127,7 +127,7 @@ def test_track_page_markers_at_the_findings_times(qc_report):
 
 
 def test_release_page_of_a_mastering_run(master_report):
-    out, index = master_report
+    _out, index = master_report
     rel = (index.parent / "releases").glob("*.html")
     page = next(rel).read_text("utf-8")
     assert "MIX &lt;A&gt;" in page and "MIX <A>" not in page
