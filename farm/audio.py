@@ -16,6 +16,10 @@ Limits, stated so nobody relies on more: an MP3 without a Xing/Info frame count 
 length is counted by decoding it once in :func:`probe` and a truncated one cannot be told from a short one.
 
 Both functions only read: the file is opened read-only and nothing is written beside it.
+
+Both also take object-storage URIs (``s3://bucket/key``, ``gs://bucket/key``, see :mod:`farm.storage`): the object
+is read with ranged GETs through a buffered, seekable file object handed to libsndfile, so the same checks run
+and memory stays bounded. Local paths go to libsndfile by name as before (no extra copy or Python-level I/O).
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
+from farm import storage
 from farm.errors import InputError
 
 __all__ = ["AudioInfo", "probe", "read_blocks", "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_CHANNELS"]
@@ -108,7 +114,8 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     Parameters
     ----------
     path : str or path-like
-        The file. It is opened read-only; nothing is written.
+        The file, or an object's URI (``s3://bucket/key``, ``gs://bucket/key``). It is opened read-only; nothing
+        is written.
 
     Returns
     -------
@@ -119,7 +126,9 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     InputError
         When the file is missing, not a regular file, empty, not audio, cut short (the header declares more audio
         than the file holds, or an Ogg stream lacks its last page), of unknown length, holds no frames, or has a
-        sample rate outside 8..384 kHz or more than 8 channels. The message starts with the path.
+        sample rate outside 8..384 kHz or more than 8 channels. The message starts with the path. For a URI:
+        also when the object is not found or the credentials are refused ("access denied; check the
+        credentials ...").
 
     Examples
     --------
@@ -128,6 +137,8 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     (48000, 2, 'PCM_24')
     """
     name = os.fspath(path)
+    if storage.is_uri(name):
+        return _probe(name, _object_size(name))
     try:
         st = os.stat(name)
     except FileNotFoundError:
@@ -142,17 +153,63 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         # Opening a FIFO or device would block or read forever.
         raise InputError(f"{name}: is not a regular file (a pipe or device?); give the path of an audio file")
     size = st.st_size
+    return _probe(name, size)
+
+
+def _object_size(name: str) -> int:
+    """An object's size in bytes, or the InputError saying why it cannot be read."""
+    try:
+        st = storage.stat(name)
+    except FileNotFoundError:
+        raise InputError(f"{name}: object not found; check the URI (or the manifest's path column)") from None
+    except PermissionError:
+        raise InputError(f"{name}: {_ACCESS_DENIED}") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be examined ({exc}); check the URI and the connection") from None
+    if st.is_dir:
+        raise InputError(f"{name}: is a prefix (a folder of objects), not an audio file")
+    return st.size
+
+
+_ACCESS_DENIED = (
+    "access denied; check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://, "
+    "GOOGLE_APPLICATION_CREDENTIALS for gs://) and that they may read this bucket"
+)
+
+
+@contextmanager
+def _open_bytes(name: str):
+    """The file or object as a seekable binary file object (a local file is opened directly)."""
+    if not storage.is_uri(name):
+        with open(name, "rb") as fh:
+            yield fh
+        return
+    try:
+        fh = storage.open_input(name)
+    except FileNotFoundError:
+        raise InputError(
+            f"{name}: object not found (deleted since it was listed?); check the URI (or the manifest's path column)"
+        ) from None
+    except PermissionError:
+        raise InputError(f"{name}: {_ACCESS_DENIED}") from None
+    with fh:
+        yield fh
+
+
+def _probe(name: str, size: int) -> AudioInfo:
     if size == 0:
         raise InputError(f"{name}: file is empty (0 bytes): the export or copy did not finish; export it again")
-
+    remote = storage.is_uri(name)
     try:
-        with open(name, "rb") as fh:
+        with _open_bytes(name) as fh:
             head = fh.read(512)
             problem = _declared_length_problem(fh, head, size)
             if problem is not None:
                 raise InputError(f"{name}: {problem}")
+            # libsndfile opens a local file by name itself; an object goes through the open file object.
+            source = _rewound(fh) if remote else name
             try:
-                with sf.SoundFile(name) as f:
+                with sf.SoundFile(source) as f:
                     sample_rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
                     subtype, container = str(f.subtype), str(f.format)
             except sf.SoundFileError as exc:
@@ -167,8 +224,10 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
                 if problem is not None:
                     raise InputError(f"{name}: {problem}")
             elif container == "MP3" and not _mp3_has_frame_count(fh):
-                frames = _count_frames(name, channels)
+                frames = _count_frames(name, _rewound(fh) if remote else name, channels)
     except PermissionError:
+        if remote:
+            raise InputError(f"{name}: {_ACCESS_DENIED}") from None
         raise InputError(f"{name}: permission denied; make the file readable by this user") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
@@ -206,7 +265,7 @@ def read_blocks(path: str | os.PathLike[str], info: AudioInfo, *, block_frames: 
     Parameters
     ----------
     path : str or path-like
-        The file given to :func:`probe`.
+        The file (or object URI) given to :func:`probe`.
     info : AudioInfo
         What :func:`probe` returned for it; its ``frames`` is the length the decode must reach.
     block_frames : int, keyword-only
@@ -235,8 +294,21 @@ def read_blocks(path: str | os.PathLike[str], info: AudioInfo, *, block_frames: 
     if isinstance(block_frames, bool) or not isinstance(block_frames, int) or block_frames < 1:
         raise ValueError(f"block_frames={block_frames!r} must be a positive whole number of frames")
     name = os.fspath(path)
+    if storage.is_uri(name):
+        with _open_bytes(name) as fh:
+            yield from _decode_blocks(name, fh, info, block_frames)
+    else:
+        yield from _decode_blocks(name, name, info, block_frames)
+
+
+def _rewound(fh):
+    fh.seek(0)
+    return fh
+
+
+def _decode_blocks(name: str, source, info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
     try:
-        f = sf.SoundFile(name)
+        f = sf.SoundFile(source)
     except sf.SoundFileError as exc:
         raise InputError(
             f"{name}: cannot be opened for decoding ({_libsndfile_detail(exc) or 'libsndfile error'}); "
@@ -480,11 +552,11 @@ def _mp3_has_frame_count(fh) -> bool:
     return False
 
 
-def _count_frames(name: str, channels: int) -> int:
+def _count_frames(name: str, source, channels: int) -> int:
     frames = 0
     buffer = np.empty((65536, channels), dtype=np.float32)
     try:
-        with sf.SoundFile(name) as f:
+        with sf.SoundFile(source) as f:
             while n := len(f.read(out=buffer)):
                 frames += n
     except sf.SoundFileError as exc:

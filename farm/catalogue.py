@@ -19,12 +19,21 @@ Three kinds of input:
 Track ids are the first 16 hex digits of the SHA-256 of the file's resolved absolute path: stable across re-runs
 and working directories, but moving or renaming the catalogue changes them (content hashes, which survive a move,
 come with resumable runs).
+
+Object storage: each kind of input may also be a URI (``s3://bucket/key``, ``gs://bucket/key``; see
+:mod:`farm.storage`). A prefix is a folder (``s3://bucket/cat`` gives releases ``cat/Artist - Album``; a bare
+bucket ``s3://bucket`` is named after the bucket), an object with an audio extension is a single file, and a
+manifest object's relative ``path`` cells resolve against the manifest's prefix (``../x.wav`` included); a cell
+may also be a full URI, in a local manifest too. :attr:`TrackSpec.abs_path` then holds the normalised URI, and
+the track id is made from that URI string: copying a catalogue to another bucket or prefix (or from a local disk
+to a bucket) changes its track ids, exactly as moving a folder does.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -33,6 +42,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from farm import storage
 from farm.codes import normalize_isrc, normalize_upc
 from farm.errors import ConfigError
 
@@ -86,7 +96,8 @@ class TrackSpec:
     path : str
         The path as found: the input argument joined with the path below it, or the manifest's cell as written.
     abs_path : str
-        The resolved absolute path (symbolic links followed), the one the track id is made from.
+        The resolved absolute path (symbolic links followed), the one the track id is made from; for object
+        storage the normalised URI (``s3://bucket/cat/A/01.wav``).
     track_number : int or None
         1..n in name order for folders, 1 for a single file, the manifest's cell (None when empty).
     title, artist : str
@@ -195,6 +206,8 @@ def discover(inputs: Sequence[str | os.PathLike[str]]) -> list[TrackSpec]:
 
 
 def _discover_one(given: str) -> list[TrackSpec]:
+    if storage.is_uri(given):
+        return _discover_uri(given)
     path = Path(given)
     if not path.exists():
         if path.is_symlink():
@@ -215,7 +228,36 @@ def _discover_one(given: str) -> list[TrackSpec]:
     )
 
 
+def _discover_uri(given: str) -> list[TrackSpec]:
+    try:
+        st = storage.stat(given)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"input {given!r}: no such object or prefix (or no such bucket); check the URI"
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"input {given!r}: access denied; check the credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE, "
+            "GOOGLE_APPLICATION_CREDENTIALS) and that they may list and read this bucket"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"input {given!r} cannot be looked up: {exc}") from None
+    if st.is_dir:
+        return _discover_folder(given)
+    suffix = os.path.splitext(given)[1].lower()
+    if suffix in MANIFEST_EXTENSIONS:
+        return _read_manifest(given)
+    if suffix in AUDIO_EXTENSIONS:
+        return [_single_file(given)]
+    raise ConfigError(
+        f"input {given!r} is not an audio object ({', '.join(sorted(AUDIO_EXTENSIONS))}), a prefix, "
+        "or a manifest (.csv, .parquet, .json); check the URI"
+    )
+
+
 def _resolved(path: str) -> str:
+    if storage.is_uri(path):
+        return storage.join(path)  # normalised: "s3://b/a//./x.wav" -> "s3://b/a/x.wav"
     return str(Path(path).resolve())
 
 
@@ -251,7 +293,7 @@ def _make_spec(
 
 
 def _stem(path: str) -> str:
-    return Path(path).stem
+    return Path(storage.basename(path) if storage.is_uri(path) else path).stem
 
 
 def _single_file(given: str) -> TrackSpec:
@@ -271,7 +313,7 @@ def _is_appledouble(path: str) -> bool:
     if not os.path.basename(path).startswith("._"):
         return False
     try:
-        with open(path, "rb") as fh:
+        with storage.open_input(path) as fh:
             return fh.read(4) == _APPLEDOUBLE_MAGIC
     except OSError:
         return False
@@ -298,20 +340,38 @@ def _walk(top: str) -> Iterator[tuple[str, list[str]]]:
             yield folder, sorted(audio, key=natural_key)
 
 
+def _walk_prefix(top: str) -> Iterator[tuple[str, list[str]]]:
+    """:func:`_walk` for an object-storage prefix: (prefix URI, audio object names in natural order)."""
+    try:
+        for folder, subfolders, names in storage.walk(top):
+            subfolders.sort(key=natural_key)
+            audio = [n for n in names if _is_audio_name(n) and not _is_appledouble(storage.join(folder, n))]
+            if audio:
+                yield folder, sorted(audio, key=natural_key)
+    except OSError as exc:
+        raise ConfigError(f"cannot list {top!r}: {exc}; check the URI and the credentials") from None
+
+
 def _discover_folder(given: str) -> list[TrackSpec]:
     # The release id starts at the input folder's own name, as the person sees it (abspath normalizes "." and
     # "cat/" without following links, so a link named "latest" stays "latest").
-    top_name = Path(os.path.abspath(given)).name
+    remote = storage.is_uri(given)
+    top = storage.join(given) if remote else given
+    top_name = storage.basename(top) if remote else Path(os.path.abspath(given)).name
     tracks: list[TrackSpec] = []
-    for folder, names in _walk(given):
-        below = os.path.relpath(folder, given)
-        parts = [top_name] + ([] if below == os.curdir else below.split(os.sep))
+    for folder, names in _walk_prefix(top) if remote else _walk(given):
+        if remote:
+            below = folder[len(top):].strip("/")
+            parts = [top_name] + (below.split("/") if below else [])
+        else:
+            below = os.path.relpath(folder, given)
+            parts = [top_name] + ([] if below == os.curdir else below.split(os.sep))
         release_id = "/".join(p for p in parts if p)
         release_title = parts[-1] if parts[-1] else release_id
         for number, name in enumerate(names, start=1):
             tracks.append(
                 _make_spec(
-                    path=os.path.join(folder, name),
+                    path=storage.join(folder, name),
                     release_id=release_id,
                     track_number=number,
                     release_title=release_title,
@@ -344,6 +404,9 @@ def _read_manifest(given: str) -> list[TrackSpec]:
             columns, rows = _read_parquet(given)
         else:
             columns, rows = _read_json(given)
+    except PermissionError as exc:
+        raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}; check its permissions "
+                          "(or, for a URI, the credentials)") from None
     except OSError as exc:
         raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}") from None
     if not rows:
@@ -366,7 +429,7 @@ def _normalize_columns(given: str, raw: Sequence[object]) -> list[str]:
 
 def _read_csv(given: str) -> tuple[list[str], list[_Row]]:
     try:
-        with open(given, newline="", encoding="utf-8-sig") as fh:
+        with _open_text(given) as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
@@ -392,6 +455,13 @@ def _read_csv(given: str) -> tuple[list[str], list[_Row]]:
     return columns, rows
 
 
+def _open_text(given: str):
+    """A manifest as UTF-8 text (a byte-order mark allowed), from a local file or an object."""
+    if not storage.is_uri(given):
+        return open(given, newline="", encoding="utf-8-sig")  # noqa: SIM115 - the caller's with closes it
+    return io.TextIOWrapper(storage.open_input(given), encoding="utf-8-sig", newline="")
+
+
 def _cell_text(given: str, where: str, column: str, value: object) -> str:
     if value is None:
         return ""
@@ -414,7 +484,11 @@ def _read_parquet(given: str) -> tuple[list[str], list[_Row]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(given)
+        if storage.is_uri(given):
+            with storage.open_input(given) as fh:
+                table = pq.read_table(fh)
+        else:
+            table = pq.read_table(given)
     except (pa.ArrowException, ValueError) as exc:
         raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
     raw_columns = table.column_names
@@ -429,7 +503,7 @@ def _read_parquet(given: str) -> tuple[list[str], list[_Row]]:
 
 def _read_json(given: str) -> tuple[list[str], list[_Row]]:
     try:
-        with open(given, encoding="utf-8-sig") as fh:
+        with _open_text(given) as fh:
             document = json.load(fh)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"manifest {given!r} is not UTF-8 text (byte {exc.start})") from None
@@ -478,7 +552,8 @@ def _track_number(given: str, where: str, text: str) -> int | None:
 
 
 def _rows_to_specs(given: str, columns: list[str], rows: list[_Row]) -> list[TrackSpec]:
-    base = Path(os.path.abspath(given)).parent  # the manifest's folder as the person sees it
+    remote = storage.is_uri(given)
+    base = storage.parent(given) if remote else Path(os.path.abspath(given)).parent  # as the person sees it
     default_release = Path(given).stem
     extra_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
     specs = []
@@ -492,7 +567,7 @@ def _rows_to_specs(given: str, columns: list[str], rows: list[_Row]) -> list[Tra
         specs.append(
             _make_spec(
                 path=path,
-                abs_path=str((base / path).resolve()),
+                abs_path=_manifest_target(base, path),
                 release_id=cells.get("release_id") or default_release,
                 track_number=_track_number(given, row.where, cells.get("track_number", "")),
                 title=cells.get("title", ""),
@@ -505,6 +580,17 @@ def _rows_to_specs(given: str, columns: list[str], rows: list[_Row]) -> list[Tra
             )
         )
     return _fill_release_fields(given, specs)
+
+
+def _manifest_target(base: str | Path, cell: str) -> str:
+    """Where a manifest's path cell points: a URI as given, else resolved against the manifest's folder/prefix."""
+    if storage.is_uri(cell):
+        return _resolved(cell)
+    if isinstance(base, str):  # the manifest is an object: its relative cells are keys below its prefix
+        if os.path.isabs(cell):
+            return str(Path(cell).resolve())  # an absolute local path stays local
+        return storage.join(base, cell)
+    return str((base / cell).resolve())
 
 
 def _fill_release_fields(given: str, specs: list[TrackSpec]) -> list[TrackSpec]:
