@@ -115,8 +115,9 @@ def test_job_lifecycle(name):
 
 
 def _farm_command(name: str):
-    from farm.cli import app  # noqa: PLC0415 - the CLI's imports only where needed
-    import typer.main  # noqa: PLC0415
+    import typer.main
+
+    from farm.cli import app
 
     return typer.main.get_command(app).commands[name]
 
@@ -133,7 +134,7 @@ def test_entrypoint_is_a_farm_command_line_farm_accepts(name):
     assert str(argv[argv.index("--out") + 1]).startswith("s3://bucket/runs/")
     assert all(i.startswith("s3://") for i in params["inputs"])
     if name == "master":
-        from farm.deliver.model import FORMATS  # noqa: PLC0415
+        from farm.deliver.model import FORMATS
 
         assert params["formats"] == "streaming,cd"
         assert set(params["formats"].split(",")) <= set(FORMATS)
@@ -214,7 +215,7 @@ def test_token_authentication_everywhere_from_a_secret(name):
         assert not ref.get("optional", False), f"{where}: the token must not be optional"
 
 
-_SENSITIVE = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|CREDENTIAL", re.I)
+_SENSITIVE = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
 
 
 def _walk(node, path=""):
@@ -233,10 +234,10 @@ def test_secrets_are_referenced_never_inlined(name):
     secrets = _secret_examples()
     refs = []
     for path, node in _walk(job):
-        if "name" in node and ("value" in node or "valueFrom" in node) and path.rsplit("/", 2)[-2] == "env":
-            if _SENSITIVE.search(node["name"]):
-                assert "value" not in node, f"{path}: {node['name']} is written in the manifest"
-                assert "secretKeyRef" in node["valueFrom"], path
+        in_env = "name" in node and path.rsplit("/", 2)[-2] == "env"
+        if in_env and _SENSITIVE.search(node["name"]):
+            assert "value" not in node, f"{path}: {node['name']} is written in the manifest"
+            assert "secretKeyRef" in node["valueFrom"], path
         if "secretKeyRef" in node:
             refs.append(node["secretKeyRef"])
     assert refs
@@ -360,7 +361,7 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     for pattern in patterns:  # later lines win, `!` re-includes, as in Docker
         negate = pattern.startswith("!")
         pattern = pattern.lstrip("!").strip("/")
-        pattern = pattern[3:] if pattern.startswith("**/") else pattern
+        pattern = pattern.removeprefix("**/")
         parts = Path(path).parts
         hit = any(fnmatch.fnmatch("/".join(parts[:k]), pattern) or fnmatch.fnmatch(parts[k - 1], pattern)
                   for k in range(1, len(parts) + 1))
