@@ -6,6 +6,8 @@ Exit codes: 0 when every input was read and measured (whatever QC found), 2 when
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import time
 from collections import Counter
@@ -66,9 +68,15 @@ def qc(
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto') instead of starting an embedded one.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks measured at once (default: all CPUs).")] = None,
     block_frames: Annotated[int, typer.Option(help="Frames read and measured at a time (bounds memory per worker).")] = 65536,
+    redo: Annotated[bool, typer.Option("--redo", help="Audit every track again, even those --out already has a good row for.")] = False,
+    log_json: Annotated[Optional[Path], typer.Option("--log-json", help="Also write progress as JSON lines to this file ('-' for stdout), for schedulers.")] = None,
 ) -> int:
-    """Audit audio for loudness, true peak, silence, DC, codes and format; write Parquet datasets."""
-    return run_qc_command(inputs, out, profile=profile, address=address, workers=workers, block_frames=block_frames)
+    """Audit audio for loudness, true peak, silence, DC, codes and format; write Parquet datasets.
+
+    Re-running on the same --out resumes: tracks that already have a good row from an unchanged input (same size
+    and modification time, same profile) are skipped."""
+    return run_qc_command(inputs, out, profile=profile, address=address, workers=workers, block_frames=block_frames,
+                          redo=redo, log_json=log_json)
 
 
 @app.command()
@@ -165,9 +173,11 @@ def run_qc_command(
     address: str | None,
     workers: int | None,
     block_frames: int = 65536,
+    redo: bool = False,
+    log_json: Path | None = None,
 ) -> int:
     """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
-    from cluster.runtime import ClusterConfig, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
+    from cluster.runtime import ClusterConfig, SessionInfo, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
     from farm.catalogue import discover  # noqa: PLC0415
     from farm.output import QCWriter  # noqa: PLC0415
     from farm.profiles import load_profile  # noqa: PLC0415
@@ -180,8 +190,23 @@ def run_qc_command(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     cluster_config = ClusterConfig(address=address, workers=workers)
+    from farm.resume import ResumeIndex, fingerprint  # noqa: PLC0415
+
     specs = discover(inputs)
     _check_out_dir(out, specs)
+    found = len(specs)
+    index = None if redo else ResumeIndex.load(out, qc_profile.name)
+    skipped = 0
+    if index is not None and index.rows:
+        todo = []
+        for spec in specs:
+            if index.is_done(spec.track_id, *fingerprint(spec.abs_path)):
+                skipped += 1
+            else:
+                todo.append(spec)
+        specs = todo
+        err.print(f"resume: {skipped} of {found} track(s) already audited from unchanged inputs in {out / 'qc'}, "
+                  f"skipped; {len(specs)} to do (--redo audits everything)", highlight=False)
     total = len(specs)
     err.print(f"{total} track(s) in {len({s.release_id for s in specs})} release(s); profile {qc_profile.name}")
 
@@ -190,16 +215,23 @@ def run_qc_command(
     offenders: list[dict] = []
     audio_s = 0.0
     t_start = time.perf_counter()
-    with QCWriter(out) as writer, ray_session(cluster_config) as session:
-        err.print(
-            f"Ray {'embedded' if session.embedded else 'at ' + session.address}: {session.parallelism} worker(s), "
-            f"ready in {time.perf_counter() - t_start:.1f} s",
-            highlight=False,
-        )
+    if not specs and address is None:  # nothing left to do: no need to start Ray
+        session_ctx = contextlib.nullcontext(SessionInfo(address="local", embedded=True, parallelism=1))
+    else:
+        session_ctx = ray_session(cluster_config)
+    with QCWriter(out, resume=index) as writer, session_ctx as session:
+        if not specs:
+            err.print("nothing to audit: every track is up to date", highlight=False)
+        else:
+            err.print(
+                f"Ray {'embedded' if session.embedded else 'at ' + session.address}: {session.parallelism} "
+                f"worker(s), ready in {time.perf_counter() - t_start:.1f} s",
+                highlight=False,
+            )
         # Speed is measured from here: Ray's start-up is a constant, not a property of the audit.
         t0 = time.perf_counter()
-        with _progress(err, total) as tick:
-            reports = run_qc(specs, qc_config, parallelism=session.parallelism)
+        with _progress(err, total, log_json=log_json) as tick:
+            reports = run_qc(specs, qc_config, parallelism=session.parallelism) if specs else []
             for report in reports:
                 writer.add(report)
                 statuses[report.status] += 1
@@ -208,7 +240,7 @@ def run_qc_command(
                 audio_s += report.audio_s
                 if report.status != "ok":
                     _keep_worst(offenders, report.row)
-                tick(audio_s, time.perf_counter() - t0)
+                tick(audio_s, time.perf_counter() - t0, failed=report.status == "error")
         wall = time.perf_counter() - t0
         qc_dir = writer.commit(
             {
@@ -217,6 +249,8 @@ def run_qc_command(
                 "profile": qc_profile.to_dict(),
                 "ray": {"address": session.address, "embedded": session.embedded, "parallelism": session.parallelism},
                 "tracks": total,
+                "tracks_found": found,
+                "tracks_skipped_resume": skipped,
                 "status_counts": dict(statuses),
                 "audio_s": audio_s,
                 "wall_s": wall,
@@ -238,14 +272,20 @@ def _check_out_dir(out: Path, specs) -> None:
 
 
 class _progress:
-    """Rich progress bar on a terminal, plain lines (at most every 5 s) otherwise."""
+    """Progress: a rich bar on a terminal, plain lines (at most every 5 s) otherwise, and with ``log_json`` one
+    JSON object per line (at most every 5 s, and at the end) for schedulers: tracks done/total, failures (error
+    rows) so far, tracks and audio hours per second, x real time, ETA."""
 
-    def __init__(self, err: Console, total: int) -> None:
-        self.err, self.total, self.done = err, total, 0
+    def __init__(self, err: Console, total: int, *, log_json: Path | None = None) -> None:
+        self.err, self.total, self.done, self.failed = err, total, 0, 0
         self.rich = err.is_terminal
-        self.last_line = 0.0
+        self.last_line = self.last_json = 0.0
+        self.log_json = log_json
+        self._json_fh = None
 
     def __enter__(self):
+        if self.log_json is not None:
+            self._json_fh = sys.stdout if str(self.log_json) == "-" else open(self.log_json, "a", encoding="utf-8")
         if self.rich:
             self.bar = Progress(
                 TextColumn("[bold]QC"),
@@ -253,30 +293,57 @@ class _progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[audio]}"),
                 TextColumn("{task.fields[speed]}"),
+                TextColumn("{task.fields[failed]}"),
                 TimeRemainingColumn(),
                 console=self.err,
                 transient=False,
             )
             self.bar.__enter__()
-            self.task = self.bar.add_task("qc", total=self.total, audio="0.00 h audio", speed="")
+            self.task = self.bar.add_task("qc", total=self.total, audio="0.00 h audio", speed="", failed="")
         return self.tick
 
-    def tick(self, audio_s: float, wall_s: float) -> None:
+    def _numbers(self, audio_s: float, wall_s: float) -> dict:
+        left = self.total - self.done
+        return {
+            "tracks_done": self.done, "tracks_total": self.total, "failed": self.failed,
+            "audio_h": round(audio_s / 3600, 4), "wall_s": round(wall_s, 2),
+            "tracks_per_s": round(self.done / wall_s, 3) if wall_s > 0 else None,
+            "audio_h_per_s": round(audio_s / 3600 / wall_s, 5) if wall_s > 0 else None,
+            "x_realtime": round(audio_s / wall_s, 1) if wall_s > 0 else None,
+            "eta_s": round(wall_s / self.done * left, 1) if self.done else None,
+        }
+
+    def tick(self, audio_s: float, wall_s: float, *, failed: bool = False) -> None:
         self.done += 1
-        speed = f"{audio_s / wall_s:.0f}x realtime" if wall_s > 0 else ""
+        self.failed += bool(failed)
+        n = self._numbers(audio_s, wall_s)
+        speed = (f"{n['tracks_per_s']:.1f} tracks/s, {n['audio_h_per_s'] * 3600:.0f}x realtime"
+                 if wall_s > 0 else "")
         audio = f"{audio_s / 3600:.2f} h audio"
+        failures = f"{self.failed} failed" if self.failed else ""
         if self.rich:
-            self.bar.update(self.task, advance=1, audio=audio, speed=speed)
+            self.bar.update(self.task, advance=1, audio=audio, speed=speed, failed=failures)
         elif wall_s - self.last_line >= 5 or self.done == self.total:
             self.last_line = wall_s
-            eta = wall_s / self.done * (self.total - self.done)
-            self.err.print(
-                f"qc {self.done}/{self.total} tracks, {audio}, {speed}, ETA {eta:.0f} s", highlight=False
-            )
+            eta = f", ETA {n['eta_s']:.0f} s" if n["eta_s"] is not None else ""
+            self.err.print(f"qc {self.done}/{self.total} tracks, {audio}, {speed}"
+                           f"{', ' + failures if failures else ''}{eta}", highlight=False)
+        if self._json_fh is not None and (wall_s - self.last_json >= 5 or self.done == self.total):
+            self.last_json = wall_s
+            self._write_json({"event": "progress", **n})
+
+    def _write_json(self, obj: dict) -> None:
+        self._json_fh.write(json.dumps({"time": time.time(), **obj}) + "\n")
+        self._json_fh.flush()
 
     def __exit__(self, *exc) -> None:
         if self.rich:
             self.bar.__exit__(*exc)
+        if self._json_fh is not None:
+            self._write_json({"event": "end", "tracks_done": self.done, "tracks_total": self.total,
+                              "failed": self.failed, "ok": exc[0] is None})
+            if self._json_fh is not sys.stdout:
+                self._json_fh.close()
 
 
 _STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "ok": 3}

@@ -1,10 +1,19 @@
 """Writing the QC datasets: Parquet part files of bounded size, published whole or not at all.
 
 Rows are buffered and flushed to part files as results arrive, so the driver never holds a catalogue's results
-in memory. Parts go to a hidden staging folder inside ``DIR/qc``; only when the run completes does the staging
-folder replace the previous datasets (a rename on the same file system). A run that dies leaves the previous
-results untouched and, after the cleanup in ``__exit__``, no temporary files. Readers (pyarrow, DuckDB, Spark)
-ignore names starting with ``.`` or ``_``, so even a killed run's leftovers never appear in a query.
+in memory. Readers (pyarrow, DuckDB, Spark) ignore names starting with ``.`` or ``_``, so a part being written
+(a hidden temporary name, renamed when complete) never appears in a query. Two ways to publish:
+
+* **Replace** (``--redo``, and the default without a resume index): parts go to a hidden staging folder inside
+  ``DIR/qc``; only when the run completes does it replace the previous datasets (a rename on the same file
+  system). A run that dies leaves the previous results untouched.
+* **Resume** (``resume=`` a :class:`farm.resume.ResumeIndex`, what ``farm qc`` does by default): rows of tracks
+  that had no row before are published as they come (every ``rows_per_part`` rows or every ``flush_every_s``
+  seconds, the findings' part first, then the tracks' part), so a killed run keeps what it finished and the next
+  run resumes from there. Rows that *replace* an old row (input changed, last row an error) are staged and
+  published at the end, after the old rows are removed from their parts; a run that dies before that leaves the
+  old row, never two. At start, findings whose track has no row (a run killed between the two parts of a flush)
+  are removed, so a track's findings appear exactly once, with its row.
 """
 
 from __future__ import annotations
@@ -12,10 +21,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from farm.schema import events_schema, tracks_schema
@@ -24,10 +36,11 @@ DATASETS = ("tracks", "events")
 
 
 class _PartWriter:
-    def __init__(self, folder: Path, schema: pa.Schema, rows_per_part: int) -> None:
+    def __init__(self, folder: Path, schema: pa.Schema, rows_per_part: int, *, prefix: str = "part") -> None:
         self.folder = folder
         self.schema = schema
         self.rows_per_part = rows_per_part
+        self.prefix = prefix
         self.buffer: list[dict] = []
         self.parts = 0
         self.rows = 0
@@ -42,7 +55,7 @@ class _PartWriter:
         if not self.buffer and not (force and self.parts == 0):
             return
         table = pa.Table.from_pylist(self.buffer, schema=self.schema)
-        name = f"part-{self.parts:05d}.parquet"
+        name = f"{self.prefix}-{self.parts:05d}.parquet"
         tmp = self.folder / f".{name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, self.folder / name)
@@ -65,12 +78,18 @@ class QCWriter:
     ...     w.commit({"profile": "streaming"})
     """
 
-    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000) -> None:
+    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000, resume=None,
+                 flush_every_s: float = 30.0) -> None:
         self.qc_dir = Path(out_dir) / "qc"
         self.staging = self.qc_dir / f".staging-{uuid.uuid4().hex[:12]}"
         self.rows_per_part = rows_per_part
         self.committed = False
+        self.resume = resume
+        self.flush_every_s = float(flush_every_s)
         self._writers: dict[str, _PartWriter] = {}
+        self._live: dict[str, _PartWriter] = {}
+        self._replaced: set[str] = set()
+        self._last_flush = time.monotonic()
 
     def __enter__(self) -> "QCWriter":
         self.qc_dir.mkdir(parents=True, exist_ok=True)
@@ -78,20 +97,51 @@ class QCWriter:
             "tracks": _PartWriter(self.staging / "tracks", tracks_schema(), self.rows_per_part),
             "events": _PartWriter(self.staging / "events", events_schema(), self.rows_per_part),
         }
+        if self.resume is not None:
+            run = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+            self._live = {
+                "tracks": _PartWriter(self.qc_dir / "tracks", tracks_schema(), self.rows_per_part, prefix=run),
+                "events": _PartWriter(self.qc_dir / "events", events_schema(), self.rows_per_part, prefix=run),
+            }
+            _remove_orphan_events(self.qc_dir)
         return self
 
     def add(self, report) -> None:
         """Queue one track's row and its findings."""
+        tid = report.row["track_id"]
+        if self.resume is not None and not self.resume.existed(tid):
+            # a track with no row before: published as it comes (a killed run keeps it)
+            self._live["events"].buffer.extend(report.events)
+            self._live["tracks"].buffer.append(report.row)
+            due = len(self._live["tracks"].buffer) >= self.rows_per_part or len(self._live["events"].buffer) >= self.rows_per_part
+            if due or time.monotonic() - self._last_flush >= self.flush_every_s:
+                self._flush_live()
+            return
+        if self.resume is not None:
+            self._replaced.add(tid)
         self._writers["tracks"].add([report.row])
         self._writers["events"].add(report.events)
 
+    def _flush_live(self) -> None:
+        # the findings first: a run killed between the two leaves orphan findings (removed at the next start),
+        # never a row whose findings are missing
+        self._live["events"].flush()
+        self._live["tracks"].flush()
+        self._last_flush = time.monotonic()
+
     @property
     def tracks_written(self) -> int:
-        w = self._writers["tracks"]
-        return w.rows + len(w.buffer)
+        total = 0
+        for group in (self._writers, self._live):
+            w = group.get("tracks")
+            if w is not None:
+                total += w.rows + len(w.buffer)
+        return total
 
     def commit(self, run_info: dict | None = None) -> Path:
-        """Flush, then replace the previous datasets by this run's in one rename each."""
+        """Flush and publish (see the module docstring for the two ways)."""
+        if self.resume is not None:
+            return self._commit_resume(run_info)
         for w in self._writers.values():
             w.flush(force=True)  # an empty dataset still gets one part file carrying the schema
         if run_info is not None:
@@ -112,5 +162,76 @@ class QCWriter:
         self.committed = True
         return self.qc_dir
 
-    def __exit__(self, *exc) -> None:
+    def _commit_resume(self, run_info: dict | None) -> Path:
+        self._flush_live()
+        staged = self._writers
+        for w in staged.values():
+            w.flush()
+        if self._replaced:
+            # old rows out first (each part rewritten atomically), then the new ones in: a crash in between leaves
+            # the track without a row (redone next time), never with two
+            for name in DATASETS:
+                _drop_ids(self.qc_dir / name, self._replaced)
+            for name in DATASETS:
+                for part in sorted((self.staging / name).glob("part-*.parquet")):
+                    os.replace(part, self.qc_dir / name / f"{self._live[name].prefix}-r{part.name[5:]}")
+        for name, schema in (("tracks", tracks_schema()), ("events", events_schema())):
+            folder = self.qc_dir / name
+            if not any(folder.glob("*.parquet")):  # an empty dataset still carries its schema
+                _PartWriter(folder, schema, 1, prefix=self._live[name].prefix).flush(force=True)
+        if run_info is not None:
+            tmp = self.qc_dir / ".run.json.tmp"
+            tmp.write_text(json.dumps(run_info, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, self.qc_dir / "run.json")
         shutil.rmtree(self.staging, ignore_errors=True)
+        self.committed = True
+        return self.qc_dir
+
+    def __exit__(self, *exc) -> None:
+        if self.resume is not None and not self.committed and exc and exc[0] is not None:
+            # keep what was finished: the next run resumes from it (rows replacing old ones are dropped)
+            try:
+                self._flush_live()
+            except Exception:  # noqa: BLE001 - the original exception is the one to report
+                pass
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _remove_orphan_events(qc_dir: Path) -> None:
+    """Remove findings whose track has no row (a run killed between the findings' and the tracks' part)."""
+    events, tracks = qc_dir / "events", qc_dir / "tracks"
+    if not events.is_dir() or not any(events.glob("*.parquet")):
+        return
+    ids = set()
+    if tracks.is_dir() and any(tracks.glob("*.parquet")):
+        for batch in ds.dataset(tracks, format="parquet").to_batches(columns=["track_id"]):
+            ids.update(batch.column(0).to_pylist())
+    keep = pa.array(sorted(ids), type=pa.string())
+    for part in sorted(events.glob("*.parquet")):
+        table = pq.read_table(part)
+        mask = pc.is_in(table.column("track_id"), value_set=keep)
+        if pc.all(mask).as_py() is not False:
+            continue
+        _rewrite(part, table.filter(mask))
+
+
+def _drop_ids(folder: Path, ids: set[str]) -> None:
+    """Rewrite the parts of ``folder`` that hold rows of ``ids``, without them."""
+    if not folder.is_dir():
+        return
+    drop = pa.array(sorted(ids), type=pa.string())
+    for part in sorted(folder.glob("*.parquet")):
+        table = pq.read_table(part)
+        hit = pc.is_in(table.column("track_id"), value_set=drop)
+        if not pc.any(hit).as_py():
+            continue
+        _rewrite(part, table.filter(pc.invert(hit)))
+
+
+def _rewrite(part: Path, table: pa.Table) -> None:
+    if table.num_rows == 0:
+        part.unlink()
+        return
+    tmp = part.with_name(f".{part.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, part)

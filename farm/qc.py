@@ -21,6 +21,7 @@ from farm.detectors import make_detectors, to_events
 from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
+from farm.resume import fingerprint
 from farm.schema import clean_float, kind_count_columns
 from kernels.dc import DCOffsetMeter, DCOffsetResult
 from kernels.loudness import LoudnessMeter
@@ -98,6 +99,7 @@ def audit_track(spec: TrackSpec, config: QCConfig | None = None) -> TrackReport:
     """
     config = config or QCConfig()
     t0 = time.perf_counter()
+    size, mtime_ns = fingerprint(spec.abs_path)  # before reading: the row describes the input as it was read
     info: AudioInfo | None = None
     events: list[Event] = list(_code_events(spec))
     try:
@@ -116,6 +118,7 @@ def audit_track(spec: TrackSpec, config: QCConfig | None = None) -> TrackReport:
         measurements, error = None, f"internal error while measuring ({exc.__class__.__name__}: {exc}); please report it"
     judged = config.profile.judge(events)
     row = _row(spec, info, measurements, judged, config.profile, error)
+    row["input_size"], row["input_mtime_ns"] = size, mtime_ns
     return TrackReport(
         row=row,
         events=[_event_row(spec.track_id, ev) for ev in judged],
@@ -322,6 +325,7 @@ def _row(spec, info, m, events, profile, error, *, profile_name: str = "") -> di
     row["error"] = error
     row["profile"] = profile.name if profile is not None else profile_name
     row["n_events"] = len(events)
+    row["input_size"] = row["input_mtime_ns"] = None
     counts = {c: 0 for c in kind_count_columns()}
     for ev in events:
         counts[f"n_{ev.kind}"] += 1

@@ -45,6 +45,8 @@ TRACK_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("error", pa.string(), "why the track could not be measured (error rows), else empty"),
     ("profile", pa.string(), "QC profile name"),
     ("n_events", pa.int32(), "findings on this track (after the profile's severities)"),
+    ("input_size", pa.int64(), "bytes of the input file when it was audited (with input_mtime_ns: the resume fingerprint)"),
+    ("input_mtime_ns", pa.int64(), "modification time of the input when it was audited, ns since the epoch"),
 ]
 
 EVENT_COLUMNS: list[tuple[str, pa.DataType, str]] = [

@@ -203,3 +203,22 @@ def test_demo_runs_end_to_end(tmp_path):
         by_release.setdefault(r["release_id"], set()).add(r["status"])
     assert by_release == {"DEMO-R1": {"held"}, "DEMO-R2": {"held"}, "DEMO-MIXES": {"mastered"}}
     assert "dropout at 0:09.000" in (tmp_path / "demo" / "master" / "releases" / "DEMO-R1" / "HOLD.txt").read_text()
+
+
+def test_rerun_resumes_and_redo_forces(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        sf.write(src / f"{i}.wav", _music(6, 44100, 10 + i).T * 0.5, 44100, subtype="PCM_16")
+    out = tmp_path / "out"
+    assert farm("qc", src, "--out", out).returncode == 0
+    again = farm("qc", src, "--out", out, "--log-json", tmp_path / "p.jsonl")
+    assert again.returncode == 0
+    assert "resume: 3 of 3" in again.stderr.replace("\n", " ") and "nothing to audit" in again.stderr
+    os.utime(src / "1.wav", ns=(1, 1_000_000_000))  # the input changed (its mtime): audited again
+    third = farm("qc", src, "--out", out)
+    assert "resume: 2 of 3" in third.stderr.replace("\n", " ")
+    assert sorted(_tracks(out).column("path").to_pylist()) == sorted(str(src / f"{i}.wav") for i in range(3))
+    redo = farm("qc", src, "--out", out, "--redo")
+    assert "resume:" not in redo.stderr and redo.returncode == 0
+    assert _tracks(out).num_rows == 3
