@@ -443,3 +443,18 @@ def test_exit_of_a_long_clipped_flat_top_is_not_a_click(render_music):
     x = np.round(x * 2**23) / 2**23
     dets = _detect(x, sr, block=65536)
     assert _kinds(dets, "click") == [] and _kinds(dets, "discontinuity") == [], dets
+
+
+def _brick_wall(x, sr, cutoff_hz):
+    """A linear-phase Kaiser low-pass (400 Hz transition, 100 dB stop band): what a lossy source leaves."""
+    import scipy.signal
+
+    numtaps, beta = scipy.signal.kaiserord(100.0, 400.0 / (0.5 * sr))
+    taps = scipy.signal.firwin(numtaps | 1, cutoff_hz - 200.0, window=("kaiser", beta), fs=sr)
+    return scipy.signal.oaconvolve(x, taps[None, :], mode="same", axes=-1)
+
+
+@pytest.mark.parametrize("seed,style,cutoff_hz", [(11, "rock", 11000.0), (12, "acoustic", 11000.0), (14, "electronic", 15000.0)])
+def test_clean_low_passed_songs_raise_nothing(render_music, seed, style, cutoff_hz):
+    x = _brick_wall(_song(render_music, seed, style, seconds=30), 44100, cutoff_hz)
+    assert _detect(x, 44100, block=65536) == []
