@@ -41,10 +41,13 @@ class ClusterConfig:
 
     address: str | None = None
     workers: int | None = None
+    gpu: str = "auto"  # auto | on | off
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"--workers {self.workers} must be at least 1")
+        if self.gpu not in ("auto", "on", "off"):
+            raise ConfigError(f"--gpu {self.gpu!r} must be auto, on or off")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class SessionInfo:
     address: str
     embedded: bool
     parallelism: int
+    gpus: float = 0.0  # GPUs the tasks use (0: everything on CPU)
+    gpu_note: str = ""
 
 
 # Ray turns a node address of 127.0.0.1 into the machine's outward address (ray.init and `ray start` alike) and
@@ -149,16 +154,42 @@ def _ray_session(config: ClusterConfig, *, temp_dir: str | None) -> Iterator[Ses
             raise ConfigError(f"cannot start or join {where}: {exc}") from None
         started = True
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
+        resources = ray.cluster_resources()
+        cpus = int(resources.get("CPU", 1)) or 1
         parallelism = min(cpus, config.workers) if config.workers else cpus
+        gpus, note = _gpu_plan(config.gpu, float(resources.get("GPU", 0.0)))
         yield SessionInfo(
             address=config.address or "local",
             embedded=config.address is None,
             parallelism=max(1, parallelism),
+            gpus=gpus,
+            gpu_note=note,
         )
     finally:
         if started:
             ray.shutdown()
+
+
+#: Tasks sharing one GPU: the meters' arrays of a 64k-frame block are small, so several audits fit one device.
+TASKS_PER_GPU = 4
+
+
+def _gpu_plan(mode: str, cluster_gpus: float) -> tuple[float, str]:
+    """How many GPUs the run's tasks use, and a line saying why.
+
+    ``auto`` uses GPUs where the cluster has them and CuPy imports on the driver (the workers run the same
+    image); ``on`` insists and fails with the reason; ``off`` never. Without GPUs everything runs on CPU with no
+    configuration."""
+    if mode == "off":
+        return 0.0, "GPU off (--gpu off)"
+    from kernels._xp import gpu_available  # noqa: PLC0415
+
+    ok, why = gpu_available() if cluster_gpus > 0 else (False, "the cluster has no GPU")
+    if cluster_gpus > 0 and ok:
+        return cluster_gpus, f"DSP on {cluster_gpus:g} GPU(s), {TASKS_PER_GPU} audits per GPU"
+    if mode == "on":
+        raise ConfigError(f"--gpu on, but {why}; use --gpu auto to fall back to CPU")
+    return 0.0, f"CPU only ({why})"
 
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
@@ -181,6 +212,10 @@ def run_qc(
     faults).
     """
     limit = max(1, parallelism * in_flight_per_worker)
+    remote = _audit_remote
+    if qc_config.device == "gpu":
+        # DSP on a GPU worker (the meters take CuPy arrays); decoding stays on the task's CPU
+        remote = _audit_remote.options(num_gpus=1.0 / TASKS_PER_GPU)
     config_ref = ray.put(qc_config)
     pending: dict[ray.ObjectRef, TrackSpec] = {}
     specs_iter = iter(specs)
@@ -192,7 +227,7 @@ def run_qc(
             except StopIteration:
                 exhausted = True
                 break
-            pending[_audit_remote.remote(audit, spec, config_ref)] = spec
+            pending[remote.remote(audit, spec, config_ref)] = spec
         if not pending:
             return
         done, _ = ray.wait(list(pending), num_returns=1)

@@ -7,6 +7,7 @@ Exit codes: 0 when every input was read and measured (whatever QC found), 2 when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -70,13 +71,14 @@ def qc(
     block_frames: Annotated[int, typer.Option(help="Frames read and measured at a time (bounds memory per worker).")] = 65536,
     redo: Annotated[bool, typer.Option("--redo", help="Audit every track again, even those --out already has a good row for.")] = False,
     log_json: Annotated[Optional[Path], typer.Option("--log-json", help="Also write progress as JSON lines to this file ('-' for stdout), for schedulers.")] = None,
+    gpu: Annotated[str, typer.Option(help="auto: measure on GPU workers where the cluster has GPUs and CuPy; on: insist; off: CPU only.")] = "auto",
 ) -> int:
     """Audit audio for loudness, true peak, silence, DC, codes and format; write Parquet datasets.
 
     Re-running on the same --out resumes: tracks that already have a good row from an unchanged input (same size
     and modification time, same profile) are skipped."""
     return run_qc_command(inputs, out, profile=profile, address=address, workers=workers, block_frames=block_frames,
-                          redo=redo, log_json=log_json)
+                          redo=redo, log_json=log_json, gpu=gpu)
 
 
 @app.command()
@@ -175,6 +177,7 @@ def run_qc_command(
     block_frames: int = 65536,
     redo: bool = False,
     log_json: Path | None = None,
+    gpu: str = "auto",
 ) -> int:
     """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
     from cluster.runtime import ClusterConfig, SessionInfo, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
@@ -189,7 +192,7 @@ def run_qc_command(
         qc_config = QCConfig(profile=qc_profile, block_frames=block_frames)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    cluster_config = ClusterConfig(address=address, workers=workers)
+    cluster_config = ClusterConfig(address=address, workers=workers, gpu=gpu)
     from farm.resume import ResumeIndex, fingerprint  # noqa: PLC0415
 
     specs = discover(inputs)
@@ -225,9 +228,11 @@ def run_qc_command(
         else:
             err.print(
                 f"Ray {'embedded' if session.embedded else 'at ' + session.address}: {session.parallelism} "
-                f"worker(s), ready in {time.perf_counter() - t_start:.1f} s",
+                f"worker(s), ready in {time.perf_counter() - t_start:.1f} s; {session.gpu_note}",
                 highlight=False,
             )
+            if session.gpus > 0:
+                qc_config = dataclasses.replace(qc_config, device="gpu")
         # Speed is measured from here: Ray's start-up is a constant, not a property of the audit.
         t0 = time.perf_counter()
         with _progress(err, total, log_json=log_json) as tick:

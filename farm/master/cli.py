@@ -69,7 +69,8 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
             err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered, {counts['delivered']} "
                       f"release(s) delivered ({now:.0f} s)", highlight=False)
 
-    with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers)) as session:
+    # the mastering chain's kernels take CuPy arrays, but its tasks are not placed on GPU workers yet: CPU
+    with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers, gpu="off")) as session:
         outcome = run_master(specs, out, options, parallelism=session.parallelism, progress=progress,
                              qc_writer=qc_writer)
         qc_writer.commit({"command": "farm master", "profile": options.profile.to_dict()})

@@ -93,3 +93,14 @@ def test_dead_worker_and_raising_task_give_one_error_row_each(tracks):
 def test_workers_must_be_positive():
     with pytest.raises(ConfigError):
         ClusterConfig(workers=0)
+
+
+def test_gpu_plan_falls_back_to_cpu_and_on_insists():
+    from cluster.runtime import _gpu_plan
+    from farm.errors import ConfigError
+
+    assert _gpu_plan("off", 4.0) == (0.0, "GPU off (--gpu off)")
+    gpus, note = _gpu_plan("auto", 0.0)
+    assert gpus == 0.0 and "no GPU" in note
+    with pytest.raises(ConfigError, match="--gpu on, but the cluster has no GPU"):
+        _gpu_plan("on", 0.0)

@@ -97,3 +97,24 @@ def test_stats_parity(cupy, rate):
         else:
             assert type(other) is float, name
             assert _close(other, value), name
+
+
+def test_audit_on_gpu_gives_the_cpu_rows(tmp_path):
+    """The whole audit with its meters on the GPU (``--gpu on``) gives the CPU audit's row and findings."""
+    import soundfile as sf
+
+    from farm.catalogue import discover
+    from farm.qc import QCConfig, audit_track
+
+    x = material(48000, 8.0)
+    path = tmp_path / "a.wav"
+    sf.write(path, x.T, 48000, subtype="FLOAT")
+    spec = discover([str(path)])[0]
+    cpu = audit_track(spec, QCConfig())
+    gpu = audit_track(spec, QCConfig(device="gpu"))
+    for k, v in cpu.row.items():
+        if isinstance(v, float):
+            assert _close(v, gpu.row[k]), k
+        else:
+            assert v == gpu.row[k], k
+    assert [e["kind"] for e in cpu.events] == [e["kind"] for e in gpu.events]
