@@ -23,7 +23,8 @@ Writing: one object appears whole or not at all
 :func:`open_output` and :func:`write_bytes_atomic` write a local file through :mod:`farm.atomic` (a hidden
 temporary name, then a rename) and an object with a single PUT of the finished bytes (buffered in memory, so an
 exception inside the ``with`` block uploads nothing; Arrow switches to a multipart upload above its part size,
-whose completion is equally all-or-nothing). Memory is therefore bounded by the object's size: fine for Parquet
+whose completion is equally all-or-nothing; moto 5.2's server answers that completion with an error Arrow 26
+rejects, so tests stay below 10 MiB and the multipart path is not tested here). Memory is therefore bounded by the object's size: fine for Parquet
 parts, manifests and reports; write large audio locally and upload it.
 
 Publishing a run on object storage: parts, a manifest, then a pointer
@@ -51,6 +52,15 @@ writers publishing to one root at once: the last pointer wins, as with the local
 
 The same code runs on local paths (useful in tests), but locally the rename layout of :mod:`farm.output` keeps
 ``OUT/qc/tracks`` a plain folder, which is friendlier; use :class:`StagedRun` where ``is_uri(out)``.
+
+How a writer such as ``QCWriter`` uses it for ``--out s3://…`` (``root = join(out, "qc")``): open
+``StagedRun(root)`` in ``__enter__``; flush each part with ``run.write_bytes(f"tracks/part-{n:05d}.parquet", data)``
+where ``data`` is ``pq.write_table`` into a ``BytesIO`` (or use ``run.open_output(name)`` as the file); in
+``commit`` write ``run.json`` the same way, call ``run.publish(run_info)`` and then ``prune(root)``; ``__exit__``
+discards an unpublished run. To resume, read the previous rows with ``published_dataset(root, "tracks")`` and
+carry them with ``run.keep(current_manifest(root), datasets=("tracks", "events"))``; fingerprint inputs with
+:func:`stat` (``size``, ``mtime_ns``), which works for objects too. Keep parts under Arrow's part size (10 MiB)
+to get single PUTs. A CLI option typed ``pathlib.Path`` turns ``s3://b/x`` into ``s3:/b/x``: keep URIs as ``str``.
 
 Examples
 --------
