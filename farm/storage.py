@@ -24,8 +24,8 @@ Writing: one object appears whole or not at all
 temporary name, then a rename) and an object with a single PUT of the finished bytes (buffered in memory, so an
 exception inside the ``with`` block uploads nothing; Arrow switches to a multipart upload above its part size,
 whose completion is equally all-or-nothing; moto 5.2's server answers that completion with an error Arrow 26
-rejects, so tests stay below 10 MiB and the multipart path is not tested here). Memory is therefore bounded by the object's size: fine for Parquet
-parts, manifests and reports; write large audio locally and upload it.
+rejects, so tests stay below 10 MiB and the multipart path is not tested here). Memory is therefore bounded by
+the object's size: fine for Parquet parts, manifests and reports; write large audio locally and upload it.
 
 Publishing a run on object storage: parts, a manifest, then a pointer
 ---------------------------------------------------------------------
