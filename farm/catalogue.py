@@ -38,7 +38,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,6 +52,7 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "TrackSpec",
     "discover",
+    "iter_discover",
     "track_id_for",
     "natural_key",
 ]
@@ -193,19 +194,29 @@ def discover(inputs: Sequence[str | os.PathLike[str]]) -> list[TrackSpec]:
     >>> tracks[0].release_id, tracks[0].track_number, tracks[0].title  # doctest: +SKIP
     ('cat/Artist - Album', 1, '01 Intro')
     """
+    return list(iter_discover(inputs))
+
+
+def iter_discover(inputs: Sequence[str | os.PathLike[str]]) -> Iterator[TrackSpec]:
+    """:func:`discover` one track at a time, for catalogues too large to hold as a list.
+
+    Manifests are read in pieces, twice (a first pass collects the release-level cells, which may sit on any row
+    of a release, and checks them; the second yields the tracks), so the driver holds one row at a time plus a
+    few cells per release. A file reached twice is kept once: the 8-byte hashes of the paths seen are kept
+    (about 70 MB for a million tracks), not the paths. Errors in a manifest are raised when reached.
+    """
     if isinstance(inputs, (str, bytes, os.PathLike)):
         raise TypeError("discover() takes a sequence of inputs; wrap a single path in a list")
-    seen: set[str] = set()
-    tracks: list[TrackSpec] = []
+    seen: set[int] = set()
     for item in inputs:
         for spec in _discover_one(os.fspath(item)):
-            if spec.abs_path not in seen:
-                seen.add(spec.abs_path)
-                tracks.append(spec)
-    return tracks
+            key = int(spec.track_id, 16)  # the first 64 bits of the path's SHA-256
+            if key not in seen:
+                seen.add(key)
+                yield spec
 
 
-def _discover_one(given: str) -> list[TrackSpec]:
+def _discover_one(given: str) -> Iterable[TrackSpec]:
     if storage.is_uri(given):
         return _discover_uri(given)
     path = Path(given)
@@ -219,7 +230,7 @@ def _discover_one(given: str) -> list[TrackSpec]:
         return _discover_folder(given)
     suffix = path.suffix.lower()
     if suffix in MANIFEST_EXTENSIONS:
-        return _read_manifest(given)
+        return _stream_manifest(given)
     if suffix in AUDIO_EXTENSIONS:
         return [_single_file(given)]
     raise ConfigError(
@@ -228,7 +239,7 @@ def _discover_one(given: str) -> list[TrackSpec]:
     )
 
 
-def _discover_uri(given: str) -> list[TrackSpec]:
+def _discover_uri(given: str) -> Iterable[TrackSpec]:
     try:
         st = storage.stat(given)
     except FileNotFoundError:
@@ -246,7 +257,7 @@ def _discover_uri(given: str) -> list[TrackSpec]:
         return _discover_folder(given)
     suffix = os.path.splitext(given)[1].lower()
     if suffix in MANIFEST_EXTENSIONS:
-        return _read_manifest(given)
+        return _stream_manifest(given)
     if suffix in AUDIO_EXTENSIONS:
         return [_single_file(given)]
     raise ConfigError(
@@ -396,27 +407,62 @@ class _Row:
 
 
 def _read_manifest(given: str) -> list[TrackSpec]:
+    return list(_stream_manifest(given))
+
+
+def _manifest_source(given: str) -> tuple[list[str], Callable[[], Iterator[_Row]]]:
+    """The manifest's columns and a function that iterates its rows (each call reads it again)."""
     suffix = Path(given).suffix.lower()
+    if suffix == ".csv":
+        return _csv_source(given)
+    if suffix == ".parquet":
+        return _parquet_source(given)
+    columns, rows = _read_json(given)
+    return columns, lambda: iter(rows)
+
+
+def _stream_manifest(given: str) -> Iterator[TrackSpec]:
     try:
-        if suffix == ".csv":
-            columns, rows = _read_csv(given)
-        elif suffix == ".parquet":
-            columns, rows = _read_parquet(given)
-        else:
-            columns, rows = _read_json(given)
+        columns, rows = _manifest_source(given)
+        if not columns and next(rows(), None) is None:
+            raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
+        if "path" not in columns:
+            found = ", ".join(repr(c) for c in columns) or "none"
+            raise ConfigError(
+                f"manifest {given!r} has no 'path' column (columns: {found}); add one giving each track's audio "
+                "file"
+            )
+        remote = storage.is_uri(given)
+        base = storage.parent(given) if remote else Path(os.path.abspath(given)).parent  # as the person sees it
+        default_release = Path(given).stem
+        extra_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
+        # pass 1: the release-level cells (given on any one row of a release), checked
+        values: dict[str, dict[str, str]] = {}
+        count = 0
+        for row in rows():
+            count += 1
+            release = row.cells.get("release_id") or default_release
+            known = values.setdefault(release, {})
+            for field in _RELEASE_FIELDS:
+                value = row.cells.get(field, "")
+                if field == "upc":
+                    value = normalize_upc(value)  # as the track's spec will hold it
+                if value and known.setdefault(field, value) != value:
+                    raise ConfigError(
+                        f"manifest {given!r}: release {release!r} has two {field} values, {known[field]!r} and "
+                        f"{value!r}; give one per release (or split it into two release_ids)"
+                    )
+        if not count:
+            raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
+        # pass 2: the tracks
+        for row in rows():
+            spec = _row_spec(given, base, default_release, extra_columns, row)
+            yield replace(spec, **values[spec.release_id])
     except PermissionError as exc:
         raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}; check its permissions "
                           "(or, for a URI, the credentials)") from None
     except OSError as exc:
         raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}") from None
-    if not rows:
-        raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
-    if "path" not in columns:
-        found = ", ".join(repr(c) for c in columns) or "none"
-        raise ConfigError(
-            f"manifest {given!r} has no 'path' column (columns: {found}); add one giving each track's audio file"
-        )
-    return _rows_to_specs(given, columns, rows)
 
 
 def _normalize_columns(given: str, raw: Sequence[object]) -> list[str]:
@@ -427,31 +473,40 @@ def _normalize_columns(given: str, raw: Sequence[object]) -> list[str]:
     return columns
 
 
-def _read_csv(given: str) -> tuple[list[str], list[_Row]]:
+def _csv_source(given: str) -> tuple[list[str], Callable[[], Iterator[_Row]]]:
     try:
         with _open_text(given) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise ConfigError(f"manifest {given!r} is empty; it needs a header line with a 'path' column")
-            columns = _normalize_columns(given, header)
-            rows = []
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue  # blank lines, common at the end of hand-edited files
-                if len(cells) > len(columns):
-                    raise ConfigError(
-                        f"manifest {given!r}, line {reader.line_num}: {len(cells)} cells but the header has "
-                        f"{len(columns)} columns; quote cells that contain commas"
-                    )
-                values = [c.strip() for c in cells] + [""] * (len(columns) - len(cells))
-                rows.append(_Row(f"line {reader.line_num}", dict(zip(columns, values))))
+            header = next(csv.reader(fh), None)
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"manifest {given!r} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
-        ) from None
+        raise ConfigError(f"manifest {given!r} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
     except csv.Error as exc:
         raise ConfigError(f"manifest {given!r} is not valid CSV: {exc}") from None
+    if header is None:
+        raise ConfigError(f"manifest {given!r} is empty; it needs a header line with a 'path' column")
+    columns = _normalize_columns(given, header)
+
+    def rows() -> Iterator[_Row]:
+        try:
+            with _open_text(given) as fh:
+                reader = csv.reader(fh)
+                next(reader, None)
+                for cells in reader:
+                    if not any(c.strip() for c in cells):
+                        continue  # blank lines, common at the end of hand-edited files
+                    if len(cells) > len(columns):
+                        raise ConfigError(
+                            f"manifest {given!r}, line {reader.line_num}: {len(cells)} cells but the header has "
+                            f"{len(columns)} columns; quote cells that contain commas"
+                        )
+                    values = [c.strip() for c in cells] + [""] * (len(columns) - len(cells))
+                    yield _Row(f"line {reader.line_num}", dict(zip(columns, values)))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"manifest {given!r} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise ConfigError(f"manifest {given!r} is not valid CSV: {exc}") from None
+
     return columns, rows
 
 
@@ -479,25 +534,32 @@ def _cell_text(given: str, where: str, column: str, value: object) -> str:
     return str(value).strip()
 
 
-def _read_parquet(given: str) -> tuple[list[str], list[_Row]]:
+def _parquet_source(given: str) -> tuple[list[str], Callable[[], Iterator[_Row]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        if storage.is_uri(given):
-            with storage.open_input(given) as fh:
-                table = pq.read_table(fh)
-        else:
-            table = pq.read_table(given)
-    except (pa.ArrowException, ValueError) as exc:
-        raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
-    raw_columns = table.column_names
+    def open_file():
+        try:
+            source = storage.open_input(given) if storage.is_uri(given) else given
+            return pq.ParquetFile(source)
+        except (pa.ArrowException, ValueError) as exc:
+            raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
+
+    raw_columns = open_file().schema_arrow.names
     columns = _normalize_columns(given, raw_columns)
-    rows = []
-    for index, record in enumerate(table.to_pylist(), start=1):
-        where = f"row {index}"
-        cells = {col: _cell_text(given, where, col, record[raw]) for col, raw in zip(columns, raw_columns)}
-        rows.append(_Row(where, cells))
+
+    def rows() -> Iterator[_Row]:
+        index = 0
+        try:
+            for batch in open_file().iter_batches(batch_size=8192):
+                for record in batch.to_pylist():
+                    index += 1
+                    where = f"row {index}"
+                    yield _Row(where, {col: _cell_text(given, where, col, record[raw])
+                                       for col, raw in zip(columns, raw_columns)})
+        except (pa.ArrowException, ValueError) as exc:
+            raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
+
     return columns, rows
 
 
@@ -551,35 +613,26 @@ def _track_number(given: str, where: str, text: str) -> int | None:
     return int(number)
 
 
-def _rows_to_specs(given: str, columns: list[str], rows: list[_Row]) -> list[TrackSpec]:
-    remote = storage.is_uri(given)
-    base = storage.parent(given) if remote else Path(os.path.abspath(given)).parent  # as the person sees it
-    default_release = Path(given).stem
-    extra_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
-    specs = []
-    for row in rows:
-        cells = row.cells
-        path = cells["path"]
-        if not path:
-            raise ConfigError(
-                f"manifest {given!r}, {row.where}: the path cell is empty; every row needs its audio file's path"
-            )
-        specs.append(
-            _make_spec(
-                path=path,
-                abs_path=_manifest_target(base, path),
-                release_id=cells.get("release_id") or default_release,
-                track_number=_track_number(given, row.where, cells.get("track_number", "")),
-                title=cells.get("title", ""),
-                artist=cells.get("artist", ""),
-                isrc=cells.get("isrc", ""),
-                upc=cells.get("upc", ""),
-                release_title=cells.get("release_title", ""),
-                release_artist=cells.get("release_artist", ""),
-                extra=tuple((c, cells[c]) for c in extra_columns),
-            )
+def _row_spec(given: str, base, default_release: str, extra_columns: list[str], row: _Row) -> TrackSpec:
+    cells = row.cells
+    path = cells["path"]
+    if not path:
+        raise ConfigError(
+            f"manifest {given!r}, {row.where}: the path cell is empty; every row needs its audio file's path"
         )
-    return _fill_release_fields(given, specs)
+    return _make_spec(
+        path=path,
+        abs_path=_manifest_target(base, path),
+        release_id=cells.get("release_id") or default_release,
+        track_number=_track_number(given, row.where, cells.get("track_number", "")),
+        title=cells.get("title", ""),
+        artist=cells.get("artist", ""),
+        isrc=cells.get("isrc", ""),
+        upc=cells.get("upc", ""),
+        release_title=cells.get("release_title", ""),
+        release_artist=cells.get("release_artist", ""),
+        extra=tuple((c, cells[c]) for c in extra_columns),
+    )
 
 
 def _manifest_target(base: str | Path, cell: str) -> str:
@@ -591,19 +644,3 @@ def _manifest_target(base: str | Path, cell: str) -> str:
             return str(Path(cell).resolve())  # an absolute local path stays local
         return storage.join(base, cell)
     return str((base / cell).resolve())
-
-
-def _fill_release_fields(given: str, specs: list[TrackSpec]) -> list[TrackSpec]:
-    values: dict[str, dict[str, str]] = {}
-    for spec in specs:
-        known = values.setdefault(spec.release_id, {})
-        for field in _RELEASE_FIELDS:
-            value = getattr(spec, field)
-            if not value:
-                continue
-            if known.setdefault(field, value) != value:
-                raise ConfigError(
-                    f"manifest {given!r}: release {spec.release_id!r} has two {field} values, "
-                    f"{known[field]!r} and {value!r}; give one per release (or split it into two release_ids)"
-                )
-    return [replace(spec, **values[spec.release_id]) for spec in specs]

@@ -181,7 +181,7 @@ def run_qc_command(
 ) -> int:
     """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
     from cluster.runtime import ClusterConfig, SessionInfo, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
-    from farm.catalogue import discover  # noqa: PLC0415
+    from farm.catalogue import iter_discover  # noqa: PLC0415
     from farm.output import QCWriter  # noqa: PLC0415
     from farm.profiles import load_profile  # noqa: PLC0415
     from farm.qc import QCConfig  # noqa: PLC0415
@@ -195,35 +195,44 @@ def run_qc_command(
     cluster_config = ClusterConfig(address=address, workers=workers, gpu=gpu)
     from farm.resume import ResumeIndex, fingerprint  # noqa: PLC0415
 
-    specs = discover(inputs)
-    _check_out_dir(out, specs)
-    found = len(specs)
+    # Two passes over the inputs, one track at a time (a manifest of millions of rows is never held): the first
+    # counts and checks, the second feeds the cluster.
     index = None if redo else ResumeIndex.load(out, qc_profile.name)
-    skipped = 0
-    if index is not None and index.rows:
-        todo = []
-        for spec in specs:
-            if index.is_done(spec.track_id, *fingerprint(spec.abs_path)):
-                skipped += 1
-            else:
-                todo.append(spec)
-        specs = todo
+    resuming = index is not None and index.rows > 0
+
+    def wanted():
+        for spec in iter_discover(inputs):
+            if not (resuming and index.is_done(spec.track_id, *fingerprint(spec.abs_path))):
+                yield spec
+
+    found = skipped = total = 0
+    releases: set[str] = set()
+    for spec in iter_discover(inputs):
+        _check_out_dir(out, [spec])
+        found += 1
+        if resuming and index.is_done(spec.track_id, *fingerprint(spec.abs_path)):
+            skipped += 1
+        else:
+            total += 1
+            releases.add(spec.release_id)
+    if resuming:
         err.print(f"resume: {skipped} of {found} track(s) already audited from unchanged inputs in {out / 'qc'}, "
-                  f"skipped; {len(specs)} to do (--redo audits everything)", highlight=False)
-    total = len(specs)
-    err.print(f"{total} track(s) in {len({s.release_id for s in specs})} release(s); profile {qc_profile.name}")
+                  f"skipped; {total} to do (--redo audits everything)", highlight=False)
+    err.print(f"{total} track(s) in {len(releases)} release(s); profile {qc_profile.name}")
+    del releases
+    specs = wanted()
 
     statuses: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     offenders: list[dict] = []
     audio_s = 0.0
     t_start = time.perf_counter()
-    if not specs and address is None:  # nothing left to do: no need to start Ray
+    if not total and address is None:  # nothing left to do: no need to start Ray
         session_ctx = contextlib.nullcontext(SessionInfo(address="local", embedded=True, parallelism=1))
     else:
         session_ctx = ray_session(cluster_config)
     with QCWriter(out, resume=index) as writer, session_ctx as session:
-        if not specs:
+        if not total:
             err.print("nothing to audit: every track is up to date", highlight=False)
         else:
             err.print(
@@ -236,7 +245,7 @@ def run_qc_command(
         # Speed is measured from here: Ray's start-up is a constant, not a property of the audit.
         t0 = time.perf_counter()
         with _progress(err, total, log_json=log_json) as tick:
-            reports = run_qc(specs, qc_config, parallelism=session.parallelism) if specs else []
+            reports = run_qc(specs, qc_config, parallelism=session.parallelism) if total else []
             for report in reports:
                 writer.add(report)
                 statuses[report.status] += 1
