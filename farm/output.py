@@ -78,7 +78,7 @@ class QCWriter:
     ...     w.commit({"profile": "streaming"})
     """
 
-    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 50_000, resume=None,
+    def __init__(self, out_dir: str | Path, *, rows_per_part: int = 20_000, resume=None,
                  flush_every_s: float = 30.0) -> None:
         self.qc_dir = Path(out_dir) / "qc"
         self.staging = self.qc_dir / f".staging-{uuid.uuid4().hex[:12]}"
