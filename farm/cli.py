@@ -64,7 +64,7 @@ def _consoles() -> tuple[Console, Console]:
 @app.command()
 def qc(
     inputs: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or manifests (.csv, .parquet, .json).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; the datasets go to OUT/qc/tracks and OUT/qc/events.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder or s3://, gs:// prefix; the datasets go to OUT/qc/tracks and OUT/qc/events.")],
     profile: Annotated[str, typer.Option(help="QC profile: a built-in name (see `farm profiles`) or a TOML file.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto') instead of starting an embedded one.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks measured at once (default: all CPUs).")] = None,
@@ -180,6 +180,12 @@ def run_qc_command(
     gpu: str = "auto",
 ) -> int:
     """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
+    from farm import storage  # noqa: PLC0415
+
+    remote_out = storage.is_uri(str(out))
+    if not remote_out:
+        out = Path(out)
+    qc_where = storage.join(str(out), "qc") if remote_out else Path(out) / "qc"
     from cluster.runtime import ClusterConfig, SessionInfo, ray_session, run_qc  # noqa: PLC0415 - Ray is slow to import
     from farm.catalogue import iter_discover  # noqa: PLC0415
     from farm.output import QCWriter  # noqa: PLC0415
@@ -208,7 +214,8 @@ def run_qc_command(
     found = skipped = total = 0
     releases: set[str] = set()
     for spec in iter_discover(inputs):
-        _check_out_dir(out, [spec])
+        if not remote_out:
+            _check_out_dir(out, [spec])
         found += 1
         if resuming and index.is_done(spec.track_id, *fingerprint(spec.abs_path)):
             skipped += 1
@@ -216,7 +223,7 @@ def run_qc_command(
             total += 1
             releases.add(spec.release_id)
     if resuming:
-        err.print(f"resume: {skipped} of {found} track(s) already audited from unchanged inputs in {out / 'qc'}, "
+        err.print(f"resume: {skipped} of {found} track(s) already audited from unchanged inputs in {qc_where}, "
                   f"skipped; {total} to do (--redo audits everything)", highlight=False)
     err.print(f"{total} track(s) in {len(releases)} release(s); profile {qc_profile.name}")
     del releases
@@ -231,7 +238,10 @@ def run_qc_command(
         session_ctx = contextlib.nullcontext(SessionInfo(address="local", embedded=True, parallelism=1))
     else:
         session_ctx = ray_session(cluster_config)
-    with QCWriter(out, resume=index) as writer, session_ctx as session:
+    from farm.output import ObjectQCWriter  # noqa: PLC0415
+
+    writer_ctx = ObjectQCWriter(str(out), resume=index) if remote_out else QCWriter(out, resume=index)
+    with writer_ctx as writer, session_ctx as session:
         if not total:
             err.print("nothing to audit: every track is up to date", highlight=False)
         else:
@@ -406,7 +416,11 @@ def _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall) -> None
         console.print(ot)
     speed = f", {audio_s / wall:.0f}x realtime" if wall > 0 else ""
     console.print(f"{audio_s / 3600:.3f} h of audio in {wall:.1f} s{speed}")
-    console.print(f"Parquet: {qc_dir / 'tracks'} and {qc_dir / 'events'}")
+    if isinstance(qc_dir, str):  # object storage: a manifest names the published parts
+        console.print(f"Parquet: published under {qc_dir} (read with farm.storage.published_dataset({qc_dir!r}, "
+                      "'tracks'))")
+    else:
+        console.print(f"Parquet: {qc_dir / 'tracks'} and {qc_dir / 'events'}")
 
 
 def _fmt(v) -> str:

@@ -235,3 +235,124 @@ def _rewrite(part: Path, table: pa.Table) -> None:
     tmp = part.with_name(f".{part.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, part)
+
+
+class ObjectQCWriter:
+    """The QC datasets on object storage (``--out s3://…`` or ``gs://…``), with the resume semantics of
+    :class:`QCWriter` and :mod:`farm.storage`'s publication (parts under ``qc/_runs/<id>/``, a manifest, then the
+    ``qc/_CURRENT`` pointer; nothing is ever renamed).
+
+    Rows of new tracks are published as they come (every part flush publishes a manifest of the previous
+    publication's parts plus this run's so far, so a killed run keeps its progress); rows that replace old ones
+    (``resume.existed``) are written but listed only at :meth:`commit`, after the old parts that hold the
+    replaced tracks have been rewritten without them, so no publication ever shows a track twice. Without a
+    resume index (``--redo``) the publication holds only this run's parts. Read the result with
+    ``farm.storage.published_dataset(OUT + "/qc", "tracks")``.
+    """
+
+    def __init__(self, out: str, *, rows_per_part: int = 20_000, resume=None, flush_every_s: float = 30.0) -> None:
+        from farm import storage  # noqa: PLC0415
+
+        self.storage = storage
+        self.root = storage.join(out, "qc")
+        self.qc_dir = self.root
+        self.rows_per_part = rows_per_part
+        self.resume = resume
+        self.flush_every_s = float(flush_every_s)
+        self.committed = False
+        self._tracks: list[dict] = []
+        self._events: list[dict] = []
+        self._staged: list[tuple[str, list[dict], list[dict]]] = []
+        self._replaced: set[str] = set()
+        self._parts = 0
+        self._rows = 0
+        self._last = time.monotonic()
+
+    def __enter__(self) -> "ObjectQCWriter":
+        self.run = self.storage.StagedRun(self.root)
+        if self.resume is not None:
+            previous = self.storage.current_manifest(self.root)
+            if previous is not None:
+                self.run.keep(previous, datasets=DATASETS)
+        return self
+
+    def _part(self, dataset: str, rows: list[dict], schema: pa.Schema) -> str:
+        import io  # noqa: PLC0415
+
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
+        name = f"{dataset}/part-{self._parts:05d}.parquet"
+        self.run.write_bytes(name, buf.getvalue())
+        return name
+
+    def add(self, report) -> None:
+        tid = report.row["track_id"]
+        if self.resume is not None and self.resume.existed(tid):
+            self._replaced.add(tid)
+            self._staged.append((tid, [report.row], list(report.events)))
+            return
+        self._tracks.append(report.row)
+        self._events.extend(report.events)
+        if len(self._tracks) >= self.rows_per_part or time.monotonic() - self._last >= self.flush_every_s:
+            self._flush(publish=True)
+
+    def _flush(self, *, publish: bool) -> None:
+        if self._tracks:
+            self._part("events", self._events, events_schema())
+            self._part("tracks", self._tracks, tracks_schema())
+            self._parts += 1
+            self._rows += len(self._tracks)
+            self._tracks, self._events = [], []
+            if publish:
+                self.run.publish({"partial": True, "rows": self._rows})
+        self._last = time.monotonic()
+
+    @property
+    def tracks_written(self) -> int:
+        return self._rows + len(self._tracks) + len(self._staged)
+
+    def commit(self, run_info: dict | None = None) -> str:
+        self._flush(publish=False)
+        if self._replaced:
+            drop = pa.array(sorted(self._replaced), type=pa.string())
+            for rel in [r for r in self.run.files if not r.startswith(f"_runs/{self.run.run_id}/")]:
+                dataset = rel.split("/")[-2]
+                if dataset not in DATASETS:
+                    continue
+                with self.storage.open_input(self.storage.join(self.root, rel)) as fh:
+                    table = pq.read_table(fh)
+                hit = pc.is_in(table.column("track_id"), value_set=drop)
+                if not pc.any(hit).as_py():
+                    continue
+                del self.run.files[rel]  # the old part leaves the publication; its other rows move to a new part
+                kept = table.filter(pc.invert(hit))
+                if kept.num_rows:
+                    import io  # noqa: PLC0415
+
+                    buf = io.BytesIO()
+                    pq.write_table(kept, buf, compression="zstd")
+                    self.run.write_bytes(f"{dataset}/part-{self._parts:05d}-kept.parquet", buf.getvalue())
+                    self._parts += 1
+            for _, rows, events in self._staged:
+                self._tracks.extend(rows)
+                self._events.extend(events)
+            self._flush(publish=False)
+        if not any(self.storage._dataset_of(r) == "tracks" for r in self.run.files):  # schema-carrying empty parts
+            self._part("events", [], events_schema())
+            self._part("tracks", [], tracks_schema())
+            self._parts += 1
+        if run_info is not None:
+            self.run.write_bytes("run.json", json.dumps(run_info, indent=2, default=str).encode("utf-8"))
+        self.run.publish(run_info or {})
+        self.storage.prune(self.root)
+        self.committed = True
+        return self.root
+
+    def __exit__(self, *exc) -> None:
+        if not self.committed and self.resume is not None and exc and exc[0] is not None:
+            try:
+                self._flush(publish=True)  # keep what was finished for the next run
+            except Exception:  # noqa: BLE001 - the original exception is the one to report
+                pass
+        if not self.run.published:
+            self.run.discard()

@@ -27,8 +27,16 @@ _COLUMNS = ["track_id", "status", "profile", "input_size", "input_mtime_ns"]
 
 
 def fingerprint(abs_path: str) -> tuple[int | None, int | None]:
-    """``(size, mtime_ns)`` of a local input, or ``(None, None)`` when it cannot be examined (its audit will
-    say why)."""
+    """``(size, mtime_ns)`` of an input (a local file or an object), or ``(None, None)`` when it cannot be
+    examined (its audit will say why)."""
+    from farm import storage  # noqa: PLC0415
+
+    if storage.is_uri(abs_path):
+        try:
+            st = storage.stat(abs_path)
+        except (OSError, ValueError):
+            return None, None
+        return int(st.size), int(st.mtime_ns) if st.mtime_ns is not None else None
     try:
         st = os.stat(abs_path)
     except OSError:
@@ -57,11 +65,19 @@ class ResumeIndex:
 
     @classmethod
     def load(cls, out_dir: str | Path, profile: str) -> "ResumeIndex":
-        """Read the previous rows (only the five columns needed, in batches)."""
-        folder = Path(out_dir) / "qc" / "tracks"
-        if not folder.is_dir():
-            return cls.empty(profile)
-        dataset = ds.dataset(folder, format="parquet")
+        """Read the previous rows (only the five columns needed, in batches); ``out_dir`` may be a URI."""
+        from farm import storage  # noqa: PLC0415
+
+        if storage.is_uri(str(out_dir)):
+            try:
+                dataset = storage.published_dataset(storage.join(str(out_dir), "qc"), "tracks")
+            except FileNotFoundError:
+                return cls.empty(profile)
+        else:
+            folder = Path(out_dir) / "qc" / "tracks"
+            if not folder.is_dir():
+                return cls.empty(profile)
+            dataset = ds.dataset(folder, format="parquet")
         names = set(dataset.schema.names)
         if not {"track_id", "status"} <= names:
             return cls.empty(profile)

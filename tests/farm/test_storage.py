@@ -383,3 +383,34 @@ def test_farm_qc_over_an_s3_prefix_writes_local_datasets(s3, tmp_path, monkeypat
     assert {r["release_id"] for r in table} == {"cat/Artist A - First Album", "cat/Various/Compilation ünï"}
     assert all(r["status"] != "error" for r in table), [r["error"] for r in table]
     assert {r["track_id"] for r in table} == {track_id_for(uri(k)) for k in OBJECTS}
+
+
+def test_farm_qc_writes_to_s3_and_resumes_there(s3, tmp_path, monkeypatch):
+    """--out s3://…: the datasets are published under OUT/qc (manifest + pointer); a re-run resumes from them;
+    a changed object is redone and its row replaced, never duplicated."""
+    from farm import storage
+    from tests.test_cli import farm
+
+    for k, v in s3["env"].items():
+        monkeypatch.setenv(k, v)
+    out = uri("runs/qc-1")
+    proc = farm("qc", uri("cat"), "--out", out, "--workers", 2)
+    assert proc.returncode == 0, proc.stderr
+    root = storage.join(out, "qc")
+    rows = storage.published_dataset(root, "tracks").to_table().to_pylist()
+    assert sorted(r["path"] for r in rows) == sorted(uri(k) for k in OBJECTS)
+    assert all(r["input_size"] and r["input_mtime_ns"] for r in rows)
+    again = farm("qc", uri("cat"), "--out", out, "--workers", 2)
+    assert again.returncode == 0, again.stderr
+    assert f"resume: {len(OBJECTS)} of {len(OBJECTS)}" in again.stderr.replace("\n", " ")
+    # one object changes (rewritten: new size/mtime): only it is redone, its row replaced
+    key = sorted(OBJECTS)[0]
+    storage.write_bytes_atomic(uri(key), storage.read_bytes(uri(key)))
+    third = farm("qc", uri("cat"), "--out", out, "--workers", 2)
+    assert third.returncode == 0, third.stderr
+    assert f"resume: {len(OBJECTS) - 1} of {len(OBJECTS)}" in third.stderr.replace("\n", " ")
+    rows3 = storage.published_dataset(root, "tracks").to_table().to_pylist()
+    assert sorted(r["track_id"] for r in rows3) == sorted(r["track_id"] for r in rows)
+    redo = farm("qc", uri("cat"), "--out", out, "--workers", 2, "--redo")
+    assert redo.returncode == 0 and "resume:" not in redo.stderr
+    assert len(storage.published_dataset(root, "tracks").to_table()) == len(OBJECTS)
