@@ -72,13 +72,14 @@ def qc(
     redo: Annotated[bool, typer.Option("--redo", help="Audit every track again, even those --out already has a good row for.")] = False,
     log_json: Annotated[Optional[Path], typer.Option("--log-json", help="Also write progress as JSON lines to this file ('-' for stdout), for schedulers.")] = None,
     gpu: Annotated[str, typer.Option(help="auto: measure on GPU workers where the cluster has GPUs and CuPy; on: insist; off: CPU only.")] = "auto",
+    report: Annotated[bool, typer.Option("--report", help="Also write the HTML report (OUT/report/index.html).")] = False,
 ) -> int:
     """Audit audio for loudness, true peak, silence, DC, codes and format; write Parquet datasets.
 
     Re-running on the same --out resumes: tracks that already have a good row from an unchanged input (same size
     and modification time, same profile) are skipped."""
     return run_qc_command(inputs, out, profile=profile, address=address, workers=workers, block_frames=block_frames,
-                          redo=redo, log_json=log_json, gpu=gpu)
+                          redo=redo, log_json=log_json, gpu=gpu, report=report)
 
 
 @app.command()
@@ -100,13 +101,14 @@ def demo(
     mixes = make_unmastered_release(out / "catalogue" / "unmastered", seed=seed, tracks=4, duration_s=20.0,
                                     release_id="DEMO-MIXES")
     err.print(f"catalogue ready in {time.perf_counter() - t0:.1f} s: {manifest} and {mixes}")
-    code = run_qc_command([str(manifest)], out, profile="distributor-ingest", address=None, workers=workers)
+    code = run_qc_command([str(manifest)], out, profile="distributor-ingest", address=None, workers=workers,
+                          report=True)
     console.print(f"\n[bold]farm master[/] {manifest} {mixes} --out {out / 'master'} --target spotify")
     console.print("(the two demo releases carry planted defects, so QC holds them; the unmastered album is mastered)")
     run_master_command([str(manifest), str(mixes)], out / "master", target="spotify", per_track=False,
                        reference=None, amount=70.0, eq="minimum-phase", multiband=False, force=False, plans=[],
                        profile="distributor-ingest", address=None, workers=workers,
-                       formats="streaming,hires,cd,vinyl,cassette,lossy")
+                       formats="streaming,hires,cd,vinyl,cassette,lossy", report=True)
     return code
 
 
@@ -127,6 +129,7 @@ def master(
     vinyl: Annotated[str, typer.Option(help="Vinyl format for the side split and level: 12in33, 12in45, 10in33, 10in45, 7in45.")] = "12in33",
     tape: Annotated[str, typer.Option(help="Cassette length: C46, C60 or C90.")] = "C60",
     noise_shaping: Annotated[bool, typer.Option("--noise-shaping", help="Noise-shaped dither for the CD (TPDF, flat, by default).")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Also write the HTML report (OUT/report/index.html).")] = False,
     profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
@@ -137,7 +140,7 @@ def master(
     return run_master_command(
         inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
         multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
-        formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping,
+        formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping, report=report,
     )
 
 
@@ -178,6 +181,7 @@ def run_qc_command(
     redo: bool = False,
     log_json: Path | None = None,
     gpu: str = "auto",
+    report: bool = False,
 ) -> int:
     """Discover, audit on Ray, write the datasets, print the summary; return the exit code."""
     from farm import storage  # noqa: PLC0415
@@ -269,7 +273,7 @@ def run_qc_command(
         qc_dir = writer.commit(
             {
                 "farm_version": __version__,
-                "inputs": inputs,
+                "inputs": [i if storage.is_uri(i) else str(Path(i).resolve()) for i in inputs],
                 "profile": qc_profile.to_dict(),
                 "ray": {"address": session.address, "embedded": session.embedded, "parallelism": session.parallelism},
                 "tracks": total,
@@ -281,6 +285,13 @@ def run_qc_command(
             }
         )
     _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall)
+    if not remote_out:
+        if report:
+            from farm.report.build import build_report  # noqa: PLC0415
+
+            console.print(f"report: {build_report(out)}", highlight=False)
+        else:
+            console.print(f"to see it: farm report {out}", highlight=False)
     return EXIT_UNREADABLE if statuses["error"] else EXIT_OK
 
 

@@ -203,6 +203,9 @@ def test_demo_runs_end_to_end(tmp_path):
         by_release.setdefault(r["release_id"], set()).add(r["status"])
     assert by_release == {"DEMO-R1": {"held"}, "DEMO-R2": {"held"}, "DEMO-MIXES": {"mastered"}}
     assert "dropout at 0:09.000" in (tmp_path / "demo" / "master" / "releases" / "DEMO-R1" / "HOLD.txt").read_text()
+    # and shows both runs as HTML reports
+    assert (tmp_path / "demo" / "report" / "index.html").is_file()
+    assert (tmp_path / "demo" / "master" / "report" / "index.html").is_file()
 
 
 def test_rerun_resumes_and_redo_forces(tmp_path):

@@ -16,7 +16,8 @@ EXIT_OK, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2
 def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: bool, reference: str | None,
                        amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
                        address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
-                       vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False) -> int:
+                       vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
+                       report: bool = False) -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors."""
     from cluster.runtime import ClusterConfig, ray_session  # noqa: PLC0415 - Ray is slow to import
@@ -73,7 +74,8 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers, gpu="off")) as session:
         outcome = run_master(specs, out, options, parallelism=session.parallelism, progress=progress,
                              qc_writer=qc_writer)
-        qc_writer.commit({"command": "farm master", "profile": options.profile.to_dict()})
+        qc_writer.commit({"command": "farm master", "profile": options.profile.to_dict(),
+                          "inputs": [_absolute(i) for i in inputs]})
 
     table = Table(title=f"farm master: {options.preset.name}")
     for col, just in (("release", "left"), ("#", "right"), ("title", "left"), ("status", "left"),
@@ -112,9 +114,21 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     console.print(f"before/after rows: {outcome.mastering_dir}   deliverable checks: {outcome.deliverables_dir}",
                   highlight=False)
     console.print(f"{outcome.audio_s / 60:.1f} min of audio in {outcome.wall_s:.1f} s", highlight=False)
+    if report:
+        from farm.report.build import build_report  # noqa: PLC0415
+
+        console.print(f"report: {build_report(out)}", highlight=False)
+    else:
+        console.print(f"to see it: farm report {out}", highlight=False)
     bad = (outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
            or any(d.failed for d in outcome.deliveries.values()))
     return EXIT_PROBLEMS if bad else EXIT_OK
+
+
+def _absolute(given: str) -> str:
+    from farm import storage  # noqa: PLC0415
+
+    return given if storage.is_uri(given) else str(Path(given).resolve())
 
 
 def _f(v) -> str:

@@ -144,8 +144,17 @@ def test_release_page_of_a_mastering_run(master_report):
 
 
 def test_missing_audio_is_a_note_not_a_crash(master_report, tmp_path):
+    import json
+    import shutil
+
     out, _ = master_report
-    index = build_report(out, dest=tmp_path / "report", max_track_pages=1)  # no --audio-root: sources not found
+    # a copy of the run whose record of its inputs is gone (as if the sources had moved): the audio is not found
+    copy = tmp_path / "run"
+    shutil.copytree(out / "qc", copy / "qc")
+    info = json.loads((copy / "qc" / "run.json").read_text())
+    info.pop("inputs", None)
+    (copy / "qc" / "run.json").write_text(json.dumps(info))
+    index = build_report(copy, dest=tmp_path / "report", max_track_pages=1)  # no --audio-root either
     pages = list((index.parent / "tracks").glob("*.html"))
     assert len(pages) == 1
     assert "Plots skipped: the audio file" in pages[0].read_text("utf-8")
