@@ -130,6 +130,7 @@ def master(
     tape: Annotated[str, typer.Option(help="Cassette length: C46, C60 or C90.")] = "C60",
     noise_shaping: Annotated[bool, typer.Option("--noise-shaping", help="Noise-shaped dither for the CD (TPDF, flat, by default).")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML report (OUT/report/index.html).")] = False,
+    redo: Annotated[bool, typer.Option("--redo", help="Master every release again, even those already delivered from the same inputs and options.")] = False,
     profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
@@ -140,7 +141,7 @@ def master(
     return run_master_command(
         inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
         multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
-        formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping, report=report,
+        formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping, report=report, redo=redo,
     )
 
 

@@ -207,3 +207,19 @@ def test_bad_options_are_one_line_errors(mixes, tmp_path):
         assert r.returncode == 1 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = farm("master", "--out", tmp_path / "o")
     assert r.returncode == 1 and "--plan" in r.stderr
+
+
+def test_rerun_skips_delivered_releases_and_redo_forces(mastered, mixes):
+    out, rows, _ = mastered
+    album, single = mixes
+    before = {p: p.stat().st_mtime_ns for p in (out / "releases").rglob("*.flac")}
+    r = farm("master", album, single, "--out", out, "--target", "spotify", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resume: 2 release(s) already delivered" in r.stdout.replace("\n", " ")
+    assert {p: p.stat().st_mtime_ns for p in (out / "releases").rglob("*.flac")} == before  # nothing rewritten
+    again = ds.dataset(out / "qc" / "mastering", format="parquet").to_table().to_pylist()
+    assert sorted(x["track_id"] for x in again) == sorted(x["track_id"] for x in rows)  # rows carried, once
+    assert ds.dataset(out / "qc" / "tracks").to_table().num_rows == len(rows)
+    # another preset is another result: everything is done again
+    other = farm("master", single, "--out", out, "--target", "apple", timeout=600)
+    assert other.returncode == 0 and "resume:" not in other.stdout

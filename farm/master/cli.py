@@ -17,7 +17,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                        amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
                        address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
                        vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
-                       report: bool = False) -> int:
+                       report: bool = False, redo: bool = False) -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors."""
     from cluster.runtime import ClusterConfig, ray_session  # noqa: PLC0415 - Ray is slow to import
@@ -50,7 +50,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     options = MasterOptions(
         preset=load_preset(target), profile=load_profile(profile), mode="per-track" if per_track else "auto",
         amount_pct=amount, eq_mode=eq, multiband=multiband, force=force, reference=reference, plans=tuple(plans),
-        delivery=delivery,
+        delivery=delivery, redo=redo,
     )
     specs = discover(inputs) if inputs else []
     _check_out_dir(out, specs)
@@ -110,6 +110,10 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                           highlight=False)
         for w in d.warnings:
             console.print(f"  [yellow]warning[/] {w}", highlight=False)
+    if outcome.skipped:
+        console.print(f"resume: {len(outcome.skipped)} release(s) already delivered from the same inputs and options, "
+                      f"skipped ({', '.join(outcome.skipped[:5])}{'…' if len(outcome.skipped) > 5 else ''}); "
+                      "--redo masters them again", highlight=False)
     console.print(f"plans, masters and deliverables: {out / 'releases'}", highlight=False)
     console.print(f"before/after rows: {outcome.mastering_dir}   deliverable checks: {outcome.deliverables_dir}",
                   highlight=False)

@@ -6,6 +6,7 @@ The driver holds one small analysis per track (a few kB) and the plans; audio st
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 from collections import Counter, defaultdict
@@ -33,6 +34,7 @@ from farm.master.run import (
 )
 from farm.profiles import Profile
 from farm.qc import error_report
+from farm.resume import fingerprint
 
 __all__ = ["MasterOptions", "MasterOutcome", "run_master", "release_dir"]
 
@@ -49,6 +51,7 @@ class MasterOptions:
     reference: str | None = None
     plans: tuple[str, ...] = ()
     delivery: DeliveryOptions = DeliveryOptions()
+    redo: bool = False
 
 
 @dataclass
@@ -62,6 +65,7 @@ class MasterOutcome:
     mastering_dir: Path | None = None
     deliveries: dict[str, DeliveryOutcome] = field(default_factory=dict)
     deliverables_dir: Path | None = None
+    skipped: list[str] = field(default_factory=list)
 
 
 def release_dir(out: Path, release_id: str) -> Path:
@@ -140,6 +144,23 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
         except Exception as exc:  # noqa: BLE001 - the message says which file and why
             raise ConfigError(f"--reference {options.reference}: {exc}") from None
 
+    # 0. resume: a release already delivered from the same inputs with the same options is not done again
+    skipped: list[str] = []
+    fingerprints = {s.track_id: list(fingerprint(s.abs_path)) for s in specs}
+    options_key = _options_key(options)
+    if not options.redo and not given_plans:
+        by_rel: dict[str, list[TrackSpec]] = defaultdict(list)
+        for s in specs:
+            by_rel[s.release_id].append(s)
+        for release_id, rspecs in by_rel.items():
+            if _already_delivered(out, release_id, {s.track_id: fingerprints[s.track_id] for s in rspecs},
+                                  options_key):
+                skipped.append(release_id)
+        if skipped:
+            done = set(skipped)
+            specs = [s for s in specs if s.release_id not in done]
+            order = {s.track_id: i for i, s in enumerate(specs)}
+
     # 1. QC first, and the analysis, on the cluster
     by_release: dict[str, list[AnalysisResult]] = defaultdict(list)
     audio_s = 0.0
@@ -148,6 +169,9 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
     def analysis_failed(spec: TrackSpec, why: str) -> AnalysisResult:
         return AnalysisResult(spec, error_report(spec, why, options.profile.name), None, why)
 
+    if skipped and qc_writer is not None:
+        for report in _previous_qc_reports(out, set(skipped)):
+            qc_writer.add(report)
     for spec, res in run_map(analyse_fn, specs, parallelism=parallelism, on_failure=analysis_failed):
         by_release[spec.release_id].append(res)
         if qc_writer is not None:
@@ -237,8 +261,10 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
 
     statuses = Counter(r["status"] for r in rows)
     outcome = MasterOutcome(rows=rows, plans=plans, held=held, statuses=statuses, audio_s=audio_s,
-                            wall_s=time.perf_counter() - t0, deliveries=deliveries)
+                            wall_s=time.perf_counter() - t0, deliveries=deliveries, skipped=skipped)
     with DeliverablesWriter(out) as w:
+        for c in _previous_rows(out / "qc" / "deliverables", set(skipped)):
+            w.add(c)
         for d in deliveries.values():
             for c in d.checks:
                 w.add(c)
@@ -246,6 +272,8 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
                                              "formats": list(options.delivery.formats),
                                              "failed_releases": sorted(r for r, d in deliveries.items() if d.failed)})
     with MasteringWriter(out) as w:
+        for r in _previous_rows(out / "qc" / "mastering", set(skipped)):
+            w.add(r)
         for r in rows:
             w.add(r)
         outcome.mastering_dir = w.commit({
@@ -272,6 +300,62 @@ def _hold_text(release_id: str, reasons: list[str]) -> str:
              "qc/mastering rows).", ""]
     lines += [f"- {r}" for r in reasons]
     return "\n".join(lines) + "\n"
+
+
+def _options_key(options: MasterOptions) -> str:
+    """What decides a release's result besides its inputs: preset, profile, mode, tone, dynamics, formats."""
+    import hashlib  # noqa: PLC0415
+
+    d = options.delivery
+    parts = [json.dumps(options.preset.to_dict(), sort_keys=True), options.profile.name, options.mode,
+             options.amount_pct, options.eq_mode, options.multiband, options.force, options.reference or "",
+             d.formats, d.wav, d.vinyl, d.tape, d.noise_shaping, __version__]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _already_delivered(out: Path, release_id: str, inputs: dict[str, list], options_key: str) -> bool:
+    """The release's manifest says every check passed, for these very inputs and options."""
+    try:
+        m = json.loads((release_dir(out, release_id) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if m.get("checks") != "pass" or m.get("options_key") != options_key or m.get("inputs") != inputs:
+        return False
+    if any(v[0] is None for v in inputs.values()):
+        return False
+    rdir = release_dir(out, release_id)
+    return all((rdir / e["path"]).exists() for e in m.get("deliverables", []))
+
+
+def _previous_rows(folder: Path, releases: set[str]):
+    """Rows of ``releases`` from the dataset the previous run published in ``folder``."""
+    if not releases or not folder.is_dir():
+        return
+    import pyarrow.dataset as pads  # noqa: PLC0415
+
+    for batch in pads.dataset(folder, format="parquet").to_batches():
+        for row in batch.to_pylist():
+            if row.get("release_id") in releases:
+                yield row
+
+
+def _previous_qc_reports(out: Path, releases: set[str]):
+    """The QC rows and findings of ``releases`` from the previous run, as reports for the QC writer."""
+    from farm.qc import TrackReport  # noqa: PLC0415
+
+    tracks = list(_previous_rows(out / "qc" / "tracks", releases))
+    ids = {t["track_id"] for t in tracks}
+    events: dict[str, list] = defaultdict(list)
+    folder = out / "qc" / "events"
+    if ids and folder.is_dir():
+        import pyarrow.dataset as pads  # noqa: PLC0415
+
+        for batch in pads.dataset(folder, format="parquet").to_batches():
+            for e in batch.to_pylist():
+                if e["track_id"] in ids:
+                    events[e["track_id"]].append(e)
+    for t in tracks:
+        yield TrackReport(row=t, events=events.get(t["track_id"], []))
 
 
 def _extra(spec: TrackSpec, *names: str) -> str:
@@ -317,7 +401,9 @@ def _delivery_job(release_id: str, jobs: list[MasterJob], rows: dict[str, dict],
         release=release, release_dir=str(rdir), options=options.delivery,
         plans={t.number: by_id[t.track_id] for t in tracks},
         gains_db={t.number: rows[t.track_id]["gain_db"] for t in tracks},
-        manifest_head={"preset": plan.preset.get("name"), "mode": plan.mode, "forced": plan.forced},
+        manifest_head={"preset": plan.preset.get("name"), "mode": plan.mode, "forced": plan.forced,
+                       "options_key": _options_key(options),
+                       "inputs": {j.spec.track_id: list(fingerprint(j.spec.abs_path)) for j in jobs}},
         masters=masters,
     )
 
