@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
 
-N_FILES = 120
+N_FILES = 120  # the default suite; the slow variant below runs the "few thousand"
 
 
 def _free_port() -> int:
@@ -102,6 +102,15 @@ def _worker_pids(temp: Path) -> list[int]:
 
 
 def test_killed_worker_loses_nothing_and_rerun_redoes_nothing(two_nodes, tmp_path):
+    _killed_worker_run(two_nodes, tmp_path, N_FILES)
+
+
+@pytest.mark.slow
+def test_a_few_thousand_files_with_a_killed_worker(two_nodes, tmp_path):
+    _killed_worker_run(two_nodes, tmp_path, 3000)
+
+
+def _killed_worker_run(two_nodes, tmp_path, N_FILES: int) -> None:
     address, env, temp = two_nodes
     src = tmp_path / "catalogue"
     rng = np.random.default_rng(1)
