@@ -115,7 +115,7 @@ def demo(
 @app.command()
 def master(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Audio files, folders or manifests, as for `farm qc` (optional with --plan).")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: releases/<release>/ (plan, masters, streaming, manifest) and qc/.")] = Path("farm-master"),
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (or s3://, gs:// prefix, uploaded at the end): releases/<release>/ (plan, masters, deliverables, manifest) and qc/.")] = "farm-master",
     target: Annotated[str, typer.Option(help="Preset: spotify, apple, youtube, amazon, tidal, deezer, ebu-r128, atsc-a85, aes-streaming, or a TOML file.")] = "spotify",
     per_track: Annotated[bool, typer.Option("--per-track", help="Decide every track on its own (singles, compilations) instead of album mode.")] = False,
     reference: Annotated[Optional[str], typer.Option(help="A reference master whose tonal balance the EQ moves toward.")] = None,

@@ -19,7 +19,33 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                        vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
                        report: bool = False, redo: bool = False) -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
-    held or a track failed (each has its row and reason), 1 for usage errors."""
+    held or a track failed (each has its row and reason), 1 for usage errors.
+
+    ``out`` may be an ``s3://`` or ``gs://`` prefix: the run is made in a local staging folder (``FARM_STAGING`` or
+    the system's temporary folder; deliverables are large files written and verified on disk) and uploaded at
+    the end, one object per file (a single PUT each), every ``manifest.json`` last, so a reader that finds a
+    release's manifest finds all its files."""
+    from farm import storage  # noqa: PLC0415
+
+    if storage.is_uri(str(out)):
+        import os  # noqa: PLC0415
+        import shutil  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        upload_to = str(out)
+        stage = Path(tempfile.mkdtemp(prefix="farm-master-", dir=os.environ.get("FARM_STAGING")))
+        try:
+            code = run_master_command(
+                inputs, stage, target=target, per_track=per_track, reference=reference,
+                amount=amount, eq=eq, multiband=multiband, force=force, plans=plans, profile=profile,
+                address=address, workers=workers, formats=formats, wav=wav, vinyl=vinyl, tape=tape,
+                noise_shaping=noise_shaping, report=report, redo=redo)
+            n = _upload(stage, upload_to)
+            Console().print(f"uploaded {n} file(s) to {upload_to}", highlight=False)
+            return code
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    out = Path(out)
     from cluster.runtime import ClusterConfig, ray_session  # noqa: PLC0415 - Ray is slow to import
     from farm.catalogue import discover  # noqa: PLC0415
     from farm.cli import _check_out_dir  # noqa: PLC0415
@@ -127,6 +153,17 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     bad = (outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
            or any(d.failed for d in outcome.deliveries.values()))
     return EXIT_PROBLEMS if bad else EXIT_OK
+
+
+def _upload(stage: Path, target: str) -> int:
+    """Upload every file under ``stage`` to the prefix ``target``; ``manifest.json`` files last."""
+    from farm import storage  # noqa: PLC0415
+
+    files = sorted((p for p in stage.rglob("*") if p.is_file() and not p.name.startswith(".")),
+                   key=lambda p: (p.name == "manifest.json", str(p)))
+    for p in files:
+        storage.write_bytes_atomic(storage.join(target, p.relative_to(stage).as_posix()), p.read_bytes())
+    return len(files)
 
 
 def _absolute(given: str) -> str:

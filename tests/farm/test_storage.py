@@ -414,3 +414,26 @@ def test_farm_qc_writes_to_s3_and_resumes_there(s3, tmp_path, monkeypatch):
     redo = farm("qc", uri("cat"), "--out", out, "--workers", 2, "--redo")
     assert redo.returncode == 0 and "resume:" not in redo.stderr
     assert len(storage.published_dataset(root, "tracks").to_table()) == len(OBJECTS)
+
+
+def test_farm_master_out_to_s3_uploads_the_release(s3, tmp_path, monkeypatch):
+    """farm master --out s3://…: made in a local staging folder, uploaded at the end (manifest.json last)."""
+    import json
+
+    from farm import storage
+    from farm.synth.mixes import make_unmastered_release
+    from tests.test_cli import farm
+
+    for k, v in s3["env"].items():
+        monkeypatch.setenv(k, v)
+    manifest = make_unmastered_release(tmp_path / "mix", seed=2, tracks=2, duration_s=8.0, sample_rate=44100,
+                                       renderer="builtin", release_id="S3-ALBUM")
+    out = uri("runs/master-1")
+    proc = farm("master", manifest, "--out", out, "--formats", "streaming", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "uploaded" in proc.stdout
+    m = json.loads(storage.read_bytes(storage.join(out, "releases/S3-ALBUM/manifest.json")))
+    assert m["checks"] == "pass" and len([d for d in m["deliverables"] if d["format"] == "streaming"]) == 2
+    for d in m["deliverables"]:
+        assert storage.exists(storage.join(out, "releases/S3-ALBUM", d["path"]))
+    assert storage.exists(storage.join(out, "releases/S3-ALBUM/plan.json"))
