@@ -202,18 +202,44 @@ def iter_discover(inputs: Sequence[str | os.PathLike[str]]) -> Iterator[TrackSpe
 
     Manifests are read in pieces, twice (a first pass collects the release-level cells, which may sit on any row
     of a release, and checks them; the second yields the tracks), so the driver holds one row at a time plus a
-    few cells per release. A file reached twice is kept once: the 8-byte hashes of the paths seen are kept
-    (about 70 MB for a million tracks), not the paths. Errors in a manifest are raised when reached.
+    few cells per release. A file reached twice is kept once: the 64-bit hashes of the paths seen are kept
+    (8 MB for a million tracks), not the paths. Errors in a manifest are raised when reached.
     """
     if isinstance(inputs, (str, bytes, os.PathLike)):
         raise TypeError("discover() takes a sequence of inputs; wrap a single path in a list")
-    seen: set[int] = set()
+    seen = _SeenIds()
     for item in inputs:
         for spec in _discover_one(os.fspath(item)):
-            key = int(spec.track_id, 16)  # the first 64 bits of the path's SHA-256
-            if key not in seen:
-                seen.add(key)
+            if seen.add(int(spec.track_id, 16)):  # the first 64 bits of the path's SHA-256
                 yield spec
+
+
+class _SeenIds:
+    """A set of 64-bit ids at 8 bytes each: a sorted NumPy array plus a small set of recent ids, merged into the
+    array every ``batch`` ids (a Python set of a million ints costs ~70 MB; this, 8 MB)."""
+
+    def __init__(self, batch: int = 65536) -> None:
+        import numpy as np  # noqa: PLC0415
+
+        self._np = np
+        self._sorted = np.zeros(0, dtype=np.uint64)
+        self._recent: set[int] = set()
+        self._batch = batch
+
+    def add(self, key: int) -> bool:
+        """Add ``key``; False when it was already there."""
+        if key in self._recent:
+            return False
+        k = self._np.uint64(key)
+        i = int(self._np.searchsorted(self._sorted, k))
+        if i < self._sorted.size and self._sorted[i] == k:
+            return False
+        self._recent.add(key)
+        if len(self._recent) >= self._batch:
+            merged = self._np.fromiter(self._recent, dtype=self._np.uint64, count=len(self._recent))
+            self._sorted = self._np.union1d(self._sorted, merged)
+            self._recent.clear()
+        return True
 
 
 def _discover_one(given: str) -> Iterable[TrackSpec]:

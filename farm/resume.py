@@ -82,22 +82,23 @@ class ResumeIndex:
         if not {"track_id", "status"} <= names:
             return cls.empty(profile)
         cols = [c for c in _COLUMNS if c in names]
-        done, had = [], []
+        done, had = [], []  # one uint64 array per batch: 8 bytes per row, never a list of Python ints
         rows = 0
         for batch in dataset.to_batches(columns=cols, batch_size=65536):
             d = batch.to_pydict()
             n = batch.num_rows
             rows += n
             ids = d["track_id"]
-            had.extend(_key(t) for t in ids)
+            had.append(np.fromiter((_key(t) for t in ids), dtype=np.uint64, count=n))
             sizes = d.get("input_size", [None] * n)
             mtimes = d.get("input_mtime_ns", [None] * n)
             profiles = d.get("profile", [""] * n)
-            for i in range(n):
-                if d["status"][i] != "error" and sizes[i] is not None and mtimes[i] is not None:
-                    done.append(_key(ids[i], sizes[i], mtimes[i], profiles[i]))
-        return cls(profile, np.unique(np.array(done, dtype=np.uint64)), np.unique(np.array(had, dtype=np.uint64)),
-                   rows)
+            status = d["status"]
+            good = [i for i in range(n) if status[i] != "error" and sizes[i] is not None and mtimes[i] is not None]
+            done.append(np.fromiter((_key(ids[i], sizes[i], mtimes[i], profiles[i]) for i in good),
+                                    dtype=np.uint64, count=len(good)))
+        cat = (lambda parts: np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64))
+        return cls(profile, cat(done), cat(had), rows)
 
     @staticmethod
     def _has(keys: np.ndarray, key: int) -> bool:

@@ -342,3 +342,12 @@ def test_float_track_numbers_from_parquet_are_accepted(tmp_path):
     path = tmp_path / "m.parquet"
     pq.write_table(pa.table({"path": ["a.wav", "b.wav", "c.wav"], "track_number": [1.0, None, 3.0]}), path)
     assert [t.track_number for t in discover([str(path)])] == [1, None, 3]
+
+
+def test_seen_ids_set_across_merges():
+    from farm.catalogue import _SeenIds
+
+    seen = _SeenIds(batch=4)
+    keys = [5, 3, 9, 3, 2**63 + 7, 11, 5, 13, 9, 2**64 - 1, 2**64 - 1, 0]
+    got = [seen.add(k) for k in keys]
+    assert got == [k not in keys[:i] for i, k in enumerate(keys)]
