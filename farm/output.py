@@ -124,9 +124,14 @@ class QCWriter:
 
     def _flush_live(self) -> None:
         # the findings first: a run killed between the two leaves orphan findings (removed at the next start),
-        # never a row whose findings are missing
-        self._live["events"].flush()
-        self._live["tracks"].flush()
+        # never a row whose findings are missing. Both parts of one flush get the same name.
+        ev, tr = self._live["events"], self._live["tracks"]
+        if tr.buffer:
+            ev.parts = tr.parts = max(ev.parts, tr.parts)
+            if ev.buffer:
+                ev.flush()
+            tr.flush()
+            ev.parts = tr.parts
         self._last_flush = time.monotonic()
 
     @property
@@ -172,7 +177,7 @@ class QCWriter:
             # the track without a row (redone next time), never with two
             for name in DATASETS:
                 _drop_ids(self.qc_dir / name, self._replaced)
-            for name in DATASETS:
+            for name in ("events", "tracks"):  # the findings first, as in every flush (see _remove_orphan_events)
                 for part in sorted((self.staging / name).glob("part-*.parquet")):
                     os.replace(part, self.qc_dir / name / f"{self._live[name].prefix}-r{part.name[5:]}")
         for name, schema in (("tracks", tracks_schema()), ("events", events_schema())):
@@ -198,21 +203,21 @@ class QCWriter:
 
 
 def _remove_orphan_events(qc_dir: Path) -> None:
-    """Remove findings whose track has no row (a run killed between the findings' and the tracks' part)."""
+    """Remove findings whose track has no row: a run killed between a flush's findings part and its tracks part.
+
+    Both parts of a flush carry the same file name, the findings' written first; so a findings part with no
+    tracks part of its name holds only such orphans and is removed whole. Nothing is read: the check costs a
+    directory listing, whatever the size of the datasets."""
     events, tracks = qc_dir / "events", qc_dir / "tracks"
-    if not events.is_dir() or not any(events.glob("*.parquet")):
+    if not events.is_dir():
         return
-    ids = set()
-    if tracks.is_dir() and any(tracks.glob("*.parquet")):
-        for batch in ds.dataset(tracks, format="parquet").to_batches(columns=["track_id"]):
-            ids.update(batch.column(0).to_pylist())
-    keep = pa.array(sorted(ids), type=pa.string())
-    for part in sorted(events.glob("*.parquet")):
-        table = pq.read_table(part)
-        mask = pc.is_in(table.column("track_id"), value_set=keep)
-        if pc.all(mask).as_py() is not False:
-            continue
-        _rewrite(part, table.filter(mask))
+    have = {p.name for p in tracks.glob("*.parquet")} if tracks.is_dir() else set()
+    for part in events.glob("part-*.parquet"):
+        # only parts published as they came (``part-<20-digit time>-<id>-NNNNN``) pair up by name; the parts of
+        # a replacing run (``part-NNNNN``) and its empty schema parts are not flushes and are left alone
+        pieces = part.stem.split("-")
+        if len(pieces) == 4 and len(pieces[1]) == 20 and pieces[3].isdigit() and part.name not in have:
+            part.unlink()
 
 
 def _drop_ids(folder: Path, ids: set[str]) -> None:

@@ -94,13 +94,14 @@ def test_orphan_findings_are_removed_at_start(tmp_path):
     with QCWriter(tmp_path) as w:
         w.add(_report(0))
         w.commit()
-    # a run killed between the findings' part and the tracks' part: findings of a track with no row
-    with QCWriter(tmp_path / "x") as w2:
-        w2.add(_report(5))
-        w2.commit()
-    os.replace(next((tmp_path / "x" / "qc" / "events").glob("*.parquet")),
-               tmp_path / "qc" / "events" / "part-orphan.parquet")
+    # a run killed between a flush's findings part and its tracks part: findings of a track with no row
+    with QCWriter(tmp_path, resume=ResumeIndex.load(tmp_path, "p")) as w:
+        w.add(_report(5))
+        w.commit()
+    new = [p for p in (tmp_path / "qc" / "tracks").glob("*.parquet") if p.stem.count("-") == 3]
+    assert len(new) == 1 and (tmp_path / "qc" / "events" / new[0].name).exists()
+    new[0].unlink()  # as if the process died right after writing the findings' part
     assert f"{5:016x}" in _ids(tmp_path, "events")
     with QCWriter(tmp_path, resume=ResumeIndex.load(tmp_path, "p")) as w:
         w.commit()
-    assert _ids(tmp_path, "events") == [f"{0:016x}"]
+    assert _ids(tmp_path, "events") == [f"{0:016x}"] and _ids(tmp_path) == [f"{0:016x}"]
