@@ -131,6 +131,7 @@ def master(
     noise_shaping: Annotated[bool, typer.Option("--noise-shaping", help="Noise-shaped dither for the CD (TPDF, flat, by default).")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also write the HTML report (OUT/report/index.html).")] = False,
     redo: Annotated[bool, typer.Option("--redo", help="Master every release again, even those already delivered from the same inputs and options.")] = False,
+    log_json: Annotated[Optional[Path], typer.Option("--log-json", help="Also write progress as JSON lines to this file ('-' for stdout), for schedulers.")] = None,
     profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
@@ -142,6 +143,7 @@ def master(
         inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
         multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
         formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping, report=report, redo=redo,
+        log_json=log_json,
     )
 
 

@@ -213,9 +213,12 @@ def test_rerun_skips_delivered_releases_and_redo_forces(mastered, mixes):
     out, rows, _ = mastered
     album, single = mixes
     before = {p: p.stat().st_mtime_ns for p in (out / "releases").rglob("*.flac")}
-    r = farm("master", album, single, "--out", out, "--target", "spotify", timeout=600)
+    log = out.parent / "master-progress.jsonl"
+    r = farm("master", album, single, "--out", out, "--target", "spotify", "--log-json", log, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resume: 2 release(s) already delivered" in r.stdout.replace("\n", " ")
+    end = json.loads(log.read_text().splitlines()[-1])
+    assert end["event"] == "end" and end["skipped"] == 2 and end["held"] == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "releases").rglob("*.flac")} == before  # nothing rewritten
     again = ds.dataset(out / "qc" / "mastering", format="parquet").to_table().to_pylist()
     assert sorted(x["track_id"] for x in again) == sorted(x["track_id"] for x in rows)  # rows carried, once

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +19,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                        amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
                        address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
                        vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
-                       report: bool = False, redo: bool = False) -> int:
+                       report: bool = False, redo: bool = False, log_json: Path | None = None) -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors.
 
@@ -39,7 +41,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                 inputs, stage, target=target, per_track=per_track, reference=reference,
                 amount=amount, eq=eq, multiband=multiband, force=force, plans=plans, profile=profile,
                 address=address, workers=workers, formats=formats, wav=wav, vinyl=vinyl, tape=tape,
-                noise_shaping=noise_shaping, report=report, redo=redo)
+                noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json)
             n = _upload(stage, upload_to)
             Console().print(f"uploaded {n} file(s) to {upload_to}", highlight=False)
             return code
@@ -86,7 +88,14 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
               f"({options.preset.target_lufs:g} LUFS, {options.preset.ceiling_dbtp:g} dBTP)", highlight=False)
     t0 = time.perf_counter()
     counts = {"analysed": 0, "mastered": 0, "delivered": 0}
-    last = [0.0]
+    last = [0.0, 0.0]
+    log = (sys.stdout if str(log_json) == "-" else open(log_json, "a", encoding="utf-8")) if log_json else None
+
+    def emit(event: str, **extra) -> None:
+        if log is not None:
+            log.write(json.dumps({"time": time.time(), "event": event, "tracks_total": len(specs), **counts,
+                                  "wall_s": round(time.perf_counter() - t0, 2), **extra}) + "\n")
+            log.flush()
 
     def progress(stage: str, spec) -> None:
         counts[stage] += 1
@@ -95,6 +104,9 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
             last[0] = now
             err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered, {counts['delivered']} "
                       f"release(s) delivered ({now:.0f} s)", highlight=False)
+        if now - last[1] >= 5.0:
+            last[1] = now
+            emit("progress")
 
     # the mastering chain's kernels take CuPy arrays, but its tasks are not placed on GPU workers yet: CPU
     with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers, gpu="off")) as session:
@@ -144,6 +156,10 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     console.print(f"before/after rows: {outcome.mastering_dir}   deliverable checks: {outcome.deliverables_dir}",
                   highlight=False)
     console.print(f"{outcome.audio_s / 60:.1f} min of audio in {outcome.wall_s:.1f} s", highlight=False)
+    emit("end", statuses=dict(outcome.statuses), held=len(outcome.held), skipped=len(outcome.skipped),
+         delivery_failed=sum(d.failed for d in outcome.deliveries.values()))
+    if log is not None and log is not sys.stdout:
+        log.close()
     if report:
         from farm.report.build import build_report  # noqa: PLC0415
 
