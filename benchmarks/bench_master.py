@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from farm.allocator import keep_freed_memory  # noqa: E402
 from farm.master.chain import apply_plan  # noqa: E402
 from farm.master.plan import EQ, Dynamics, HighPass, Limiter, Loudness, neutral_track_plan  # noqa: E402
 from farm.synth.midi import generate_song  # noqa: E402
@@ -60,6 +61,7 @@ def _best(fn, repeat: int) -> float:
 def run(seconds: float, rate: int, repeat: int, renderer: str) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    keep_freed_memory()  # as farm's Ray workers do (farm/allocator.py); pedalboard, in this process, gains too
     x = render_song(generate_song(7, duration_s=seconds, style="rock"), rate, renderer=renderer)
     x = x * (10 ** (-24 / 20) / np.sqrt(np.mean(x * x)))
     dur = x.shape[1] / rate

@@ -27,6 +27,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from farm.allocator import keep_freed_memory  # noqa: E402
 from farm.catalogue import discover  # noqa: E402
 from farm.qc import QCConfig, audit_track  # noqa: E402
 from farm.synth.midi import generate_song  # noqa: E402
@@ -52,6 +53,7 @@ def main() -> None:
         audio_s = sum(sf.info(str(f)).duration for f in files)
         specs = discover([tmp])
         config = QCConfig()
+        keep_freed_memory()  # as farm's Ray workers do
         audit_track(specs[0], config)  # warm imports and caches, as a long-running worker would be
         t0 = time.perf_counter()
         for spec in specs:

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import ray
 
+from farm.allocator import keep_freed_memory
 from farm.catalogue import TrackSpec
 from farm.errors import ConfigError
 from farm.qc import QCConfig, TrackReport, audit_track, error_report
@@ -194,6 +195,7 @@ def _gpu_plan(mode: str, cluster_gpus: float) -> tuple[float, str]:
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
 def _audit_remote(audit: Callable[[TrackSpec, QCConfig], TrackReport], spec: TrackSpec, config: QCConfig) -> TrackReport:
+    keep_freed_memory()
     return audit(spec, config)
 
 
@@ -251,6 +253,7 @@ def _first_line(exc: Exception) -> str:
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
 def _call_remote(fn: Callable[[T], R], item: T) -> R:
+    keep_freed_memory()
     return fn(item)
 
 

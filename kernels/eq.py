@@ -437,26 +437,32 @@ def apply_sos(x, sos, *, xp=None):
     if x.ndim != 2:
         raise ValueError(f"x has shape {tuple(x.shape)}, expected (channels, samples)")
     if xp is np:
-        # numba cascade, two channels at a time: the same operations in the same order as scipy's sosfilt (equal
-        # to the last bit), about 1.5x faster on stereo because the two channels' recursions overlap in the CPU
         out = np.empty_like(x)
-        _sos_cascade_cpu(np.ascontiguousarray(sos_np), np.ascontiguousarray(x), out)
+        sos_c, x_c = np.ascontiguousarray(sos_np), np.ascontiguousarray(x)
+        segments = _segments_for(sos_c, x_c.shape[0], x_c.shape[1])
+        if segments is None:
+            # numba cascade, two channels at a time: the same operations in the same order as scipy's sosfilt
+            # (equal to the last bit), ~1.5x faster on stereo because the two recursions overlap in the CPU
+            _sos_cascade_cpu(sos_c, x_c, out, np.zeros((sos_c.shape[0], x_c.shape[0], 2)))
+        else:
+            _sos_segmented(sos_c, x_c, out, *segments)
         return out
     # A writeable copy: cached designs are read-only and scipy's sosfilt wants a writeable buffer.
     return signal.sosfilt(xp.array(sos_np, dtype=xp.float64, copy=True), x, axis=-1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _sos_cascade_cpu(sos, x, out):  # pragma: no cover - compiled; tested against scipy.signal.sosfilt
-    """Transposed direct form II biquads in series (scipy's sosfilt arithmetic), channels in pairs."""
+def _sos_cascade_cpu(sos, x, out, zi):  # pragma: no cover - compiled; tested against scipy.signal.sosfilt
+    """Transposed direct form II biquads in series (scipy's sosfilt arithmetic), channels in pairs, from the
+    state ``zi`` (sections, channels, 2; sosfilt's layout for ``axis=-1``), which is left holding the end state."""
     nsec = sos.shape[0]
     channels, n = x.shape
     b0, b1, b2 = sos[:, 0].copy(), sos[:, 1].copy(), sos[:, 2].copy()
     a1, a2 = sos[:, 4].copy(), sos[:, 5].copy()
     for c0 in range(0, channels, 2):
         c1 = min(c0 + 1, channels - 1)
-        za1, za2 = np.zeros(nsec), np.zeros(nsec)
-        zb1, zb2 = np.zeros(nsec), np.zeros(nsec)
+        za1, za2 = zi[:, c0, 0].copy(), zi[:, c0, 1].copy()
+        zb1, zb2 = zi[:, c1, 0].copy(), zi[:, c1, 1].copy()
         for i in range(n):
             u = x[c0, i]
             v = x[c1, i]
@@ -471,6 +477,154 @@ def _sos_cascade_cpu(sos, x, out):  # pragma: no cover - compiled; tested agains
                 v = yv
             out[c0, i] = u
             out[c1, i] = v
+        zi[:, c0, 0] = za1
+        zi[:, c0, 1] = za2
+        zi[:, c1, 0] = zb1
+        zi[:, c1, 1] = zb2
+
+
+def sos_cascade_with_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy twin of ``scipy.signal.sosfilt(sos, x, axis=-1, zi=zi)`` for ``x`` of shape (channels, n): the same
+    arithmetic in the same order (equal to the last bit), two channels' recursions interleaved (~1.5x faster
+    on stereo). Returns ``(y, zf)``; ``zi`` is not modified."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    zf = np.array(zi, dtype=np.float64, copy=True, order="C")
+    out = np.empty_like(x)
+    if x.shape[0] and x.shape[1]:
+        _sos_cascade_cpu(np.ascontiguousarray(sos, dtype=np.float64), x, out, zf)
+    return out, zf
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Long signals on CPU: the cascade cut into segments that run side by side.
+#
+# A biquad cascade is latency-bound on one signal: every sample waits for the previous one through all the
+# sections, so two channels keep the CPU's multipliers mostly idle. Cut each channel into S segments and run all
+# ``channels x S`` streams together from rest (``_STREAMS`` recursions interleaved, no dependency between them),
+# and the output is right except at the start of each segment, where the true filter carried a state from the
+# segment before. The cascade is linear and time-invariant, so the difference is exactly the cascade's response
+# to zero input from that state (the *zero-input response*), which decays like the slowest pole: after
+# ``decay`` samples (``max|pole| ** decay <= 1e-20``) it is under the float64 rounding of anything the state
+# came from. ``_sos_fixup_cpu`` adds it to the first ``decay`` samples of every segment, in order, starting from
+# the true end state of the segment before (the zero-state end state plus what is left of the response when a
+# segment is shorter than ``decay``). Same result as one recursion to ~1e-12 of full scale (summation order
+# and the high-pass's large internal states); 1.6-1.8x faster on 3 minutes of stereo through 12 sections.
+_STREAMS = 16  # recursions run together: two 8-wide vectors of doubles
+_BATCH = 128  # time steps per pass of one section over the streams: the (128, 16) buffer stays in L1
+_RESIDUE = 1e-20  # the zero-input response is followed until the slowest pole has shrunk it this much
+_MIN_SEGMENT_DECAYS = 4  # segment at least this many decay lengths, or the plain cascade is used
+
+
+def _decay_samples(sos: np.ndarray) -> int | None:
+    """Samples until every section's zero-input response is under ``_RESIDUE`` of its start (None: unstable or
+    on the unit circle, where the response never dies out). Sections with nearly the same pole feed each other a
+    response that decays like ``k r**k`` rather than ``r**k``: at ``k = decay`` (~40,000 samples for a 20 Hz
+    high-pass at 44.1 kHz) that is still under 1e-15 of the start."""
+    radius = 0.0
+    for a1, a2 in sos[:, 4:6] / sos[:, 3:4]:
+        radius = max(radius, float(np.max(np.abs(np.roots([1.0, a1, a2])))) if (a1 or a2) else 0.0)
+    if radius >= 1.0 - 1e-9:
+        return None
+    if radius == 0.0:  # FIR sections: two samples of memory
+        return 2
+    return math.ceil(math.log(_RESIDUE) / math.log(radius))
+
+
+def _segments_for(sos: np.ndarray, channels: int, n: int) -> tuple[int, int, int] | None:
+    """``(segment length, segments per channel, decay)`` for the segmented cascade, or None for the plain one."""
+    per_channel = _STREAMS // max(channels, 1)
+    if per_channel < 2 or np.any(sos[:, 3] != 1.0):
+        return None
+    decay = _decay_samples(sos)
+    if decay is None:
+        return None
+    segment = -(-n // per_channel)
+    if segment < _MIN_SEGMENT_DECAYS * decay:
+        return None
+    return segment, per_channel, decay
+
+
+def _sos_segmented(sos: np.ndarray, x: np.ndarray, out: np.ndarray, segment: int, per_channel: int,
+                   decay: int) -> None:
+    state1 = np.zeros((sos.shape[0], _STREAMS))
+    state2 = np.zeros((sos.shape[0], _STREAMS))
+    _sos_streams_cpu(sos, x, out, segment, per_channel, state1, state2)
+    _sos_fixup_cpu(sos, out, segment, per_channel, state1, state2, decay)
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def _sos_streams_cpu(sos, x, out, segment, per_channel, state1, state2):  # pragma: no cover - compiled; tested
+    """Every (channel, segment) stream through the cascade from rest, ``_STREAMS`` side by side; leaves each
+    stream's end state in ``state1``/``state2`` (sections x streams). Stream ``j`` is channel
+    ``j // per_channel``, segment ``j % per_channel``; streams past the channels run on zeros."""
+    nsec = sos.shape[0]
+    channels, n = x.shape
+    used = channels * per_channel
+    buf = np.zeros((_BATCH, _STREAMS))
+    z1 = np.zeros(_STREAMS)
+    z2 = np.zeros(_STREAMS)
+    for i0 in range(0, segment, _BATCH):
+        m = min(_BATCH, segment - i0)
+        for j in range(used):
+            c = j // per_channel
+            p0 = (j - c * per_channel) * segment + i0
+            for i in range(m):
+                p = p0 + i
+                buf[i, j] = x[c, p] if p < n else 0.0
+        for s in range(nsec):
+            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+            for j in range(_STREAMS):
+                z1[j] = state1[s, j]
+                z2[j] = state2[s, j]
+            for i in range(m):
+                for j in range(_STREAMS):
+                    u = buf[i, j]
+                    y = b0 * u + z1[j]
+                    z1[j] = b1 * u - a1 * y + z2[j]
+                    z2[j] = b2 * u - a2 * y
+                    buf[i, j] = y
+            for j in range(_STREAMS):
+                state1[s, j] = z1[j]
+                state2[s, j] = z2[j]
+        for j in range(used):
+            c = j // per_channel
+            p0 = (j - c * per_channel) * segment + i0
+            for i in range(m):
+                p = p0 + i
+                if p < n:
+                    out[c, p] = buf[i, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sos_fixup_cpu(sos, out, segment, per_channel, state1, state2, decay):  # pragma: no cover - compiled; tested
+    """Add to each segment the cascade's zero-input response from the true end state of the segment before."""
+    nsec = sos.shape[0]
+    channels, n = out.shape
+    z1 = np.empty(nsec)
+    z2 = np.empty(nsec)
+    for c in range(channels):
+        for k in range(1, per_channel):
+            lo = k * segment
+            if lo >= n:
+                break
+            hi = min(lo + segment, n)
+            j = c * per_channel + k
+            for s in range(nsec):  # the true end state of segment k - 1 (already corrected)
+                z1[s] = state1[s, j - 1]
+                z2[s] = state2[s, j - 1]
+            m = min(hi - lo, decay)
+            for i in range(lo, lo + m):
+                u = 0.0
+                for s in range(nsec):
+                    y = sos[s, 0] * u + z1[s]
+                    z1[s] = sos[s, 1] * u - sos[s, 4] * y + z2[s]
+                    z2[s] = sos[s, 2] * u - sos[s, 5] * y
+                    u = y
+                out[c, i] += u
+            if m == hi - lo:  # the segment ended before the response died out: carry what is left
+                for s in range(nsec):
+                    state1[s, j] += z1[s]
+                    state2[s, j] += z2[s]
 
 
 def apply_fir(x, h, *, xp=None):

@@ -9,7 +9,6 @@ import csv
 import hashlib
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as ds

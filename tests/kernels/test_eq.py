@@ -272,6 +272,46 @@ def test_apply_sos_matches_reference(channels):
     np.testing.assert_allclose(y, scipy.signal.sosfilt(sos, x, axis=-1), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_segmented_cascade_matches_one_recursion(channels):
+    # Long signals run as 16 segments side by side plus the zero-input responses at their starts (see
+    # kernels/eq.py); the result must be the one recursion's to rounding, also where a segment starts in the
+    # ringing of an impulse just before it (everything after the boundary is then the carried response).
+    from kernels.eq import _segments_for
+
+    fs = 44100
+    sos = np.concatenate([highpass_sos(fs, 20.0), shelf_sos(fs, 100.0, 3.0, kind="low"),
+                          graphic_eq_sos(fs, OCTAVE_CENTRES_HZ, _random_targets(7, 10))])
+    n = 3_000_001
+    segments = _segments_for(sos, channels, n)
+    assert segments is not None
+    segment, per_channel, _ = segments
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((channels, n)) * 0.25
+    x[:, segment // 3 : segment + 5] = 0.0  # silence across the first boundary ...
+    x[:, segment - 3] = 1.0  # ... after an impulse: its ringing crosses it alone
+    y = apply_sos(x, sos)
+    reference = scipy.signal.sosfilt(sos, x, axis=-1)
+    np.testing.assert_allclose(y, reference, rtol=0, atol=1e-11)
+    tail = slice(segment, segment + 5)  # only the fix-up's carried response is here
+    assert np.max(np.abs(reference[:, tail])) > 1e-3
+    np.testing.assert_allclose(y[:, tail], reference[:, tail], rtol=1e-9, atol=0)
+
+
+def test_segmented_cascade_only_where_it_is_exact_and_pays():
+    from kernels.eq import _segments_for
+
+    fs = 44100
+    sos = np.concatenate([highpass_sos(fs, 20.0), graphic_eq_sos(fs, OCTAVE_CENTRES_HZ, _random_targets(3, 10))])
+    assert _segments_for(sos, 2, 30 * fs) is None  # segments shorter than 4 decay lengths of the 20 Hz pole
+    assert _segments_for(sos, 2, 180 * fs) is not None
+    assert _segments_for(sos, 9, 3600 * fs) is None  # fewer than two segments a channel
+    integrator = np.array([[1.0, 0.0, 0.0, 1.0, -1.0, 0.0]])  # a pole on the unit circle never forgets
+    assert _segments_for(integrator, 1, 10_000_000) is None
+    x = np.ones((1, 2_000_000))
+    np.testing.assert_array_equal(apply_sos(x, integrator), np.cumsum(x, axis=-1))
+
+
 def test_sine_through_eq_has_designed_gain():
     # An end-to-end check on signals: a steady 1 kHz tone through a 1 kHz +4 dB peak gains 4 dB in RMS.
     fs = 48000

@@ -114,3 +114,16 @@ def test_kweight_matches_scipy_lfilter_chain():
 def test_kweight_rejects_mismatched_state():
     with pytest.raises(ValueError, match="zi"):
         kweight(np.zeros((2, 10)), 48000, zi=np.zeros((2, 1, 2)))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_cpu_cascade_is_scipys_arithmetic_with_state(channels):
+    # The NumPy path runs farm's own numba cascade (two channels interleaved); it must be scipy's sosfilt to the
+    # last bit, state in and state out, so every loudness figure is unchanged by it.
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((channels, 4801))
+    zi = rng.standard_normal((2, channels, 2)) * 0.1
+    y, zf = kweight(x, 44100, zi=zi)
+    ref_y, ref_zf = scipy.signal.sosfilt(np.array(kweighting_sos(44100.0)), x, axis=-1, zi=zi)
+    np.testing.assert_array_equal(y, ref_y)
+    np.testing.assert_array_equal(zf, ref_zf)
