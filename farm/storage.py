@@ -77,6 +77,7 @@ import io
 import json
 import os
 import posixpath
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -96,6 +97,8 @@ __all__ = [
     "parent",
     "basename",
     "open_input",
+    "upload_file",
+    "download_file",
     "stat",
     "exists",
     "is_dir",
@@ -458,6 +461,21 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
             out.write(data)
     except OSError as exc:
         raise _translate(path, exc, "writing it") from None
+
+
+def upload_file(local: str | os.PathLike[str], path: str) -> None:
+    """Copy a local file to ``path`` (a file or an object), whole or not at all."""
+    with open(local, "rb") as fh:
+        write_bytes_atomic(path, fh.read())
+
+
+def download_file(path: str, local: str | os.PathLike[str]) -> None:
+    """Copy a file or object to a local file, which appears whole or not at all (parent folders made)."""
+    from farm.atomic import atomic_path  # noqa: PLC0415
+
+    os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+    with open_input(path) as src, atomic_path(local) as tmp, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def remove(path: str, *, missing_ok: bool = True) -> None:

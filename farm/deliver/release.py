@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -69,6 +70,10 @@ class DeliveryJob:
     gains_db: dict = field(default_factory=dict)  # track number -> gain found by the loudness search
     manifest_head: dict = field(default_factory=dict)  # preset, mode, forced
     masters: tuple[dict, ...] = ()
+    # With ``--out`` on object storage: the release's prefix there. The task downloads the masters (objects)
+    # into a folder of its own node's, writes and checks every deliverable there, uploads them (``manifest.json``
+    # last) and removes the folder (see farm.master.run.MasterJob).
+    remote_release: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class DeliveryOutcome:
     warnings: tuple[str, ...]
     failed: bool
     wall_s: float
+    manifest_json: str = ""  # the manifest written (the driver keeps a copy beside plan.json for the report)
 
 
 def _premaster_fn(job: DeliveryJob):
@@ -112,8 +118,40 @@ def _sha256(path: Path) -> str:
 
 def deliver_release(job: DeliveryJob) -> DeliveryOutcome:
     """Write every format of ``job.options.formats``, then ``manifest.json``; never raises."""
+    if not job.remote_release:
+        return _deliver(job, Path(job.release_dir))
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from farm import storage  # noqa: PLC0415
+
     t0 = time.perf_counter()
-    out = Path(job.release_dir)
+    stage = Path(tempfile.mkdtemp(prefix="farm-deliver-", dir=os.environ.get("FARM_STAGING") or None))
+    try:
+        tracks = []
+        for tr in job.release.tracks:  # the masters, from the object store onto this node
+            local = stage / "masters" / storage.basename(tr.master_path)
+            storage.download_file(tr.master_path, local)
+            tracks.append(replace(tr, master_path=str(local)))
+        local_job = replace(job, release=replace(job.release, tracks=tuple(tracks)), release_dir=str(stage))
+        outcome = _deliver(local_job, stage)
+        files = sorted((p for p in stage.rglob("*") if p.is_file() and p.parent != stage / "masters"),
+                       key=lambda p: (p.name == "manifest.json", str(p)))
+        for p in files:  # manifest.json last: a reader that finds it finds every file it lists
+            storage.upload_file(p, storage.join(job.remote_release, p.relative_to(stage).as_posix()))
+        return outcome
+    except OSError as exc:
+        why = f"object storage: {exc}"
+        row = {"release_id": job.release.release_id, "format": "", "path": job.remote_release,
+               "check": "deliverable_made", "passed": False, "expected": "uploaded", "measured": "not uploaded",
+               "detail": why}
+        return DeliveryOutcome(job.release.release_id, (row,), (), (why,), True, time.perf_counter() - t0)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _deliver(job: DeliveryJob, out: Path) -> DeliveryOutcome:
+    t0 = time.perf_counter()
     rel = job.release
     deliverables: list[Deliverable] = []
     checks: list[Check] = []
@@ -147,10 +185,11 @@ def deliver_release(job: DeliveryJob) -> DeliveryOutcome:
         "masters": list(job.masters),
         "warnings": warnings,
     }
-    write_text(out / "manifest.json", json.dumps(manifest, indent=2, allow_nan=False, default=str) + "\n")
+    text = json.dumps(manifest, indent=2, allow_nan=False, default=str) + "\n"
+    write_text(out / "manifest.json", text)
     rows = tuple({"release_id": rel.release_id, **asdict(c)} for c in checks)
     return DeliveryOutcome(rel.release_id, rows, tuple(deliverables), tuple(warnings), failed,
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, text)
 
 
 def _entry(d: Deliverable) -> dict:

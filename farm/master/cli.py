@@ -19,14 +19,18 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                        amount: float, eq: str, multiband: bool, force: bool, plans: list[str], profile: str,
                        address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
                        vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
-                       report: bool = False, redo: bool = False, log_json: Path | None = None) -> int:
+                       report: bool = False, redo: bool = False, log_json: Path | None = None,
+                       remote_out: str = "") -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors.
 
-    ``out`` may be an ``s3://`` or ``gs://`` prefix: the run is made in a local staging folder (``FARM_STAGING`` or
-    the system's temporary folder; deliverables are large files written and verified on disk) and uploaded at
-    the end, one object per file (a single PUT each), every ``manifest.json`` last, so a reader that finds a
-    release's manifest finds all its files."""
+    ``out`` may be an ``s3://`` or ``gs://`` prefix. Every task then works in a folder of its own node's
+    (``FARM_STAGING`` or the system's temporary folder: deliverables are large files written and verified on
+    disk) and uploads what it made: the mastering task its master, the delivery task (which downloads the
+    masters first) the deliverables, ``manifest.json`` last, so a reader that finds a release's manifest finds
+    all its files, and no task needs a file another node wrote. The driver keeps the run's small files (plans,
+    hold notes, the ``qc/`` datasets, the report) in its own staging folder, starting from the ``qc/`` datasets
+    already at ``out`` (resume), uploads them at the end and removes the dataset objects the new run replaced."""
     from farm import storage  # noqa: PLC0415
 
     if storage.is_uri(str(out)):
@@ -34,16 +38,22 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
         import shutil  # noqa: PLC0415
         import tempfile  # noqa: PLC0415
 
-        upload_to = str(out)
-        stage = Path(tempfile.mkdtemp(prefix="farm-master-", dir=os.environ.get("FARM_STAGING")))
+        upload_to = str(out).rstrip("/")
+        stage = Path(tempfile.mkdtemp(prefix="farm-master-", dir=os.environ.get("FARM_STAGING") or None))
         try:
+            try:
+                before = _pull_datasets(upload_to, stage) if not redo else set()
+            except OSError as exc:
+                raise ConfigError(f"--out {upload_to}: {exc}") from None
             code = run_master_command(
                 inputs, stage, target=target, per_track=per_track, reference=reference,
                 amount=amount, eq=eq, multiband=multiband, force=force, plans=plans, profile=profile,
                 address=address, workers=workers, formats=formats, wav=wav, vinyl=vinyl, tape=tape,
-                noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json)
+                noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json, remote_out=upload_to)
             n = _upload(stage, upload_to)
-            Console().print(f"uploaded {n} file(s) to {upload_to}", highlight=False)
+            stale = _remove_replaced(stage, upload_to, before)
+            Console().print(f"uploaded {n} file(s) to {upload_to}"
+                            + (f" (removed {stale} replaced dataset part(s))" if stale else ""), highlight=False)
             return code
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -78,7 +88,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     options = MasterOptions(
         preset=load_preset(target), profile=load_profile(profile), mode="per-track" if per_track else "auto",
         amount_pct=amount, eq_mode=eq, multiband=multiband, force=force, reference=reference, plans=tuple(plans),
-        delivery=delivery, redo=redo,
+        delivery=delivery, redo=redo, remote_out=remote_out,
     )
     specs = discover(inputs) if inputs else []
     _check_out_dir(out, specs)
@@ -180,6 +190,34 @@ def _upload(stage: Path, target: str) -> int:
     for p in files:
         storage.write_bytes_atomic(storage.join(target, p.relative_to(stage).as_posix()), p.read_bytes())
     return len(files)
+
+
+def _pull_datasets(remote: str, stage: Path) -> set[str]:
+    """Copy the ``qc/`` datasets of an earlier run at ``remote`` into ``stage`` (resume carries their rows of
+    the releases it skips); return their paths relative to ``remote``, to remove those the new run replaces."""
+    from farm import storage  # noqa: PLC0415
+
+    qc = storage.join(remote, "qc")
+    if not storage.is_dir(qc):
+        return set()
+    found = set()
+    for folder, _dirs, files in storage.walk(qc):  # folders come back as URIs under ``qc``
+        for name in files:
+            uri = storage.join(folder, name)
+            rel = uri[len(remote) + 1:]
+            storage.download_file(uri, stage / rel)
+            found.add(rel)
+    return found
+
+
+def _remove_replaced(stage: Path, remote: str, before: set[str]) -> int:
+    """Remove the dataset objects of the earlier run that the new run's upload did not write over."""
+    from farm import storage  # noqa: PLC0415
+
+    stale = [rel for rel in sorted(before) if not (stage / rel).is_file()]
+    for rel in stale:
+        storage.remove(storage.join(remote, rel))
+    return len(stale)
 
 
 def _absolute(given: str) -> str:

@@ -52,6 +52,9 @@ class MasterOptions:
     plans: tuple[str, ...] = ()
     delivery: DeliveryOptions = DeliveryOptions()
     redo: bool = False
+    # ``--out`` on object storage: ``out`` is then the driver's local staging folder and this the prefix the
+    # tasks upload masters and deliverables to (farm.master.run.MasterJob.remote_release)
+    remote_out: str = ""
 
 
 @dataclass
@@ -154,7 +157,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
             by_rel[s.release_id].append(s)
         for release_id, rspecs in by_rel.items():
             if _already_delivered(out, release_id, {s.track_id: fingerprints[s.track_id] for s in rspecs},
-                                  options_key):
+                                  options_key, options.remote_out):
                 skipped.append(release_id)
         if skipped:
             done = set(skipped)
@@ -214,6 +217,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
             before = {k: r.qc.row.get(k) for k in ("integrated_lufs", "true_peak_dbtp", "loudness_range_lu", "status")}
             job = MasterJob(
                 spec=r.spec, plan=by_id[r.spec.track_id], release_dir=str(rdir),
+                remote_release=_remote_release(options, out, rdir),
                 release_title=first.release_title or release_id, release_artist=first.release_artist,
                 upc=first.upc, track_total=len(results), forced=plan.forced, profile_name=options.profile.name,
                 before=before,
@@ -256,6 +260,8 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
     for job, outcome in run_map(deliver_release, delivery_jobs, parallelism=parallelism,
                                 on_failure=delivery_failed):
         deliveries[job.release.release_id] = outcome
+        if job.remote_release and outcome.manifest_json:  # a copy beside plan.json, for the report
+            write_text(Path(job.release_dir) / "manifest.json", outcome.manifest_json)
         if progress:
             progress("delivered", None)
 
@@ -313,18 +319,41 @@ def _options_key(options: MasterOptions) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def _already_delivered(out: Path, release_id: str, inputs: dict[str, list], options_key: str) -> bool:
-    """The release's manifest says every check passed, for these very inputs and options."""
+def _remote_release(options: MasterOptions, out: Path, rdir: Path) -> str:
+    if not options.remote_out:
+        return ""
+    from farm import storage  # noqa: PLC0415
+
+    return storage.join(options.remote_out, rdir.relative_to(out).as_posix())
+
+
+def _already_delivered(out: Path, release_id: str, inputs: dict[str, list], options_key: str,
+                       remote_out: str = "") -> bool:
+    """The release's manifest says every check passed, for these very inputs and options, and every file it
+    lists is there. With ``remote_out``, looked up in the object store, and the release's small files (plan,
+    manifest, hold note) copied into the local ``out`` for the report and the final upload."""
+    from farm import storage  # noqa: PLC0415
+
+    rdir = release_dir(out, release_id)
+    base = storage.join(remote_out, rdir.relative_to(out).as_posix()) if remote_out else str(rdir)
     try:
-        m = json.loads((release_dir(out, release_id) / "manifest.json").read_text(encoding="utf-8"))
+        m = json.loads(storage.read_bytes(storage.join(base, "manifest.json")).decode("utf-8"))
     except (OSError, ValueError):
         return False
     if m.get("checks") != "pass" or m.get("options_key") != options_key or m.get("inputs") != inputs:
         return False
     if any(v[0] is None for v in inputs.values()):
         return False
-    rdir = release_dir(out, release_id)
-    return all((rdir / e["path"]).exists() for e in m.get("deliverables", []))
+    try:
+        if not all(storage.exists(storage.join(base, e["path"])) for e in m.get("deliverables", [])):
+            return False
+        if remote_out:
+            for name in ("plan.json", "manifest.json", "HOLD.txt"):
+                if storage.exists(storage.join(base, name)):
+                    storage.download_file(storage.join(base, name), rdir / name)
+    except OSError:
+        return False
+    return True
 
 
 def _previous_rows(folder: Path, releases: set[str]):
@@ -394,7 +423,14 @@ def _delivery_job(release_id: str, jobs: list[MasterJob], rows: dict[str, dict],
     )
     by_id = {t.track_id: t for t in plan.tracks}
     rdir = Path(jobs[0].release_dir)
-    masters = tuple({"path": Path(rows[j.spec.track_id]["master_path"]).relative_to(rdir).as_posix(),
+    remote = jobs[0].remote_release
+
+    def relative(master_path: str) -> str:
+        if remote:  # an object's URI under the release's prefix
+            return master_path[len(remote.rstrip("/")) + 1:]
+        return Path(master_path).relative_to(rdir).as_posix()
+
+    masters = tuple({"path": relative(rows[j.spec.track_id]["master_path"]),
                      "track": j.spec.track_number, "isrc": j.spec.isrc,
                      "sha256": rows[j.spec.track_id]["master_sha256"]} for j in jobs)
     return DeliveryJob(
@@ -405,6 +441,7 @@ def _delivery_job(release_id: str, jobs: list[MasterJob], rows: dict[str, dict],
                        "options_key": _options_key(options),
                        "inputs": {j.spec.track_id: list(fingerprint(j.spec.abs_path)) for j in jobs}},
         masters=masters,
+        remote_release=remote,
     )
 
 

@@ -19,7 +19,10 @@ Output layout (``DIR`` is ``--out``)::
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
+import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -129,6 +132,10 @@ class MasterJob:
     profile_name: str
     before: dict = field(default_factory=dict)  # integrated_lufs, true_peak_dbtp, loudness_range_lu, status
     before_events: tuple[tuple[str, float], ...] = ()  # (kind, start_s) of LOCAL_KINDS found before
+    # With ``--out`` on object storage: the release's prefix there. The task then works in a folder of its own
+    # node's (``FARM_STAGING`` or the temporary folder), uploads the master, and removes the folder, so no
+    # task relies on a file another node wrote. ``master_path`` in the row is then the object's URI.
+    remote_release: str = ""
 
 
 def _sha256(path: Path) -> str:
@@ -167,11 +174,12 @@ def master_track(job: MasterJob) -> dict:
     t0 = time.perf_counter()
     spec, plan = job.spec, job.plan
     row = _base_row(job)
+    stage = _task_stage("farm-master-track-") if job.remote_release else None
     try:
         x, sr = read_track(spec.abs_path)
         res = apply_plan(x, sr, plan)
         ceiling = plan.ceiling_dbtp
-        rel = Path(job.release_dir)
+        rel = stage if stage is not None else Path(job.release_dir)
         stem = track_file_stem(spec.track_number, spec.title, spec.track_id)
         master_path = rel / "masters" / f"{stem}.wav"
         master_path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +219,15 @@ def master_track(job: MasterJob) -> dict:
             "sample_rate": sr,
             "duration_s": round(x.shape[1] / sr, 6),
         })
+        if stage is not None:
+            from farm import storage  # noqa: PLC0415
+
+            uri = storage.join(job.remote_release, master_path.relative_to(stage).as_posix())
+            try:
+                storage.upload_file(master_path, uri)
+            except OSError as exc:
+                raise InputError(f"the master could not be uploaded to {uri}: {exc}") from None
+            row["master_path"] = uri
     except InputError as exc:
         row.update(status="error", error=str(exc))
     except MemoryError:
@@ -218,8 +235,18 @@ def master_track(job: MasterJob) -> dict:
     except Exception as exc:  # noqa: BLE001 - one track must not end the run
         row.update(status="error", error=f"internal error while mastering ({exc.__class__.__name__}: {exc}); "
                                          "please report it")
+    finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    if row.get("status") == "error":
+        row["master_path"] = row["master_sha256"] = None
     row["wall_s"] = round(time.perf_counter() - t0, 3)
     return row
+
+
+def _task_stage(prefix: str) -> Path:
+    """A fresh folder on this task's own node for files on their way to object storage."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("FARM_STAGING") or None))
 
 
 def _new_events(after_events: list[dict], before: tuple[tuple[str, float], ...]) -> list[tuple[str, float]]:

@@ -417,8 +417,13 @@ def test_farm_qc_writes_to_s3_and_resumes_there(s3, tmp_path, monkeypatch):
 
 
 def test_farm_master_out_to_s3_uploads_the_release(s3, tmp_path, monkeypatch):
-    """farm master --out s3://…: made in a local staging folder, uploaded at the end (manifest.json last)."""
+    """farm master --out s3://…: every task stages on its own node and uploads what it made (the delivery task
+    downloads the masters), the driver uploads plans and datasets; nothing is left in the staging folders; a
+    re-run resumes from the object store without duplicating a row."""
+    import hashlib
     import json
+
+    import pyarrow.dataset as pads
 
     from farm import storage
     from farm.synth.mixes import make_unmastered_release
@@ -426,6 +431,9 @@ def test_farm_master_out_to_s3_uploads_the_release(s3, tmp_path, monkeypatch):
 
     for k, v in s3["env"].items():
         monkeypatch.setenv(k, v)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    monkeypatch.setenv("FARM_STAGING", str(staging))
     manifest = make_unmastered_release(tmp_path / "mix", seed=2, tracks=2, duration_s=8.0, sample_rate=44100,
                                        renderer="builtin", release_id="S3-ALBUM")
     out = uri("runs/master-1")
@@ -437,3 +445,19 @@ def test_farm_master_out_to_s3_uploads_the_release(s3, tmp_path, monkeypatch):
     for d in m["deliverables"]:
         assert storage.exists(storage.join(out, "releases/S3-ALBUM", d["path"]))
     assert storage.exists(storage.join(out, "releases/S3-ALBUM/plan.json"))
+    for entry in m["masters"]:  # uploaded by the mastering tasks, read back by the delivery task
+        data = storage.read_bytes(storage.join(out, "releases/S3-ALBUM", entry["path"]))
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert list(staging.iterdir()) == []  # every task and the driver removed their folders
+
+    def mastering_rows():
+        fs, root = storage.filesystem_for(storage.join(out, "qc/mastering"))
+        return pads.dataset(root, filesystem=fs, format="parquet").to_table().to_pylist()
+
+    rows = mastering_rows()
+    assert len(rows) == 2 and all(r["master_path"].startswith(out + "/releases/S3-ALBUM/masters/") for r in rows)
+    again = farm("master", manifest, "--out", out, "--formats", "streaming", timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resume: 1 release(s) already delivered" in again.stdout
+    assert sorted(r["track_id"] for r in mastering_rows()) == sorted(r["track_id"] for r in rows)
+    assert list(staging.iterdir()) == []
