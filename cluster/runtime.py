@@ -187,7 +187,7 @@ def _gpu_plan(mode: str, cluster_gpus: float) -> tuple[float, str]:
 
     ok, why = gpu_available() if cluster_gpus > 0 else (False, "the cluster has no GPU")
     if cluster_gpus > 0 and ok:
-        return cluster_gpus, f"DSP on {cluster_gpus:g} GPU(s), {TASKS_PER_GPU} audits per GPU"
+        return cluster_gpus, f"DSP on {cluster_gpus:g} GPU(s), {TASKS_PER_GPU} tasks per GPU"
     if mode == "on":
         raise ConfigError(f"--gpu on, but {why}; use --gpu auto to fall back to CPU")
     return 0.0, f"CPU only ({why})"
@@ -264,6 +264,7 @@ def run_map(
     parallelism: int,
     on_failure: Callable[[T, str], R],
     in_flight_per_worker: int = 2,
+    num_gpus: float = 0.0,
 ) -> Iterator[tuple[T, R]]:
     """Run ``fn`` on every item as a Ray task, yielding ``(item, result)`` as they complete.
 
@@ -271,9 +272,11 @@ def run_map(
     its configuration bound by :func:`functools.partial`) that never raises for bad input. A task that still
     fails after Ray's retries (its worker killed, its node lost) yields ``on_failure(item, reason)`` instead,
     so every item gets exactly one result. At most ``parallelism x in_flight_per_worker`` tasks are in flight.
+    ``num_gpus`` (e.g. ``1 / TASKS_PER_GPU``) places every task on a GPU worker.
     """
     limit = max(1, parallelism * in_flight_per_worker)
     fn_ref = ray.put(fn)
+    remote = _call_remote.options(num_gpus=num_gpus) if num_gpus else _call_remote
     pending: dict[ray.ObjectRef, T] = {}
     it = iter(items)
     exhausted = False
@@ -284,7 +287,7 @@ def run_map(
             except StopIteration:
                 exhausted = True
                 break
-            pending[_call_remote.remote(fn_ref, item)] = item
+            pending[remote.remote(fn_ref, item)] = item
         if not pending:
             return
         done, _ = ray.wait(list(pending), num_returns=1)

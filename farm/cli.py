@@ -135,6 +135,7 @@ def master(
     profile: Annotated[str, typer.Option(help="QC profile of the first listen and of the check after.")] = "distributor-ingest",
     address: Annotated[Optional[str], typer.Option(help="Join an existing Ray cluster (HOST:PORT or 'auto').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="At most this many tracks processed at once (default: all CPUs).")] = None,
+    gpu: Annotated[str, typer.Option(help="auto: run the mastering chain on GPU workers where the cluster has GPUs and CuPy; on: insist; off: CPU only.")] = "auto",
 ) -> int:
     """Master every release of the input: QC first, an album-aware plan, processing, and QC again."""
     from farm.master.cli import run_master_command  # noqa: PLC0415
@@ -143,7 +144,7 @@ def master(
         inputs or [], out, target=target, per_track=per_track, reference=reference, amount=amount, eq=eq,
         multiband=multiband, force=force, plans=plan or [], profile=profile, address=address, workers=workers,
         formats=formats, wav=wav, vinyl=vinyl, tape=tape, noise_shaping=noise_shaping, report=report, redo=redo,
-        log_json=log_json,
+        log_json=log_json, gpu=gpu,
     )
 
 

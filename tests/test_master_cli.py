@@ -202,11 +202,22 @@ def test_bad_options_are_one_line_errors(mixes, tmp_path):
     for args, msg in ((("--target", "spotfy"), "neither a built-in preset"),
                       (("--amount", "150"), "--amount 150.0 must lie in 0..100"),
                       (("--eq", "fancy"), "--eq 'fancy' must be one of"),
-                      (("--reference", tmp_path / "nope.wav"), "file not found")):
+                      (("--reference", tmp_path / "nope.wav"), "file not found"),
+                      (("--gpu", "maybe"), "--gpu 'maybe' must be auto, on or off")):
         r = farm("master", album, "--out", tmp_path / "o", *args)
         assert r.returncode == 1 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = farm("master", "--out", tmp_path / "o")
     assert r.returncode == 1 and "--plan" in r.stderr
+
+
+def test_gpu_on_without_a_gpu_says_why(mixes, tmp_path):
+    from kernels._xp import gpu_available
+
+    if gpu_available()[0]:
+        pytest.skip("this machine has a usable GPU: --gpu on would run")
+    album, _ = mixes
+    r = farm("master", album, "--out", tmp_path / "o", "--gpu", "on", "--workers", "1")
+    assert r.returncode == 1 and "--gpu on, but" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_rerun_skips_delivered_releases_and_redo_forces(mastered, mixes):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                        address: str | None, workers: int | None, formats: str = "streaming,cd", wav: bool = False,
                        vinyl: str = "12in33", tape: str = "C60", noise_shaping: bool = False,
                        report: bool = False, redo: bool = False, log_json: Path | None = None,
-                       remote_out: str = "") -> int:
+                       remote_out: str = "", gpu: str = "auto") -> int:
     """Run ``farm master``; exit 0 when every release was mastered and passed its checks, 2 when a release was
     held or a track failed (each has its row and reason), 1 for usage errors.
 
@@ -49,7 +50,8 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                 inputs, stage, target=target, per_track=per_track, reference=reference,
                 amount=amount, eq=eq, multiband=multiband, force=force, plans=plans, profile=profile,
                 address=address, workers=workers, formats=formats, wav=wav, vinyl=vinyl, tape=tape,
-                noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json, remote_out=upload_to)
+                noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json, remote_out=upload_to,
+                gpu=gpu)
             n = _upload(stage, upload_to)
             stale = _remove_replaced(stage, upload_to, before)
             Console().print(f"uploaded {n} file(s) to {upload_to}"
@@ -70,6 +72,8 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     console, err = Console(), Console(stderr=True)
     if not inputs and not plans:
         raise ConfigError("give the audio to master (files, folders or manifests), or --plan plan.json")
+    if gpu not in ("auto", "on", "off"):
+        raise ConfigError(f"--gpu {gpu!r} must be auto, on or off")
     if not 0.0 <= amount <= 100.0:
         raise ConfigError(f"--amount {amount} must lie in 0..100")
     if eq not in EQ_MODES:
@@ -118,8 +122,10 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
             last[1] = now
             emit("progress")
 
-    # the mastering chain's kernels take CuPy arrays, but its tasks are not placed on GPU workers yet: CPU
-    with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers, gpu="off")) as session:
+    with QCWriter(out) as qc_writer, ray_session(ClusterConfig(address=address, workers=workers, gpu=gpu)) as session:
+        err.print(f"  {session.gpu_note}", highlight=False)
+        if session.gpus > 0:  # the chain on GPU workers; decoding, QC and file writing stay on the CPU
+            options = replace(options, device="gpu")
         outcome = run_master(specs, out, options, parallelism=session.parallelism, progress=progress,
                              qc_writer=qc_writer)
         qc_writer.commit({"command": "farm master", "profile": options.profile.to_dict(),

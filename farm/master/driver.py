@@ -55,6 +55,7 @@ class MasterOptions:
     # ``--out`` on object storage: ``out`` is then the driver's local staging folder and this the prefix the
     # tasks upload masters and deliverables to (farm.master.run.MasterJob.remote_release)
     remote_out: str = ""
+    device: str = "cpu"  # "gpu": the mastering chain runs on GPU workers (CuPy arrays); see farm.master.run
 
 
 @dataclass
@@ -217,7 +218,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
             before = {k: r.qc.row.get(k) for k in ("integrated_lufs", "true_peak_dbtp", "loudness_range_lu", "status")}
             job = MasterJob(
                 spec=r.spec, plan=by_id[r.spec.track_id], release_dir=str(rdir),
-                remote_release=_remote_release(options, out, rdir),
+                remote_release=_remote_release(options, out, rdir), device=options.device,
                 release_title=first.release_title or release_id, release_artist=first.release_artist,
                 upc=first.upc, track_total=len(results), forced=plan.forced, profile_name=options.profile.name,
                 before=before,
@@ -234,7 +235,10 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
     def master_failed(job: MasterJob, why: str) -> dict:
         return held_row(job, "error", why)
 
-    for job, row in run_map(master_track, jobs, parallelism=parallelism, on_failure=master_failed):
+    from cluster.runtime import TASKS_PER_GPU  # noqa: PLC0415
+
+    gpus = 1.0 / TASKS_PER_GPU if options.device == "gpu" else 0.0
+    for job, row in run_map(master_track, jobs, parallelism=parallelism, on_failure=master_failed, num_gpus=gpus):
         rows.append(row)
         if progress:
             progress("mastered", job.spec)

@@ -104,3 +104,28 @@ def test_gpu_plan_falls_back_to_cpu_and_on_insists():
     assert gpus == 0.0 and "no GPU" in note
     with pytest.raises(ConfigError, match="--gpu on, but the cluster has no GPU"):
         _gpu_plan("on", 0.0)
+
+
+def _gpu_ids(_item) -> list:
+    import ray
+
+    return list(ray.get_gpu_ids())
+
+
+def test_run_map_places_tasks_on_gpu_workers(tmp_path):
+    # The scheduling half of `farm master --gpu`: with num_gpus the tasks get a GPU of the cluster, without it
+    # they do not. A cluster that declares one GPU (Ray takes the declaration as it is) stands in for a GPU node.
+    import ray
+
+    from cluster.runtime import TASKS_PER_GPU, run_map
+
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False)
+    try:
+        fail = lambda item, why: why  # noqa: E731
+        placed = list(run_map(_gpu_ids, range(4), parallelism=2, on_failure=fail, num_gpus=1.0 / TASKS_PER_GPU))
+        assert len(placed) == 4 and all(ids == [0] or ids == ["0"] for _, ids in placed), placed
+        plain = list(run_map(_gpu_ids, range(2), parallelism=2, on_failure=fail))
+        assert all(ids == [] for _, ids in plain), plain
+    finally:
+        ray.shutdown()

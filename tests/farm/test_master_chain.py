@@ -110,3 +110,27 @@ def test_reference_pulls_the_tone_toward_it(song, render_music):
         return np.abs(s - t).mean()
 
     assert dist(b) < dist(a) - 0.5
+
+
+def test_chain_on_cupy_matches_numpy():
+    # farm master --gpu: the same plan on CuPy arrays (the task's GPU) gives the CPU result to rounding.
+    from kernels._xp import gpu_available
+
+    ok, why = gpu_available()
+    if not ok:
+        pytest.skip(f"no GPU path here: {why}")
+    import cupy
+
+    fs = 44100
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, fs * 20)) * 0.05
+    x[:, fs * 5 : fs * 5 + 400] *= 20  # a loud hit for the compressor and the limiter
+    plan = replace(neutral_track_plan("t", "a.wav"), highpass=HighPass(enabled=True, cutoff_hz=25.0),
+                   eq=EQ(gains_db=(0.0, 2.0, 1.0, 0.0, 0.0, -1.5, 0.0, 0.0, 2.0, 1.0)),
+                   dynamics=Dynamics(enabled=True, threshold_dbfs=-24.0, ratio=2.0),
+                   stereo=Stereo(mono_below_hz=120.0),
+                   loudness=Loudness(target_lufs=-14.0), limiter=Limiter(enabled=True, ceiling_dbtp=-1.0))
+    cpu = apply_plan(x, fs, plan)
+    gpu = apply_plan(cupy.asarray(x), fs, plan)
+    np.testing.assert_allclose(cupy.asnumpy(gpu.audio), cpu.audio, rtol=0, atol=1e-9)
+    assert gpu.integrated_lufs == pytest.approx(cpu.integrated_lufs, abs=1e-6)
