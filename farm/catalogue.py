@@ -463,32 +463,109 @@ def _stream_manifest(given: str) -> Iterator[TrackSpec]:
         default_release = Path(given).stem
         extra_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
         # pass 1: the release-level cells (given on any one row of a release), checked
-        values: dict[str, dict[str, str]] = {}
-        count = 0
-        for row in rows():
-            count += 1
-            release = row.cells.get("release_id") or default_release
-            known = values.setdefault(release, {})
-            for field in _RELEASE_FIELDS:
-                value = row.cells.get(field, "")
-                if field == "upc":
-                    value = normalize_upc(value)  # as the track's spec will hold it
-                if value and known.setdefault(field, value) != value:
-                    raise ConfigError(
-                        f"manifest {given!r}: release {release!r} has two {field} values, {known[field]!r} and "
-                        f"{value!r}; give one per release (or split it into two release_ids)"
-                    )
-        if not count:
-            raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
-        # pass 2: the tracks
-        for row in rows():
-            spec = _row_spec(given, base, default_release, extra_columns, row)
-            yield replace(spec, **values[spec.release_id])
+        with _ReleaseCells(given) as values:
+            count = 0
+            for row in rows():
+                count += 1
+                release = row.cells.get("release_id") or default_release
+                for field in _RELEASE_FIELDS:
+                    value = row.cells.get(field, "")
+                    if field == "upc":
+                        value = normalize_upc(value)  # as the track's spec will hold it
+                    if value:
+                        values.add(release, field, value)
+            if not count:
+                raise ConfigError(f"manifest {given!r} has no rows; list at least one track")
+            values.settle()
+            # pass 2: the tracks
+            for row in rows():
+                spec = _row_spec(given, base, default_release, extra_columns, row)
+                yield replace(spec, **values.get(spec.release_id))
     except PermissionError as exc:
         raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}; check its permissions "
                           "(or, for a URI, the credentials)") from None
     except OSError as exc:
         raise ConfigError(f"manifest {given!r} cannot be read: {exc.strerror or exc}") from None
+
+
+class _ReleaseCells:
+    """The release-level cells of a manifest (``upc``, ``release_title``, ``release_artist``), each checked to be
+    the same on every row of its release, in memory flat in the number of releases.
+
+    Up to ``in_memory`` releases are held in a dict (~300 bytes each: every manifest of ordinary size). Past that
+    they spill to an SQLite file in the temporary folder (``FARM_STAGING`` where set), in batches; the conflict
+    check then runs in SQL, and the second pass reads a release's cells back through a small cache (a manifest's
+    rows usually come release by release). Removed when the manifest has been read."""
+
+    def __init__(self, given: str, *, in_memory: int = 50_000, batch: int = 20_000) -> None:
+        self.given = given
+        self.in_memory, self.batch = in_memory, batch
+        self.mem: dict[str, dict[str, str]] = {}
+        self.db = None
+        self.folder = None
+        self.cache: dict[str, dict[str, str]] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
+
+    def _conflict(self, release: str, field: str, old: str, new: str) -> ConfigError:
+        return ConfigError(
+            f"manifest {self.given!r}: release {release!r} has two {field} values, {old!r} and {new!r}; give one "
+            "per release (or split it into two release_ids)")
+
+    def add(self, release: str, field: str, value: str) -> None:
+        known = self.mem.setdefault(release, {})
+        if known.setdefault(field, value) != value:
+            raise self._conflict(release, field, known[field], value)
+        if len(self.mem) > (self.batch if self.db is not None else self.in_memory):
+            self._spill()
+
+    def _spill(self) -> None:
+        import sqlite3  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        if self.db is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="farm-manifest-", dir=os.environ.get("FARM_STAGING") or None)
+            self.db = sqlite3.connect(os.path.join(self.folder.name, "releases.sqlite"))
+            self.db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
+                "CREATE TABLE cells (release TEXT, field TEXT, value TEXT, PRIMARY KEY (release, field))"
+                " WITHOUT ROWID;"
+                "CREATE TEMP TABLE batch (release TEXT, field TEXT, value TEXT);")
+        db = self.db
+        db.executemany("INSERT INTO batch VALUES (?, ?, ?)",
+                       ((r, f, v) for r, cells in self.mem.items() for f, v in cells.items()))
+        clash = db.execute("SELECT b.release, b.field, c.value, b.value FROM batch b JOIN cells c "
+                           "ON c.release = b.release AND c.field = b.field WHERE c.value != b.value LIMIT 1").fetchone()
+        if clash:
+            raise self._conflict(*clash)
+        db.execute("INSERT OR IGNORE INTO cells SELECT release, field, value FROM batch")
+        db.execute("DELETE FROM batch")
+        self.mem.clear()
+
+    def settle(self) -> None:
+        """End of the first pass: everything checked (and, past ``in_memory`` releases, on disk)."""
+        if self.db is not None and self.mem:
+            self._spill()
+
+    def get(self, release: str) -> dict[str, str]:
+        if self.db is None:
+            return self.mem.get(release, {})
+        cells = self.cache.get(release)
+        if cells is None:
+            if len(self.cache) >= 1024:
+                self.cache.clear()
+            cells = dict(self.db.execute("SELECT field, value FROM cells WHERE release = ?", (release,)).fetchall())
+            self.cache[release] = cells
+        return cells
 
 
 def _normalize_columns(given: str, raw: Sequence[object]) -> list[str]:
@@ -567,7 +644,8 @@ def _parquet_source(given: str) -> tuple[list[str], Callable[[], Iterator[_Row]]
     def open_file():
         try:
             source = storage.open_input(given) if storage.is_uri(given) else given
-            return pq.ParquetFile(source)
+            # buffered page reads: a row group of a million paths is decoded a batch at a time, not held whole
+            return pq.ParquetFile(source, buffer_size=1 << 20)
         except (pa.ArrowException, ValueError) as exc:
             raise ConfigError(f"manifest {given!r} is not a readable Parquet file: {exc}") from None
 

@@ -9,9 +9,11 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import soundfile as sf
 
 import farm.catalogue
 from farm.catalogue import TrackSpec, discover, natural_key, track_id_for
@@ -351,3 +353,51 @@ def test_seen_ids_set_across_merges():
     keys = [5, 3, 9, 3, 2**63 + 7, 11, 5, 13, 9, 2**64 - 1, 2**64 - 1, 0]
     got = [seen.add(k) for k in keys]
     assert got == [k not in keys[:i] for i, k in enumerate(keys)]
+
+
+def test_release_cells_spill_to_disk_and_still_check(tmp_path, monkeypatch):
+    # Past `in_memory` releases the cells go to an SQLite file: same answers, same conflict check across what
+    # was spilled and what was not, and the file is gone afterwards.
+    from farm.catalogue import _ReleaseCells
+
+    monkeypatch.setenv("FARM_STAGING", str(tmp_path))
+    with _ReleaseCells("m.csv", in_memory=3, batch=2) as cells:
+        for i in range(10):
+            cells.add(f"R{i}", "upc", f"{i:013d}")
+            cells.add(f"R{i % 4}", "release_title", f"T{i % 4}")  # revisits releases already spilled
+        cells.settle()
+        assert cells.db is not None and any(tmp_path.iterdir())
+        assert cells.get("R2") == {"upc": "0000000000002", "release_title": "T2"}
+        assert cells.get("R9") == {"upc": "0000000000009"} and cells.get("nope") == {}
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="release 'R0' has two upc values"), \
+            _ReleaseCells("m.csv", in_memory=2, batch=2) as cells:
+        for i in range(6):
+            cells.add(f"R{i}", "upc", "A")
+        cells.add("R0", "upc", "B")  # R0 is on disk by now
+        cells.settle()
+
+
+def test_a_manifest_of_many_releases_reads_the_same_when_spilled(tmp_path, monkeypatch):
+    import farm.catalogue as catalogue
+
+    for i in range(60):
+        sf.write(tmp_path / f"{i:02d}.wav", np.zeros((480, 2)), 48000)
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "release_id", "upc", "release_title", "track_number"])
+        for i in range(60):  # release cells given on one row of each release, releases interleaved
+            r = i % 20
+            w.writerow([f"{i:02d}.wav", f"R{r:02d}", "5012345678900" if i < 20 else "", f"Album {r}" if i >= 40 else "",
+                        i // 20 + 1])
+    plain = [(s.release_id, s.upc, s.release_title) for s in catalogue.iter_discover([str(manifest)])]
+
+    class Small(catalogue._ReleaseCells):
+        def __init__(self, given):
+            super().__init__(given, in_memory=4, batch=3)
+
+    monkeypatch.setattr(catalogue, "_ReleaseCells", Small)
+    spilled = [(s.release_id, s.upc, s.release_title) for s in catalogue.iter_discover([str(manifest)])]
+    assert spilled == plain and len(plain) == 60
+    assert all(upc == "5012345678900" and title == f"Album {int(r[1:])}" for r, upc, title in plain)
