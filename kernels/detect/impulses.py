@@ -152,6 +152,9 @@ _PLATEAU_MIN = 0.05  # smallest |level| of a clipped flat top (quiet 16-bit audi
 _PLATEAU_LOUD = 0.25  # two identical samples at the extreme make a flat top only this loud
 _PLATEAU_NEAR = 6  # samples on either side of an event searched for a flat top
 _PLATEAU_SPAN = 256  # samples on either side over which the flat top must be the extreme
+_PULSE_EDGE = 0.3  # a run entered and left from under this fraction of its level ...
+_PULSE_AROUND = 0.5  # ... with nothing else around above this fraction is a pulse (a click), not a clipped top
+_PULSE_TOLERANCE = 0.02  # samples this close to the run's level (relative) belong to the pulse
 _WEAK_CLICK_FIT = 0.9  # share of the residual a pulse must explain at a weak click candidate
 _FLAT_NEAR = 24  # samples on either side of a splice candidate searched for a clipped flat top
 _REP_GAP = 6  # samples after the residual peak skipped by the repeat test (the joint lies within them)
@@ -843,8 +846,31 @@ class ImpulseDetector:
                 j = lo + int(other[-1]) + 1 if other.size else lo
                 if j < lo + 2 or self._raw[c, j - 1] == self._raw[c, j - 2]:
                     continue  # constant before the run too: a click on a constant level, not a peak
+                if self._lone_pulse(c, j, a + int(run[-1]) + 1, v, lo, hi):
+                    continue
                 return True
         return False
+
+    def _lone_pulse(self, c: int, first: int, last: int, v: float, lo: int, hi: int) -> bool:
+        """Is the run ``raw[c, first..last]`` at ``v`` a rectangular pulse on quieter music rather than a clipped
+        top? The waveform jumps onto it and off it from far below (``_PULSE_EDGE`` of ``|v|``) and nothing else
+        within ``_PLATEAU_SPAN`` samples comes near its level (``_PULSE_AROUND``). A clipped waveform is
+        entered from close by, or, driven so hard that it jumps onto the clip level, has other cycles at that
+        level around it."""
+        x = self._raw[c]
+        level = abs(v)
+        near = _PULSE_TOLERANCE * level  # a pulse's samples requantised or dithered later differ by a few LSBs
+        end = last
+        while end + 1 < hi and end - last < 8 and abs(x[end + 1] - v) <= near:
+            end += 1
+        while first > lo + 1 and last - first < 8 and abs(x[first - 1] - v) <= near:
+            first -= 1
+        if first < 1 or end + 1 >= x.shape[0]:
+            return False
+        if max(abs(float(x[first - 1])), abs(float(x[end + 1]))) >= _PULSE_EDGE * level:
+            return False
+        around = np.concatenate([x[lo : max(first - 2, lo)], x[min(end + 3, hi) : hi]])
+        return bool(around.size) and float(np.abs(around).max()) < _PULSE_AROUND * level
 
     def _at_digital_silence(self, start: int) -> bool:
         """Is one side of a step exact digital silence in every channel (``_SILENCE_RUN`` zero samples)?"""

@@ -314,6 +314,26 @@ def test_clicks_next_to_flat_levels_are_still_clicks():
     assert got == [(1.0, 0), (2.0, 1)]
 
 
+@pytest.mark.parametrize("sr", [44100, 96000])
+def test_rectangular_click_on_quiet_music_is_not_a_clipped_top(sr):
+    """A click that sets a few samples to one value (a flat run, the loudest thing around) on quiet music:
+    entered and left from far below, with nothing near its level around, it is a pulse, not a clipped peak;
+    also after a later requantisation made its samples differ by a few LSBs. A heavily clipped tone (a flat
+    top entered steeply, with the other clipped cycles around it) stays a clipped top."""
+    rng = np.random.default_rng(4)
+    x = _chord(sr, 3.0, level=0.01)
+    at = int(1.3 * sr)
+    x[:, at : at + 5] = -0.3
+    x = np.round(x * 32767 + rng.uniform(-0.5, 0.5, x.shape)) / 32767  # 16 bits, dithered: LSB differences
+    got = [(round(d.start_s, 3), d.channel) for d in _kinds(_detect(x, sr), "click")]
+    assert got == [(round(at / sr, 3), -1)], got
+    t = np.arange(3 * sr) / sr
+    tone = np.clip(8.0 * np.sin(2 * np.pi * 1500.0 * t), -0.3, 0.3)  # jumps onto its flat tops
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)
+    clipped = np.tile(tone * fade, (2, 1))
+    assert _kinds(_detect(clipped, sr), "click") == []
+
+
 def _noise_shape(sr, seconds, envelope, level, seed):
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)

@@ -119,7 +119,9 @@ def test_kweight_rejects_mismatched_state():
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_cpu_cascade_is_scipys_arithmetic_with_state(channels):
     # The NumPy path runs farm's own numba cascade (two channels interleaved); it must be scipy's sosfilt to the
-    # last bit, state in and state out, so every loudness figure is unchanged by it.
+    # last bit, state in and state out, so every loudness figure is unchanged by it. (It is used where numba is
+    # loaded: importing kernels.eq loads it.)
+    import kernels.eq  # noqa: F401
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((channels, 4801))
     zi = rng.standard_normal((2, channels, 2)) * 0.1
