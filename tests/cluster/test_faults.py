@@ -69,7 +69,7 @@ def two_nodes(tmp_path_factory):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         procs.append(node)
         # wait until the cluster has both nodes' CPUs
-        probe = ("import ray,time\nray.init(address='%s')\nt=time.time()\n"
+        probe = ("import ray,time\nray.init(address='%s', _node_ip_address='127.0.0.1')\nt=time.time()\n"
                  "while ray.cluster_resources().get('CPU',0)<2 and time.time()-t<60: time.sleep(0.5)\n"
                  "print(int(ray.cluster_resources().get('CPU',0)))" % address)
         out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
@@ -156,3 +156,90 @@ def _killed_worker_run(two_nodes, tmp_path, N_FILES: int) -> None:
     assert sorted(r["track_id"] for r in rows2) == sorted(ids)  # nothing duplicated
     events = ds.dataset(out / "qc" / "events").to_table().column("track_id").to_pylist()
     assert set(events) <= set(ids)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from each process's parent pid in /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d.name))
+    found, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def _runs_farm_task(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return cmd.startswith("ray::") and "_audit_remote" in cmd
+
+
+def test_lost_node_loses_nothing(two_nodes, tmp_path):
+    """A third node joins, takes tasks, and is lost mid-run (every process of it killed by its pid: raylet,
+    object store and workers at once): its tasks are retried on the nodes left, every track has exactly
+    one row."""
+    address, env, _ = two_nodes
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    node = subprocess.Popen([ray_cli, "start", "--address", address, "--node-ip-address", "127.0.0.1",
+                             "--num-cpus", "1", "--disable-usage-stats", "--block"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = None
+    try:
+        probe = ("import ray,time\nray.init(address='%s', _node_ip_address='127.0.0.1')\nt=time.time()\n"
+                 "while ray.cluster_resources().get('CPU',0)<3 and time.time()-t<60: time.sleep(0.5)\n"
+                 "print(int(ray.cluster_resources().get('CPU',0)))" % address)
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+        assert out.stdout.strip().endswith("3"), out.stderr[-2000:]
+        n_files = 90
+        src = tmp_path / "catalogue"
+        src.mkdir()
+        rng = np.random.default_rng(2)
+        for i in range(n_files):
+            x = 0.2 * rng.standard_normal((48000 * 4, 2))
+            sf.write(src / f"{i:03d}.wav", x, 48000, subtype="PCM_16")
+        out_dir = tmp_path / "out"
+        run = subprocess.Popen([sys.executable, "-m", "farm.cli", "qc", str(src), "--out", str(out_dir),
+                                "--address", address], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+        lost = False
+        deadline = time.monotonic() + 120
+        while not lost and time.monotonic() < deadline and run.poll() is None:
+            below = _descendants(node.pid)
+            if any(_runs_farm_task(p) for p in below):  # the node runs farm tasks: lose it, all at once
+                for pid in [node.pid, *below]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                node.wait()
+                lost = True
+            else:
+                time.sleep(0.05)
+        stdout, stderr = run.communicate(timeout=600)
+        assert lost, "the third node never ran a farm task"
+        assert run.returncode in (0, 2), stderr[-3000:]
+        rows = ds.dataset(out_dir / "qc" / "tracks").to_table().to_pylist()
+        ids = [r["track_id"] for r in rows]
+        assert len(ids) == len(set(ids)) == n_files
+        assert all(r["status"] != "error" or "worker" in r["error"] for r in rows)
+        alive = ("import ray,time\nray.init(address='%s', _node_ip_address='127.0.0.1')\nt=time.time()\n"
+                 "while sum(n['Alive'] for n in ray.nodes())>2 and time.time()-t<90: time.sleep(1)\n"
+                 "print(sum(n['Alive'] for n in ray.nodes()))" % address)
+        nodes = subprocess.run([sys.executable, "-c", alive], env=env, capture_output=True, text=True, timeout=120)
+        assert nodes.stdout.strip().endswith("2"), nodes.stdout + nodes.stderr[-2000:]  # the node is gone
+    finally:
+        if run is not None:
+            _stop(run)
+        _stop(node)
