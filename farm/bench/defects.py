@@ -484,7 +484,10 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
 
     The section is chosen where negation matters: music at least -35 dBFS RMS there and a positive L/R
     correlation before (above 0.2 full band; above 0.5 with low-end RMS at least -40 dBFS for the low-end
-    variant). Up to 60 positions are tried; failing that, the best one is used.
+    variant), and already sounding at its start: the first 0.1 s (of the low end, for that variant) within
+    10 dB of the section's RMS. (A section that began in a bass-less moment had its truth start hundreds of
+    ms before the first inverted bass: nothing there is out of phase to find.) Up to 60 positions are tried;
+    failing that, the best one is used.
     """
     y = np.array(audio, dtype=np.float64, copy=True)
     n = y.shape[1]
@@ -499,15 +502,18 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
         s = int(rng.integers(lo, hi + 1))
         e = min(n, s + length)
         sec = y[:, s:e]
+        head = int(0.1 * sample_rate)
         if low_only:
             band = scipy.signal.sosfiltfilt(sos, sec, axis=-1)
             level = _db(float(np.sqrt(np.mean(band * band))))
+            start = _db(float(np.sqrt(np.mean(band[:, :head] ** 2))))
             corr = _correlation(band[0], band[1])
-            score = min(corr - 0.5, (level + 40.0) / 20.0)
+            score = min(corr - 0.5, (level + 40.0) / 20.0, (start - level + 10.0) / 10.0)
         else:
             level = _db(float(np.sqrt(np.mean(sec * sec))))
+            start = _db(float(np.sqrt(np.mean(sec[:, :head] ** 2))))
             corr = _correlation(sec[0], sec[1])
-            score = min(corr - 0.2, (level + 35.0) / 20.0)
+            score = min(corr - 0.2, (level + 35.0) / 20.0, (start - level + 10.0) / 10.0)
         if not math.isfinite(score):
             score = -math.inf
         if best is None or score > best[0]:

@@ -129,6 +129,24 @@ def test_low_end_only_inversion_is_reported_as_low_end():
     assert found[0].end_s == pytest.approx(9.05, abs=EDGE_TOLERANCE_S)
 
 
+def test_short_low_end_inversion_is_reported_from_one_second():
+    """Inverted bass for 1.25 s (the section goes on, but the bass stops: only the low end's audible part
+    counts) is a low-end section, shorter than the 1.5 s a full-band section needs; 0.8 s is not."""
+    sr = 44100
+    for length_s, expected in ((1.25, 1), (0.8, 0)):
+        x = wide_mix(sr, 14)
+        x[0] += tone(880, sr, 14, 0.5)
+        x[1] += tone(880, sr, 14, 0.5)
+        a, b = int(6.0 * sr), int((6.0 + length_s) * sr)
+        x[:, b:] -= tone(55, sr, 14, 0.3)[b:]  # the bass stops
+        x[1] = invert_low_end(x[1], sr, a, int(10.0 * sr))
+        found = [f for f in detect(x, sr) if f.kind == "out_of_phase"]
+        assert len(found) == expected, (length_s, found)
+        if expected:
+            assert found[0].detail.startswith("low end")
+            assert found[0].start_s == pytest.approx(6.0, abs=EDGE_TOLERANCE_S)
+
+
 def test_brief_negative_correlation_and_decorrelated_sides_are_not_flagged():
     """A wide reverb or ping-pong delay: independent sides, and anti-phase for under a second at a time."""
     sr = 44100
