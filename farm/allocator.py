@@ -42,5 +42,8 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    _done = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    # glibc before 2.35 caps the mmap threshold at 32 MiB (64-bit): blocks above it are still mapped afresh there
+    mapped = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) or bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20))
+    trimmed = bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    _done = mapped and trimmed
     return _done
