@@ -42,7 +42,8 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    # glibc before 2.35 caps the mmap threshold at 32 MiB (64-bit): blocks above it are still mapped afresh there
+    # older glibc caps the mmap threshold at 32 MiB (64-bit; this machine's 2.36 takes 1 GiB): larger blocks are
+    # then still mapped afresh
     mapped = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) or bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20))
     trimmed = bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
     _done = mapped and trimmed
