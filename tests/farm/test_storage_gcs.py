@@ -98,10 +98,13 @@ def test_master_delivers_a_release_on_gcs(gcs, monkeypatch, tmp_path):
     manifest = make_unmastered_release(tmp_path / "mix", seed=4, tracks=2, duration_s=6.0, sample_rate=44100,
                                        renderer="builtin", release_id="GCS-ALBUM")
     out = f"gs://{BUCKET}/runs/master-1"
-    proc = farm("master", manifest, "--out", out, "--formats", "streaming", "--workers", "1", timeout=600)
+    proc = farm("master", manifest, "--out", out, "--formats", "streaming", "--workers", "1", "--report",
+                timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     m = json.loads(storage.read_bytes(storage.join(out, "releases/GCS-ALBUM/manifest.json")))
     assert m["checks"] == "pass"
     for d in m["deliverables"]:
         assert storage.exists(storage.join(out, "releases/GCS-ALBUM", d["path"]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mix"]  # every staging folder removed
+    page = storage.read_bytes(storage.join(out, "report/index.html")).decode("utf-8")  # made in the run, uploaded
+    assert "GCS-ALBUM" in page
