@@ -210,6 +210,18 @@ def test_bad_options_are_one_line_errors(mixes, tmp_path):
     assert r.returncode == 1 and "--plan" in r.stderr
 
 
+def test_progress_lines_and_json_say_rates_failures_and_eta(mixes, tmp_path):
+    """Progress at scale: tracks and audio hours per second, failures so far, ETA; the same as JSON lines."""
+    _, single = mixes
+    log = tmp_path / "progress.jsonl"
+    r = farm("master", single, "--out", tmp_path / "o", "--log-json", log, "--formats", "streaming", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    end = json.loads(log.read_text().splitlines()[-1])
+    assert end["event"] == "end" and end["analysed"] == end["mastered"] == end["tracks_to_master"] == 1
+    assert end["failed"] == 0 and end["delivered"] == 1
+    assert end["tracks_per_s"] > 0 and end["audio_h_per_s"] > 0 and end["eta_s"] == 0.0
+
+
 def test_gpu_on_without_a_gpu_says_why(mixes, tmp_path):
     from kernels._xp import gpu_available
 

@@ -101,23 +101,48 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     err.print(f"farm master: {len(specs) or 'planned'} track(s), preset {options.preset.name} "
               f"({options.preset.target_lufs:g} LUFS, {options.preset.ceiling_dbtp:g} dBTP)", highlight=False)
     t0 = time.perf_counter()
-    counts = {"analysed": 0, "mastered": 0, "delivered": 0}
+    counts = {"analysed": 0, "mastered": 0, "delivered": 0, "failed": 0}
+    audio = {"analysed": 0.0, "mastered": 0.0}
+    planned_count = [len(specs)]  # tracks to master: all of them until the plans say which releases are held
     last = [0.0, 0.0]
     log = (sys.stdout if str(log_json) == "-" else open(log_json, "a", encoding="utf-8")) if log_json else None
 
+    def rates() -> dict:
+        """Tracks and audio hours per second over both track stages (QC + analysis, then the chain), and the
+        ETA of the track stages at that pace (delivery, one task per release, comes after)."""
+        now = time.perf_counter() - t0
+        steps = counts["analysed"] + counts["mastered"]
+        left = max(0, len(specs) - counts["analysed"]) + max(0, planned_count[0] - counts["mastered"])
+        per_s = steps / now if now > 0 else 0.0
+        hours = (audio["analysed"] + audio["mastered"]) / 2 / 3600
+        return {"tracks_per_s": round(per_s / 2, 3), "audio_h_per_s": round(hours / now, 5) if now > 0 else 0.0,
+                "eta_s": round(left / per_s, 1) if per_s > 0 else None}
+
     def emit(event: str, **extra) -> None:
         if log is not None:
-            log.write(json.dumps({"time": time.time(), "event": event, "tracks_total": len(specs), **counts,
+            log.write(json.dumps({"time": time.time(), "event": event, "tracks_total": len(specs),
+                                  "tracks_to_master": planned_count[0], **counts, **rates(),
                                   "wall_s": round(time.perf_counter() - t0, 2), **extra}) + "\n")
             log.flush()
 
-    def progress(stage: str, spec) -> None:
+    def progress(stage: str, spec, *, audio_s: float = 0.0, failed: bool = False,
+                 planned: int | None = None) -> None:
         counts[stage] += 1
+        counts["failed"] += bool(failed)
+        if stage in audio:
+            audio[stage] += audio_s
+        if planned is not None:
+            planned_count[0] = planned
         now = time.perf_counter() - t0
         if now - last[0] >= 2.0:
             last[0] = now
-            err.print(f"  {counts['analysed']} analysed, {counts['mastered']} mastered, {counts['delivered']} "
-                      f"release(s) delivered ({now:.0f} s)", highlight=False)
+            r = rates()
+            eta = f", ETA {r['eta_s']:.0f} s" if r["eta_s"] is not None else ""
+            total = len(specs) or counts["analysed"]  # --plan alone: the tracks come from the plans
+            err.print(f"  {counts['analysed']}/{total} analysed, {counts['mastered']}/{planned_count[0]} "
+                      f"mastered, {counts['delivered']} release(s) delivered, {counts['failed']} failed; "
+                      f"{r['tracks_per_s']:.2f} tracks/s, {r['audio_h_per_s'] * 3600:.0f}x real time{eta} "
+                      f"({now:.0f} s)", highlight=False)
         if now - last[1] >= 5.0:
             last[1] = now
             emit("progress")

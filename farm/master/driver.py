@@ -182,7 +182,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
             qc_writer.add(res.qc)
         audio_s += res.qc.audio_s
         if progress:
-            progress("analysed", res.spec)
+            progress("analysed", res.spec, audio_s=res.qc.audio_s, failed=res.analysis is None)
 
     # 2. one plan per release
     plans: dict[str, ReleasePlan] = {}
@@ -241,7 +241,8 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
     for job, row in run_map(master_track, jobs, parallelism=parallelism, on_failure=master_failed, num_gpus=gpus):
         rows.append(row)
         if progress:
-            progress("mastered", job.spec)
+            progress("mastered", job.spec, audio_s=float(row.get("duration_s") or 0.0),
+                     failed=row["status"] != "mastered", planned=len(jobs))
 
     # 4. per release: the deliverables, verified, and manifest.json (on the cluster, one task per release)
     rows.sort(key=lambda r: order.get(r["track_id"], 0))
@@ -267,7 +268,7 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
         if job.remote_release and outcome.manifest_json:  # a copy beside plan.json, for the report
             write_text(Path(job.release_dir) / "manifest.json", outcome.manifest_json)
         if progress:
-            progress("delivered", None)
+            progress("delivered", None, failed=outcome.failed)
 
     statuses = Counter(r["status"] for r in rows)
     outcome = MasterOutcome(rows=rows, plans=plans, held=held, statuses=statuses, audio_s=audio_s,
