@@ -22,23 +22,9 @@ import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
 
+from tests.processes import free_port, stop
+
 N_FILES = 120  # the default suite; the slow variant below runs the "few thousand"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def two_nodes(tmp_path_factory):
         pytest.skip("the `ray` command is not installed next to this Python")
     home = tmp_path_factory.mktemp("home")  # the head writes its auth token under $HOME/.ray; the node reads it
     temp = Path(f"/tmp/farm-faults-{os.getpid()}")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HOME": str(home)}
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", "--block"]
     head = subprocess.Popen(
@@ -77,7 +63,7 @@ def two_nodes(tmp_path_factory):
         yield address, env, temp
     finally:
         for p in reversed(procs):
-            _stop(p)
+            stop(p, group=True, timeout_s=30)
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -137,7 +123,7 @@ def _killed_worker_run(two_nodes, tmp_path, N_FILES: int) -> None:
                 time.sleep(0.05)
         stdout, stderr = run.communicate(timeout=600)
     finally:
-        _stop(run)
+        stop(run, group=True, timeout_s=30)
     assert killed is not None, "no Ray worker running a farm task was seen to kill"
     assert run.returncode in (0, 2), stderr[-3000:]
     rows = ds.dataset(out / "qc" / "tracks").to_table().to_pylist()
@@ -241,5 +227,5 @@ def test_lost_node_loses_nothing(two_nodes, tmp_path):
         assert nodes.stdout.strip().endswith("2"), nodes.stdout + nodes.stderr[-2000:]  # the node is gone
     finally:
         if run is not None:
-            _stop(run)
-        _stop(node)
+            stop(run, group=True, timeout_s=30)
+        stop(node, group=True, timeout_s=30)

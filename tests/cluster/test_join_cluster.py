@@ -16,11 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import free_port, stop
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +26,7 @@ def ray_head(tmp_path_factory):
         pytest.skip("the `ray` command is not installed next to this Python")
     home = tmp_path_factory.mktemp("home")  # the head writes its auth token under $HOME/.ray
     temp = Path(f"/tmp/farm-test-ray-{os.getpid()}")  # short: Ray's unix socket paths must fit 107 bytes
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HOME": str(home),
@@ -58,12 +54,7 @@ def ray_head(tmp_path_factory):
         yield address, env
     finally:
         # End the head and everything it started: its own process group, created above, by its pid.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc, group=True, timeout_s=30)
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -91,7 +82,7 @@ def test_unreachable_address_is_a_one_line_error(tmp_path):
     sf.write(src, np.zeros((4800, 2)), 48000)
     proc = subprocess.run(
         [sys.executable, "-m", "farm.cli", "qc", str(src), "--out", str(tmp_path / "o"), "--address",
-         f"127.0.0.1:{_free_port()}"],
+         f"127.0.0.1:{free_port()}"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1, proc.stderr

@@ -11,11 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ from farm import storage
 from farm.audio import probe, read_blocks
 from farm.catalogue import discover, track_id_for
 from farm.errors import ConfigError, InputError
+from tests.processes import free_port, port_opens, stop
 
 pytest.importorskip("moto.server", reason="needs moto's server mode: pip install 'moto[server]' (the test extra)")
 pytest.importorskip("flask", reason="moto's server mode needs flask: pip install 'moto[server]'")
@@ -44,40 +42,17 @@ OBJECTS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_moto(extra_env: dict[str, str] | None = None):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _stop(proc)
-                pytest.skip("moto's S3 server did not start on 127.0.0.1 (is 'moto[server]' installed?)")
-            time.sleep(0.1)
+    if not port_opens(port, proc):
+        stop(proc)
+        pytest.skip("moto's S3 server did not start on 127.0.0.1 (is 'moto[server]' installed?)")
     return proc, f"http://127.0.0.1:{port}"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _s3_env(endpoint: str) -> dict[str, str]:
@@ -146,7 +121,7 @@ def s3(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        _stop(proc)
+        stop(proc)
 
 
 def uri(key: str) -> str:
@@ -267,7 +242,7 @@ def test_refused_credentials_give_the_credentials_hint(monkeypatch):
         with pytest.raises(ConfigError, match="access denied; check the credentials"):
             discover(["s3://locked/cat"])
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def test_audit_track_on_an_object_matches_the_local_file(s3):

@@ -8,32 +8,24 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from farm import storage
+from tests.processes import free_port, port_opens, stop
 
 pytest.importorskip("gcp_storage_emulator", reason="needs the GCS emulator: pip install gcp-storage-emulator (the test extra)")
 
 BUCKET = "farm-gcs"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def gcs():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
          "--in-memory", "--default-bucket", BUCKET],
@@ -41,15 +33,8 @@ def gcs():
     )
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("the GCS emulator did not start on 127.0.0.1")
-                time.sleep(0.1)
+        if not port_opens(port, proc):
+            pytest.skip("the GCS emulator did not start on 127.0.0.1")
         os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
         rng = np.random.default_rng(3)
         t = np.arange(48000 * 3) / 48000
@@ -64,13 +49,7 @@ def gcs():
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = saved
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc)
 
 
 def test_qc_reads_and_publishes_on_gcs_and_resumes(gcs, monkeypatch):
