@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -513,7 +514,7 @@ class _ReleaseCells:
             self.db.close()
             self.db = None
         if self.folder is not None:
-            self.folder.cleanup()
+            shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
     def _conflict(self, release: str, field: str, old: str, new: str) -> ConfigError:
@@ -530,11 +531,10 @@ class _ReleaseCells:
 
     def _spill(self) -> None:
         import sqlite3  # noqa: PLC0415
-        import tempfile  # noqa: PLC0415
 
         if self.db is None:
-            self.folder = tempfile.TemporaryDirectory(prefix="farm-manifest-", dir=os.environ.get("FARM_STAGING") or None)
-            self.db = sqlite3.connect(os.path.join(self.folder.name, "releases.sqlite"))
+            self.folder = storage.staging_dir("farm-manifest-")
+            self.db = sqlite3.connect(self.folder / "releases.sqlite")
             self.db.executescript(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
                 "CREATE TABLE cells (release TEXT, field TEXT, value TEXT, PRIMARY KEY (release, field))"

@@ -76,8 +76,10 @@ import functools
 import io
 import json
 import os
+import pathlib
 import posixpath
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -98,6 +100,8 @@ __all__ = [
     "basename",
     "open_input",
     "upload_file",
+    "upload_tree",
+    "staging_dir",
     "download_file",
     "stat",
     "exists",
@@ -467,6 +471,26 @@ def upload_file(local: str | os.PathLike[str], path: str) -> None:
     """Copy a local file to ``path`` (a file or an object), whole or not at all."""
     with open(local, "rb") as fh:
         write_bytes_atomic(path, fh.read())
+
+
+def upload_tree(root: str | os.PathLike[str], target: str, *, exclude: str | os.PathLike[str] | None = None) -> int:
+    """Upload every file under the local folder ``root`` (hidden names and the subfolder ``exclude`` left out)
+    to the prefix ``target``, each whole; every ``manifest.json`` last, so a reader that finds a manifest finds
+    the files it lists. Returns the number of files."""
+    root = pathlib.Path(root)
+    skip = pathlib.Path(exclude) if exclude is not None else None
+    files = sorted((p for p in root.rglob("*")
+                    if p.is_file() and not p.name.startswith(".") and not (skip and p.is_relative_to(skip))),
+                   key=lambda p: (p.name == "manifest.json", str(p)))
+    for p in files:
+        upload_file(p, join(target, p.relative_to(root).as_posix()))
+    return len(files)
+
+
+def staging_dir(prefix: str) -> pathlib.Path:
+    """A fresh local folder for files on their way to object storage: under ``FARM_STAGING`` where set (a
+    volume sized for a release's deliverables), else the system's temporary folder. The caller removes it."""
+    return pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("FARM_STAGING") or None))
 
 
 def download_file(path: str, local: str | os.PathLike[str]) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -121,12 +120,11 @@ def deliver_release(job: DeliveryJob) -> DeliveryOutcome:
     if not job.remote_release:
         return _deliver(job, Path(job.release_dir))
     import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
     from farm import storage  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    stage = Path(tempfile.mkdtemp(prefix="farm-deliver-", dir=os.environ.get("FARM_STAGING") or None))
+    stage = storage.staging_dir("farm-deliver-")
     try:
         tracks = []
         for tr in job.release.tracks:  # the masters, from the object store onto this node
@@ -135,10 +133,7 @@ def deliver_release(job: DeliveryJob) -> DeliveryOutcome:
             tracks.append(replace(tr, master_path=str(local)))
         local_job = replace(job, release=replace(job.release, tracks=tuple(tracks)), release_dir=str(stage))
         outcome = _deliver(local_job, stage)
-        files = sorted((p for p in stage.rglob("*") if p.is_file() and p.parent != stage / "masters"),
-                       key=lambda p: (p.name == "manifest.json", str(p)))
-        for p in files:  # manifest.json last: a reader that finds it finds every file it lists
-            storage.upload_file(p, storage.join(job.remote_release, p.relative_to(stage).as_posix()))
+        storage.upload_tree(stage, job.remote_release, exclude=stage / "masters")  # uploaded by their tasks
         return outcome
     except OSError as exc:
         why = f"object storage: {exc}"

@@ -35,12 +35,10 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     from farm import storage  # noqa: PLC0415
 
     if storage.is_uri(str(out)):
-        import os  # noqa: PLC0415
         import shutil  # noqa: PLC0415
-        import tempfile  # noqa: PLC0415
 
         upload_to = str(out).rstrip("/")
-        stage = Path(tempfile.mkdtemp(prefix="farm-master-", dir=os.environ.get("FARM_STAGING") or None))
+        stage = storage.staging_dir("farm-master-")
         try:
             try:
                 before = _pull_datasets(upload_to, stage) if not redo else set()
@@ -52,7 +50,7 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
                 address=address, workers=workers, formats=formats, wav=wav, vinyl=vinyl, tape=tape,
                 noise_shaping=noise_shaping, report=report, redo=redo, log_json=log_json, remote_out=upload_to,
                 gpu=gpu)
-            n = _upload(stage, upload_to)
+            n = storage.upload_tree(stage, upload_to)
             stale = _remove_replaced(stage, upload_to, before)
             Console().print(f"uploaded {n} file(s) to {upload_to}"
                             + (f" (removed {stale} replaced dataset part(s))" if stale else ""), highlight=False)
@@ -210,17 +208,6 @@ def run_master_command(inputs: list[str], out: Path, *, target: str, per_track: 
     bad = (outcome.held or any(r["status"] != "mastered" for r in outcome.rows)
            or any(d.failed for d in outcome.deliveries.values()))
     return EXIT_PROBLEMS if bad else EXIT_OK
-
-
-def _upload(stage: Path, target: str) -> int:
-    """Upload every file under ``stage`` to the prefix ``target``; ``manifest.json`` files last."""
-    from farm import storage  # noqa: PLC0415
-
-    files = sorted((p for p in stage.rglob("*") if p.is_file() and not p.name.startswith(".")),
-                   key=lambda p: (p.name == "manifest.json", str(p)))
-    for p in files:
-        storage.write_bytes_atomic(storage.join(target, p.relative_to(stage).as_posix()), p.read_bytes())
-    return len(files)
 
 
 def _pull_datasets(remote: str, stage: Path) -> set[str]:

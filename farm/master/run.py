@@ -19,10 +19,8 @@ Output layout (``DIR`` is ``--out``)::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -30,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from farm import storage
 from farm.atomic import write_audio
 from farm.audio import probe, read_blocks
 from farm.catalogue import TrackSpec
@@ -177,7 +176,7 @@ def master_track(job: MasterJob) -> dict:
     t0 = time.perf_counter()
     spec, plan = job.spec, job.plan
     row = _base_row(job)
-    stage = _task_stage("farm-master-track-") if job.remote_release else None
+    stage = storage.staging_dir("farm-master-track-") if job.remote_release else None
     try:
         x, sr = read_track(spec.abs_path)
         res = _apply_on(job.device, x, sr, plan)
@@ -223,8 +222,6 @@ def master_track(job: MasterJob) -> dict:
             "duration_s": round(x.shape[1] / sr, 6),
         })
         if stage is not None:
-            from farm import storage  # noqa: PLC0415
-
             uri = storage.join(job.remote_release, master_path.relative_to(stage).as_posix())
             try:
                 storage.upload_file(master_path, uri)
@@ -255,11 +252,6 @@ def _apply_on(device: str, x: np.ndarray, sr: int, plan: TrackPlan):
 
     res = apply_plan(cupy.asarray(x), sr, plan)
     return replace(res, audio=cupy.asnumpy(res.audio))
-
-
-def _task_stage(prefix: str) -> Path:
-    """A fresh folder on this task's own node for files on their way to object storage."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("FARM_STAGING") or None))
 
 
 def _new_events(after_events: list[dict], before: tuple[tuple[str, float], ...]) -> list[tuple[str, float]]:
