@@ -78,8 +78,8 @@ noise_burst
     a hi-hat: the burst must stand ``burst_min_db`` above the music around it (planted bursts on the benchmark
     corpora: 10-67 dB; the percussion that passes the shape tests: mostly 7-9 dB; a burst under 20 ms, judged on
     few chunks, needs 2.5 dB more: short percussion hits reached 9.5-11 dB, planted short bursts 15 dB and up),
-    and its level must hold steady inside, the standard deviation of its 2 ms chunk levels at most ``burst_steadiness_db``
-    (stationary noise: 0.6-1.5 dB; strums and shakers that swell or ring: 1.8-6 dB). A candidate that fails
+    and its level must hold steady inside, the standard deviation of its 2 ms chunk levels at most
+    ``burst_steadiness_db`` (stationary noise: 0.6-1.5 dB; strums and shakers that swell or ring: 1.8-6 dB). A candidate that fails
     the level test also ends the search inside it; one that fails the steadiness test does not, so a burst
     that starts on the tail of a drum hit is still found at its own start. Percussion samples that are
     themselves short flat noise (General MIDI shakers) can pass all of that, but they come back again and

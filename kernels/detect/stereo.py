@@ -165,8 +165,8 @@ class StereoDetector:
         if not 0 < low_cutoff_hz < sample_rate / 2:
             raise ValueError(f"low_cutoff_hz {low_cutoff_hz!r} must lie between 0 and half the sample rate")
         if not window_s > 0 or not span_s >= window_s or not min_section_s > 0 or not low_min_section_s > 0:
-            raise ValueError(f"window_s {window_s!r}, span_s {span_s!r} and min_section_s {min_section_s!r} must be"
-                             " positive with span_s >= window_s")
+            raise ValueError(f"window_s {window_s!r}, span_s {span_s!r}, min_section_s {min_section_s!r} and "
+                             f"low_min_section_s {low_min_section_s!r} must be positive with span_s >= window_s")
         self.sample_rate = float(sample_rate)
         self.bits_per_sample = bits_per_sample
         # Decimate to about 2.76 kHz for the low end; windows hold a whole number of decimation groups.
