@@ -66,7 +66,8 @@ IMPLIED: dict[str, dict[str, str]] = {
     # clipped section is a burst of broadband distortion.
     "clipping": {"true_peak_over": "track", "noise_burst": "near"},
     # A burst's onset is a broadband step (even with 1 ms ramps); loud white noise is full of sample-scale spikes.
-    "noise_burst": {"click": "near", "discontinuity": "near"},
+    # A burst planted in a quiet passage is switched off into near silence: a cut from signal to near silence.
+    "noise_burst": {"click": "near", "discontinuity": "near", "dropout": "near"},
     # The file's first (last) sample is a step from (to) silence.
     "start_cut": {"click": "near", "discontinuity": "near"},
     "end_cut": {"click": "near", "discontinuity": "near"},

@@ -29,6 +29,14 @@ something are samples looked at again.
   stream and silence running to its end are not dropouts (the QC audit reports those). Value: duration in
   seconds. Edges are exact to the sample: the run spans from after the last sample that stands off its
   level by the threshold or more to the next one.
+  *Near silence* (a cut to -70 dBFS noise, a buffer of hiss instead of zeros) is the same test with a wider
+  threshold, ``near_silence_dbfs`` (-54 dBFS: every sample within it of zero), run as a second tier on the
+  same frame moments, and judged against louder music: the 3 ms before must stand at ``near_floor_dbfs``
+  (-34 dBFS mean magnitude) or above, with the same fall tests. Only runs near zero count in that tier (a
+  slow bass waveform holds within 2 mV of some level for 5 ms). Measured on 25 kept corpora (340 planted
+  dropouts, about 10 h of clean music): no false alarm on clean music at -34 dBFS (three at -40 dBFS); the
+  cuts it adds on defective files are planted noise bursts switched off over a quiet passage. A near-silent
+  run that holds a digital-silence dropout is reported once, as that dropout.
 - ``clipping``: flat tops at or near each channel's own positive and negative extremes (a DC offset added to
   one channel after the clipping puts its two polarities' tops at different levels, e.g. +0.97 and -1.03,
   and the other channel's elsewhere). Every block keeps the runs of consecutive samples of one sign within
@@ -169,6 +177,11 @@ class RunDetector:
         a cut.
     edge_floor_dbfs : float
         An edge whose 5 ms mean magnitude is below this (-70 dBFS) is never a cut (dither, a noise floor).
+    near_silence_dbfs : float or None
+        The near-silence tier of dropouts: runs of at least ``dropout_min_s`` with every sample within this of
+        zero (-54 dBFS); ``None`` turns the tier off.
+    near_floor_dbfs : float
+        The music right before a near-silent dropout is at least this loud (-34 dBFS mean magnitude).
 
     Examples
     --------
@@ -192,7 +205,8 @@ class RunDetector:
                  clip_dominance: float = 3.0, clip_merge_s: float = 0.1, clip_max_runs: int = 200_000,
                  edge_s: float = 0.005, edge_onset_s: float = 0.0005, edge_db: float = 20.0,
                  edge_onset_db: float = 15.0, end_edge_db: float = 38.0, end_onset_db: float = 27.0,
-                 edge_floor_dbfs: float = -70.0):
+                 edge_floor_dbfs: float = -70.0, near_silence_dbfs: float | None = -54.0,
+                 near_floor_dbfs: float = -34.0, _dropouts_only: bool = False):
         self.channels = check_channels(channels)
         if not (isinstance(sample_rate, (int, float, np.integer, np.floating)) and math.isfinite(sample_rate)
                 and sample_rate > 0):
@@ -278,6 +292,20 @@ class RunDetector:
         self._hist = np.zeros(_HIST_BINS, dtype=np.int64)
         self._hist_pending: list[np.ndarray] = []  # levels not yet binned (binned a few thousand at a time)
         self._hist_pending_n = 0
+        self._dropouts_only = bool(_dropouts_only)
+        # near silence: the same stopped-run test with a wider threshold, judged against louder music before it
+        self._near: RunDetector | None = None
+        if near_silence_dbfs is not None and not _dropouts_only:
+            if not (math.isfinite(near_silence_dbfs) and silence_dbfs < near_silence_dbfs < near_floor_dbfs < 0):
+                raise ValueError(f"near_silence_dbfs {near_silence_dbfs!r} must lie between silence_dbfs "
+                                 f"{silence_dbfs!r} and near_floor_dbfs {near_floor_dbfs!r}, below 0 dBFS")
+            self._near = RunDetector(sample_rate, channels, silence_dbfs=near_silence_dbfs,
+                                     dropout_min_s=dropout_min_s, dropout_pre_s=dropout_pre_s,
+                                     dropout_context_s=dropout_context_s,
+                                     dropout_floor_db=near_floor_dbfs - near_silence_dbfs,
+                                     dropout_fall_db=dropout_fall_db, dropout_steep_fall_db=dropout_steep_fall_db,
+                                     dropout_slope_db=dropout_slope_db, dropout_held_floor_dbfs=near_floor_dbfs,
+                                     near_silence_dbfs=None, _dropouts_only=True)
 
     # ------------------------------------------------------------------ streaming
     def process(self, block) -> None:
@@ -290,14 +318,28 @@ class RunDetector:
         if self._abs_buf.shape[1] < n:
             self._abs_buf = np.empty((self.channels, n))
         a = np.abs(x, out=self._abs_buf[:, :n])  # a reused buffer: a fresh one costs page faults every block
+        if self._dropouts_only:
+            self._frames_block(x, a)
+            self._keep_recent(x, n)
+            return
         self._clip_block(x, a)
-        self._frames_block(x, a)
+        moments = self._frames_block(x, a)
+        if self._near is not None:
+            self._near._process_abs(x, a, moments)
         if self._head.shape[1] < self._edge:
             self._head = np.concatenate([self._head, a[:, : self._edge - self._head.shape[1]]], axis=1)
         if n >= self._edge:
             self._tail = a[:, n - self._edge :].copy()
         else:
             self._tail = np.concatenate([self._tail, a], axis=1)[:, -self._edge :]
+        self._keep_recent(x, n)
+
+    def _process_abs(self, x: np.ndarray, a: np.ndarray, moments: np.ndarray | None) -> None:
+        """The near-silence tier: the parent's block, its magnitudes and frame moments; dropouts only."""
+        self._frames_block(x, a, moments)
+        self._keep_recent(x, int(x.shape[1]))
+
+    def _keep_recent(self, x: np.ndarray, n: int) -> None:
         width = self._recent_width
         if n >= width:
             self._recent = x[:, n - width :].copy()
@@ -446,7 +488,9 @@ class RunDetector:
             self._compact_gap *= 2
 
     # frames and dropouts ----------------------------------------------
-    def _frames_block(self, x: np.ndarray, a: np.ndarray) -> None:
+    def _frames_block(self, x: np.ndarray, a: np.ndarray, moments: np.ndarray | None = None) -> np.ndarray | None:
+        """Frame levels and stopped runs of one block; returns the frame moments it computed (or was given, by
+        the parent detector: the near-silence tier shares them) for the block's whole frames."""
         f = self.frame
         n = a.shape[1]
         c = self.channels
@@ -457,7 +501,7 @@ class RunDetector:
             need = f - r
             if n < need:
                 self._carry = np.concatenate([self._carry, x], axis=1)
-                return
+                return None
             first_x = np.concatenate([self._carry, x[:, :need]], axis=1)
             first_a = np.abs(first_x)
             pos = need
@@ -466,10 +510,11 @@ class RunDetector:
         off = 1 if first_x is not None else 0
         nf = k + off
         if not nf:
-            return
+            return None
         body_x = x[:, pos : pos + k * f].reshape(c, k, f)
         # one product of the magnitudes (just computed, in cache) with the mean and two zero-sum patterns
-        moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
+        if moments is None:
+            moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
         levels = np.empty((self._tracks, nf))  # mean magnitudes, then (several channels) their maximum
         levels[:c, off:] = moments[..., 0]
         # A stopped frame has every sample within the silence threshold s of one level c (peak to peak below
@@ -498,18 +543,19 @@ class RunDetector:
         # 0.5 dB bins from -160 dBFS, every 4th frame of the absolute grid (a quarter of the frames is plenty
         # for the median level), binned a few thousand at a time
         frame0 = self._frames_done  # absolute index of levels[:, 0]
-        every = levels[-1, (-frame0) % _HIST_EVERY :: _HIST_EVERY]
-        self._hist_pending.append(every.copy())
-        self._hist_pending_n += every.size
-        if self._hist_pending_n >= 4096:
-            self._flush_hist()
+        if not self._dropouts_only:  # the level histogram serves the edges
+            every = levels[-1, (-frame0) % _HIST_EVERY :: _HIST_EVERY]
+            self._hist_pending.append(every.copy())
+            self._hist_pending_n += every.size
+            if self._hist_pending_n >= 4096:
+                self._flush_hist()
 
         keep = self._ctx_frames + self._pre_frames
         if not any_silent and not any(self._in_run):  # the common case: music, no stopped frame
             self._levels = (levels[:, -keep:] if levels.shape[1] >= keep
                             else np.concatenate([self._levels, levels], axis=1)[:, -keep:]).copy()
             self._frames_done = frame0 + nf
-            return
+            return moments
         if self._tracks > self.channels:
             silent = np.vstack([silent, silent.all(axis=0)])
         ext = np.concatenate([self._levels, levels], axis=1)
@@ -556,6 +602,7 @@ class RunDetector:
                                        else self._run_head(t, sf, ext, ext0, x, block_start))
         self._levels = ext[:, -keep:].copy()
         self._frames_done = frame0 + nf
+        return moments
 
     def _flush_hist(self) -> None:
         if self._hist_pending:
@@ -632,7 +679,16 @@ class RunDetector:
     # ------------------------------------------------------------------ results
     def finish(self) -> list[Detection]:
         """Decide and return the findings, sorted by start time."""
-        out = self._finish_dropouts() + self._finish_clipping() + self._finish_edges()
+        drops = self._finish_dropouts()
+        if self._dropouts_only:
+            return drops
+        if self._near is not None:
+            # near-silent runs the digital-silence test did not already report (a cut to -70 dBFS noise; a
+            # cut to exact zeros lies inside a near-silent run and is reported once, as found above)
+            self._near._ext = self._ext  # a run held at the clip level is a flat top there too
+            drops += [d for d in self._near.finish()
+                      if not any(d.start_s < o.end_s and o.start_s < d.end_s for o in drops)]
+        out = drops + self._finish_clipping() + self._finish_edges()
         out.sort(key=lambda d: (d.start_s, d.kind, d.channel))
         return out
 
@@ -642,6 +698,8 @@ class RunDetector:
         found = []
         for t, s, e, p, r, q, level in self._dropouts:
             held = bool(np.any(level != 0.0))
+            if held and self._dropouts_only:
+                continue  # near silence is near zero: a slow waveform holds within the wider threshold for 5 ms
             if not (p >= (self._held_floor_db if held else floor) and (p >= r - self._fall_db
                                     or (p >= r - self._steep_fall_db and p >= q - self._slope_db))):
                 continue

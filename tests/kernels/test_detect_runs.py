@@ -66,6 +66,42 @@ def test_near_silence_in_one_channel_is_reported_on_that_channel():
     assert abs(found[0].start_s - 1.1) < 1e-3
 
 
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("noise_dbfs", [-66.0, -76.0])  # RMS; peaks stay under -54 dBFS
+def test_cut_to_near_silence_is_a_dropout_with_exact_edges(block, noise_dbfs):
+    x = _tone(2.0)
+    start, n = int(0.9 * SR), int(0.025 * SR)
+    x[:, start : start + n] = 10 ** (noise_dbfs / 20) * np.random.default_rng(1).standard_normal((2, n))
+    (d,) = _detect(x, block=block)
+    assert (d.kind, d.channel) == ("dropout", -1)
+    assert abs(d.start_s * SR - start) <= 2 and abs(d.end_s * SR - (start + n)) <= 2
+    assert "-54 dBFS" in d.detail
+
+
+def test_near_silence_tier_can_be_turned_off_and_is_validated():
+    x = _tone(2.0)
+    x[:, SR : SR + 1200] = 3e-4 * np.random.default_rng(2).standard_normal((2, 1200))  # -70 dBFS
+    assert _detect(x, near_silence_dbfs=None) == []
+    with pytest.raises(ValueError, match="near_silence_dbfs"):
+        RunDetector(SR, 2, near_silence_dbfs=-20.0)
+
+
+@pytest.mark.parametrize("fade_s", [0.02, 0.2])
+def test_fade_into_a_quiet_noise_floor_is_not_a_near_silence_dropout(fade_s):
+    x = _tone(3.0)
+    p, n = int(1.5 * SR), int(fade_s * SR)
+    x[:, p - n : p] *= np.linspace(1.0, 0.0, n) ** 2
+    floor = 3e-4 * np.random.default_rng(3).standard_normal((2, SR // 2))  # a -70 dBFS pause, then the music
+    x = np.concatenate([x[:, :p], floor, x[:, p:]], axis=1)
+    assert _kinds(_detect(x), "dropout") == []
+
+
+def test_quiet_music_below_the_near_floor_is_not_cut_to_near_silence():
+    x = _tone(2.0, amp=0.01)  # -40 dBFS music, below the -34 dBFS the near-silence tier asks for
+    x[:, SR : SR + 1200] = 1e-4 * np.random.default_rng(4).standard_normal((2, 1200))
+    assert _kinds(_detect(x), "dropout") == []
+
+
 def test_dropout_shorter_than_the_minimum_is_not_reported():
     x = _tone(2.0)
     x[:, SR : SR + int(0.004 * SR)] = 0.0
@@ -200,6 +236,22 @@ def test_song_with_a_faded_break_and_a_long_reverb_ending_is_clean(render_music)
     tail = 0.05 * rng.standard_normal((2, 4 * sr)) * np.exp(-np.arange(4 * sr) / (0.4 * sr))  # -60 dB in 2.8 s
     x = np.concatenate([x[:, :p], np.zeros((2, sr)), x[:, p:], tail], axis=1)
     assert _detect(x, sr=sr) == []
+
+
+def test_cut_to_hiss_inside_a_song_is_a_dropout(render_music):
+    x = _fluidsynth_song(render_music, 305, "rock")
+    sr = 44100
+    rng = np.random.default_rng(305)
+    level = np.sqrt(np.mean(x**2, axis=0))
+    env = np.convolve(level, np.ones(441) / 441, mode="same")
+    loud = np.flatnonzero(env > 10 ** (-24 / 20))
+    loud = loud[(loud > 2 * sr) & (loud < x.shape[1] - 2 * sr)]
+    p = int(rng.choice(loud))
+    n = int(0.04 * sr)
+    x[:, p : p + n] = 10 ** (-72 / 20) * rng.standard_normal((2, n))
+    drops = _kinds(_detect(x, sr=sr), "dropout")
+    assert [(d.channel, round(d.start_s * sr)) for d in drops] == [(-1, p)] or (
+        len(drops) == 1 and abs(drops[0].start_s * sr - p) <= 2), drops
 
 
 def test_planted_defects_in_a_song_are_found_whatever_the_block_size(render_music):
