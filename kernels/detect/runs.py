@@ -515,6 +515,14 @@ class RunDetector:
         # one product of the magnitudes (just computed, in cache) with the mean and two zero-sum patterns
         if moments is None:
             moments = a[:, pos : pos + k * f].reshape(c, k, f) @ self._moments
+        if self._dropouts_only:
+            # the near-silence tier keeps runs near zero only, whose frames' mean magnitude is below the
+            # threshold: rare in music, so most blocks end here with the context levels updated
+            cand = moments[..., 0] <= self._silence
+            if not cand.any() and not any(self._in_run) and not (
+                    off and bool((first_x.max(axis=1) - first_x.min(axis=1) < self._stop_ptp).any())):
+                self._skip_frames(moments, first_a, off, nf)
+                return moments
         levels = np.empty((self._tracks, nf))  # mean magnitudes, then (several channels) their maximum
         levels[:c, off:] = moments[..., 0]
         # A stopped frame has every sample within the silence threshold s of one level c (peak to peak below
@@ -528,8 +536,9 @@ class RunDetector:
             levels[:c, 0] = first_a @ self._ones
             silent[:, 0] = first_x.max(axis=1) - first_x.min(axis=1) < self._stop_ptp
             any_silent = bool(silent[:, 0].any())
-        cand = np.abs(moments[..., 1]) <= self._pattern_bound[0]
-        cand &= np.abs(moments[..., 2]) <= self._pattern_bound[1]
+        if not self._dropouts_only:
+            cand = np.abs(moments[..., 1]) <= self._pattern_bound[0]
+            cand &= np.abs(moments[..., 2]) <= self._pattern_bound[1]
         if cand.any():
             cc, jj = np.nonzero(cand)
             frames = body_x[cc, jj]
@@ -603,6 +612,17 @@ class RunDetector:
         self._levels = ext[:, -keep:].copy()
         self._frames_done = frame0 + nf
         return moments
+
+    def _skip_frames(self, moments: np.ndarray, first_a: np.ndarray | None, off: int, nf: int) -> None:
+        """Advance over a block without a candidate frame: only the last frames' levels are kept (context)."""
+        keep = self._ctx_frames + self._pre_frames
+        tail = moments[:, -keep:, 0]
+        if off and tail.shape[1] < keep:
+            tail = np.concatenate([(first_a @ self._ones)[:, None], tail], axis=1)
+        if self._tracks > self.channels:
+            tail = np.vstack([tail, tail.max(axis=0)])
+        self._levels = np.concatenate([self._levels, tail], axis=1)[:, -keep:].copy()
+        self._frames_done += nf
 
     def _flush_hist(self) -> None:
         if self._hist_pending:
