@@ -318,28 +318,19 @@ class RunDetector:
         if self._abs_buf.shape[1] < n:
             self._abs_buf = np.empty((self.channels, n))
         a = np.abs(x, out=self._abs_buf[:, :n])  # a reused buffer: a fresh one costs page faults every block
-        if self._dropouts_only:
-            self._frames_block(x, a)
-            self._keep_recent(x, n)
-            return
         self._clip_block(x, a)
         moments = self._frames_block(x, a)
         if self._near is not None:
-            self._near._process_abs(x, a, moments)
+            # the tier reads the same block, magnitudes, frame moments and recent samples (as they stood before
+            # this block) as this detector: only its thresholds and run state are its own
+            self._near._recent, self._near._n = self._recent, self._n
+            self._near._frames_block(x, a, moments)
         if self._head.shape[1] < self._edge:
             self._head = np.concatenate([self._head, a[:, : self._edge - self._head.shape[1]]], axis=1)
         if n >= self._edge:
             self._tail = a[:, n - self._edge :].copy()
         else:
             self._tail = np.concatenate([self._tail, a], axis=1)[:, -self._edge :]
-        self._keep_recent(x, n)
-
-    def _process_abs(self, x: np.ndarray, a: np.ndarray, moments: np.ndarray | None) -> None:
-        """The near-silence tier: the parent's block, its magnitudes and frame moments; dropouts only."""
-        self._frames_block(x, a, moments)
-        self._keep_recent(x, int(x.shape[1]))
-
-    def _keep_recent(self, x: np.ndarray, n: int) -> None:
         width = self._recent_width
         if n >= width:
             self._recent = x[:, n - width :].copy()
