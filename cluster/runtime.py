@@ -60,6 +60,7 @@ class SessionInfo:
     parallelism: int
     gpus: float = 0.0  # GPUs the tasks use (0: everything on CPU)
     gpu_note: str = ""
+    warm_pids: frozenset[int] = frozenset()  # worker processes started and importing the farm before the run
 
 
 # Ray turns a node address of 127.0.0.1 into the machine's outward address (ray.init and `ray start` alike) and
@@ -159,16 +160,47 @@ def _ray_session(config: ClusterConfig, *, temp_dir: str | None) -> Iterator[Ses
         cpus = int(resources.get("CPU", 1)) or 1
         parallelism = min(cpus, config.workers) if config.workers else cpus
         gpus, note = _gpu_plan(config.gpu, float(resources.get("GPU", 0.0)))
+        warm = _warm_workers(max(1, parallelism))
         yield SessionInfo(
             address=config.address or "local",
             embedded=config.address is None,
             parallelism=max(1, parallelism),
             gpus=gpus,
             gpu_note=note,
+            warm_pids=warm,
         )
     finally:
         if started:
             ray.shutdown()
+
+
+#: How long the start-up waits for the workers to be ready before it goes on without them.
+WARM_TIMEOUT_S = 120.0
+
+
+@ray.remote(num_cpus=1, max_retries=0)
+def _warm_remote() -> int:
+    # Unpickling this task imports this module, and with it the audit and its kernels (SciPy's signal package
+    # alone takes half a second); the import is named here so that it does not depend on that.
+    import farm.qc  # noqa: F401, PLC0415
+
+    return os.getpid()
+
+
+def _warm_workers(count: int) -> frozenset[int]:
+    """Start ``count`` workers and import the farm in each before the first track is handed out.
+
+    A fresh worker spends most of a second starting and importing NumPy, SciPy and the kernels. Paid inside the
+    run, that start-up lands on the first tracks (slowing them and the progress line's rate and ETA); paid here,
+    it is part of the session's start-up, which the CLI reports as such ("ready in N s"). A worker that cannot
+    start or import is not an error here: the tasks that follow report it, one error row per track. Returns the
+    process ids of the workers that got ready (empty when the warm-up failed).
+    """
+    try:
+        return frozenset(ray.get([_warm_remote.remote() for _ in range(count)], timeout=WARM_TIMEOUT_S))
+    except Exception:  # noqa: BLE001 - start-up help only; the run's own tasks meet and report any failure
+        logging.getLogger(__name__).debug("worker warm-up did not complete", exc_info=True)
+        return frozenset()
 
 
 #: Tasks sharing one GPU: the meters' arrays of a 64k-frame block are small, so several audits fit one device.

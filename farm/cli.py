@@ -286,6 +286,7 @@ def run_qc_command(
                 "status_counts": dict(statuses),
                 "audio_s": audio_s,
                 "wall_s": wall,
+                "startup_s": t0 - t_start,
             }
         )
     _summary(console, statuses, kinds, offenders, qc_dir, audio_s, wall)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 import soundfile as sf
 
 from cluster.runtime import ClusterConfig, ray_session, run_qc
@@ -88,6 +90,35 @@ def test_dead_worker_and_raising_task_give_one_error_row_each(tracks):
         assert by_name[bad].status == "error"
         assert "failed" in by_name[bad].row["error"]
         assert all(r.status != "error" for n, r in by_name.items() if n != bad)
+
+
+@ray.remote(num_cpus=1)
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_session_starts_its_workers_before_the_first_track():
+    with ray_session(ClusterConfig(workers=2)) as session:
+        assert len(session.warm_pids) == 2
+        # the run's tasks land on the workers that were started (and imported the farm) during the start-up
+        used = set(ray.get([_pid_after.remote(0.3) for _ in range(4)]))
+    assert used <= session.warm_pids
+
+
+@ray.remote(num_cpus=1, max_retries=0)
+def _broken_warm_up() -> int:
+    raise ImportError("no farm on this worker")
+
+
+def test_a_failed_warm_up_does_not_stop_the_run(tracks, monkeypatch):
+    import cluster.runtime as runtime  # noqa: PLC0415
+
+    monkeypatch.setattr(runtime, "_warm_remote", _broken_warm_up)
+    with ray_session(ClusterConfig(workers=1)) as session:
+        reports = list(run_qc(tracks[:1], QCConfig(), parallelism=session.parallelism))
+    assert session.warm_pids == frozenset()
+    assert reports[0].status != "error"
 
 
 def test_workers_must_be_positive():
