@@ -384,6 +384,8 @@ class ImpulseDetector:
         min_amp = max(10.0 ** (min_click_dbfs / 20.0), 8 * lsb)
         self._min_pair_energy = _IMPULSE_ENERGY * min_amp * min_amp
         self._min_jump = min_amp  # the smallest waveform jump reported as a splice
+        # raw samples kept before the first undecided pair: the waveform tests look this far back
+        self._raw_before = max(_RAW_BEFORE, round(_SAT_EDGE_S * self.sample_rate) + 64)
         self._burst_ratio = 10.0 ** (burst_threshold_db / 10.0)
         self._flat_ratio = 10.0 ** (burst_flatness_db / 10.0)
         burst_rms = max(10.0 ** (min_burst_dbfs / 20.0), 8 * lsb)
@@ -403,6 +405,8 @@ class ImpulseDetector:
         self._bmax = round(burst_max_s * quad_rate)
         # quads of history each stage needs before and after the quads it decides
         self._click_before, self._click_after = self._nq + 2, self._nq + 3
+        self._sat_before = round(_SAT_EDGE_S * self.sample_rate)
+        self._sat_after = min(self._sat_before, (self._click_after - 1) * QUAD * MICRO - MICRO)
         self._burst_before, self._burst_after = self._go + 2, self._bmax + self._go + 2
         pad = max(self._click_before, self._burst_before)
         self._h0 = -pad  # quad index of the first history column; zeros stand for the time before the stream
@@ -490,7 +494,7 @@ class ImpulseDetector:
             self._X = self._X[:, cut:]
             self._h0 = keep
         # raw samples: what the next features need, and the waveform around every undecided click
-        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - _RAW_BEFORE)
+        keep_sample = min(self._mf * MICRO - ORDER, self._click_next * QUAD * MICRO - self._raw_before)
         cut = keep_sample - self._raw_start
         if cut > 0:
             self._raw = self._raw[:, cut:]
@@ -1052,15 +1056,17 @@ class ImpulseDetector:
         splices moving 0.4 full scale or more had 0-1 such moves within 10 ms (one of 24 had one); the clean false
         alarms of that size (0.64-1.07 full scale, 6.7-9.6 dB over the residual) had 2-43.
         """
-        span = round(_SAT_EDGE_S * self.sample_rate)
-        a = start - span - self._raw_start
-        b = start + span - self._raw_start
+        # the span before the joint, and after it as far as the look-ahead always reaches (a fixed length, so
+        # the result does not depend on where blocks end)
+        a = start - self._sat_before - self._raw_start
+        b = start + self._sat_after - self._raw_start
         if a < 0 or b > self._raw.shape[1]:
             return False
-        d = np.abs(np.diff(self._raw[:, a:b].astype(np.float64), axis=1))  # d[:, span - 1] = x[start] - x[start - 1]
+        k = self._sat_before  # index of the joint in the window
+        d = np.abs(np.diff(self._raw[:, a:b].astype(np.float64), axis=1))  # d[:, k - 1] = x[start] - x[start - 1]
         # the largest move within a few samples of the joint: the knee of a saturated edge is a small step next
         # to the edge's own steep moves
-        at = span - 1 - _SAT_EDGE_NEAR + np.argmax(d[:, span - 1 - _SAT_EDGE_NEAR : span + _SAT_EDGE_NEAR], axis=1)
+        at = k - 1 - _SAT_EDGE_NEAR + np.argmax(d[:, k - 1 - _SAT_EDGE_NEAR : k + _SAT_EDGE_NEAR], axis=1)
         jumps = d[np.arange(self.channels), at]
         c = int(np.argmax(jumps))
         jump, j = float(jumps[c]), int(at[c])
