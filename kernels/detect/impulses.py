@@ -46,7 +46,7 @@ discontinuity
     of a splice may be large in one channel only), is a weak candidate too: screened by the same shape fit
     (vectorised over the block, only on the pairs where some channel rises), then accepted only if the
     waveform moves at the joint in one sample ``splice_sharpness_db`` more than in any of the three samples on
-    either side, in some channel (a splice joins two places between two samples; the hard attacks of loud
+    either side that move the same way, in some channel (a splice joins two places between two samples; the hard attacks of loud
     acoustic and pop songs that used to be taken for splices spread a 0.5-0.9 full-scale rise over 3-4
     samples: 3.6-9.3 dB on the benchmark corpora, every splice found there 10 dB or more), and linear
     predictors fitted on the samples before and after it both break there, in every channel, by
@@ -283,8 +283,8 @@ class ImpulseDetector:
     splice_one_db : float
         A rise of one channel alone that makes a weak splice candidate.
     splice_sharpness_db : float
-        How far the waveform's one-sample move at a weak splice must stand above its moves in the three
-        samples on either side, in some channel.
+        How far the waveform's one-sample move at a weak splice must stand above its moves the same way in
+        the three samples on either side, in some channel.
     weak_click_db : float
         A rise of every channel that makes a weak click candidate (pulse shape fit of 0.9 required).
     weak_one_click_db : float
@@ -995,19 +995,26 @@ class ImpulseDetector:
 
     def _sharp_step(self, start: int) -> bool:
         """Does the waveform move in one sample at ``start`` (give or take one) by ``splice_sharpness_db`` more
-        than in any of the three samples on either side, in some channel?
+        than in any of the three samples on either side in the same direction, in some channel?
 
         A splice joins two places of the waveform between two samples, whatever the music does around; a hard
-        attack of an instrument, however steep, is band-limited and spreads its rise over several samples.
+        attack of an instrument, however steep, is band-limited and spreads its rise over several samples. Moves
+        the other way do not count: the audio after a splice into a busy passage goes on moving by itself (a
+        jump of 0.10 followed by falls of 0.03-0.04 stood only 8 dB over its neighbours counted both ways). On 15
+        kept corpora the same-direction count found 10 more planted splices and no false alarm.
         """
         a = start - 5 - self._raw_start
         if a < 0 or a + 10 > self._raw.shape[1]:
             return True
-        d = np.abs(np.diff(self._raw[:, a : a + 10].astype(np.float64), axis=1))  # index 4: x[start] - x[start-1]
+        sd = np.diff(self._raw[:, a : a + 10].astype(np.float64), axis=1)  # index 4: x[start] - x[start-1]
+        d = np.abs(sd)
         best = 0.0
         for c in range(self.channels):
             j = 3 + int(np.argmax(d[c, 3:6]))
-            around = max(float(d[c, j - 3 : j].max()), float(d[c, j + 1 : j + 4].max()), 1e-12)
+            # only moves the same way count: an attack rises over several samples, while the audio after a
+            # splice goes on with moves of its own, often the other way
+            same = sd[c] * np.sign(sd[c, j])
+            around = max(float(same[j - 3 : j].max()), float(same[j + 1 : j + 4].max()), 1e-12)
             best = max(best, float(d[c, j]) / around)
         return best >= self._sharp_ratio
 

@@ -607,3 +607,21 @@ def test_a_master_saturated_into_a_near_square_wave_raises_few_splices(render_mu
     monkeypatch.setattr(impulses, "_SAT_EDGE_MIN", np.inf)
     monkeypatch.setattr(impulses, "_PINNED_MIN", np.inf)
     assert guarded * 3 <= splices(16.0)
+
+
+def test_the_one_sample_step_test_counts_only_moves_the_same_way():
+    """A splice's one-sample jump must stand 10 dB over the moves around it. An attack rises over several samples
+    the same way (not a splice); the audio after a splice into a busy passage goes on moving, often the other
+    way, and those moves say nothing against the jump (they used to: a 0.10 jump followed by falls of 0.03-0.04
+    stood only 8 dB over them)."""
+    d = ImpulseDetector(44100, 1)
+    quiet = [-0.0300, -0.0303, -0.0300, -0.0298, -0.0293, -0.0304, -0.0300, -0.0291, -0.0291, -0.0286]
+    cases = {
+        "jump, then the new audio falls": (quiet + [0.0728, 0.0433, 0.0034, -0.0217, -0.0212, -0.0229], True),
+        "attack spread over four samples": (quiet + [0.0, 0.04, 0.09, 0.12, 0.13, 0.13], False),
+        "jump, then the new audio rises on": (quiet + [0.0728, 0.1128, 0.1500, 0.1800, 0.2000, 0.2100], False),
+    }
+    for name, (wave, splice) in cases.items():
+        d._raw = np.asarray(wave, dtype=np.float32)[None, :]
+        d._raw_start = 0
+        assert d._sharp_step(len(quiet)) is splice, name
