@@ -613,13 +613,17 @@ def test_the_one_sample_step_test_counts_only_moves_the_same_way():
     """A splice's one-sample jump must stand 10 dB over the moves around it. An attack rises over several samples
     the same way (not a splice); the audio after a splice into a busy passage goes on moving, often the other
     way, and those moves say nothing against the jump (they used to: a 0.10 jump followed by falls of 0.03-0.04
-    stood only 8 dB over them)."""
+    stood only 8 dB over them). A move straight back on both sides of the jump makes a pulse (a doublet), not a
+    joint."""
     d = ImpulseDetector(44100, 1)
     quiet = [-0.0300, -0.0303, -0.0300, -0.0298, -0.0293, -0.0304, -0.0300, -0.0291, -0.0291, -0.0286]
     cases = {
         "jump, then the new audio falls": (quiet + [0.0728, 0.0433, 0.0034, -0.0217, -0.0212, -0.0229], True),
         "attack spread over four samples": (quiet + [0.0, 0.04, 0.09, 0.12, 0.13, 0.13], False),
         "jump, then the new audio rises on": (quiet + [0.0728, 0.1128, 0.1500, 0.1800, 0.2000, 0.2100], False),
+        # a doublet (+0.25, -0.25 on two samples) moves by +a, -2a, +a: it comes straight back on both sides of
+        # its largest move, a pulse and no joint
+        "doublet": (quiet[:-1] + [0.2214, -0.2790, -0.0295, -0.0300, -0.0305, -0.0310, -0.0312], False),
     }
     for name, (wave, splice) in cases.items():
         d._raw = np.asarray(wave, dtype=np.float32)[None, :]
