@@ -455,8 +455,14 @@ def _audit(spec):
 
 def run_accuracy(seed: int, hours: float, *, workers: int | None = None, out: str | os.PathLike | None = None,
                  renderer: str = "auto", profile: str = "distributor-ingest",
-                 clean_fraction: float = 0.5, min_per_kind: int = 4) -> AccuracyReport:
+                 clean_fraction: float = 0.5, min_per_kind: int = 4,
+                 corpus: str | os.PathLike | None = None) -> AccuracyReport:
     """Generate a corpus, audit it with the real QC audit (in-process pool), and score it.
+
+    With ``corpus`` (a folder an earlier run kept), nothing is generated: that corpus is audited again with the
+    detectors as they are now and scored, and its audit rows and scores are replaced (``seed`` and ``hours`` are
+    then read from its ``corpus.json``). Comparing two versions of a detector on the same kept corpora is what
+    this is for.
 
     Parameters
     ----------
@@ -486,11 +492,23 @@ def run_accuracy(seed: int, hours: float, *, workers: int | None = None, out: st
 
     workers = max(1, workers or os.cpu_count() or 1)
     _init_worker(profile)  # fails early on an unknown profile, and serves the one-worker path
+    if corpus is not None:
+        if out is not None:
+            raise ConfigError("give either a corpus to score again or --out for a new one, not both")
+        root = Path(corpus)
+        if not (root / "manifest.csv").is_file() or not (root / "truth.parquet").is_file():
+            raise ConfigError(f"{root} is not a kept benchmark corpus (no manifest.csv and truth.parquet there)")
+        info = corpus_info(root)
+        seed, hours = int(info.get("seed", seed)), float(info.get("hours", hours))
+        out = root
     with tempfile.TemporaryDirectory(prefix="farm-bench-") as tmp:
         root = Path(out) if out is not None else Path(tmp) / "corpus"
         t0 = time.perf_counter()
-        manifest = make_corpus(root, seed=seed, hours=hours, clean_fraction=clean_fraction, renderer=renderer,
-                               min_per_kind=min_per_kind, workers=workers)
+        if corpus is not None:
+            manifest = root / "manifest.csv"
+        else:
+            manifest = make_corpus(root, seed=seed, hours=hours, clean_fraction=clean_fraction, renderer=renderer,
+                                   min_per_kind=min_per_kind, workers=workers)
         generation_s = time.perf_counter() - t0
         specs = discover([str(manifest)])
         t0 = time.perf_counter()

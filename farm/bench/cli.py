@@ -33,24 +33,34 @@ def qc_accuracy(
     profile: Annotated[str, typer.Option(help="QC profile the audit runs with.")] = "distributor-ingest",
     min_per_kind: Annotated[int, typer.Option(help="Plant every kind at least about this often (songs get shorter when the hours cannot hold it).")] = 4,
     show: Annotated[int, typer.Option(help="List at most this many misses and false alarms.")] = 20,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Score a kept corpus again (a folder an earlier --out wrote) with the detectors as they are now, instead of generating one; its audit rows and scores are replaced.")] = None,
 ) -> None:
     """Plant defects in realistic songs, run the QC audit, print recall, precision and false alarms per hour per kind."""
     from farm.bench.accuracy import report_dict, run_accuracy  # noqa: PLC0415 - keeps `farm --help` fast
 
     console = Console(width=max(Console().width, 132))
     err = Console(stderr=True)
-    target = out
+    if corpus is not None and out is not None:
+        from farm.errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError("--corpus scores a kept corpus again in its own folder; --out makes a new one: give one")
+    target = out if corpus is None else corpus
     if target is None and keep:
         target = Path(tempfile.mkdtemp(prefix="farm-bench-"))
-    err.print(f"[bold]farm bench qc-accuracy[/]: seed {seed}, {hours:g} h"
-              + (f", corpus in {target}" if target is not None else "") + " …")
-    report = run_accuracy(seed, hours, workers=workers, out=target, renderer=renderer, profile=profile,
-                          min_per_kind=min_per_kind)
+    if corpus is not None:
+        err.print(f"[bold]farm bench qc-accuracy[/]: scoring the kept corpus in {corpus} again …")
+    else:
+        err.print(f"[bold]farm bench qc-accuracy[/]: seed {seed}, {hours:g} h"
+                  + (f", corpus in {target}" if target is not None else "") + " …")
+    report = run_accuracy(seed, hours, workers=workers, out=target if corpus is None else None, renderer=renderer, profile=profile,
+                          min_per_kind=min_per_kind, corpus=corpus)
     console.print(report.rich_table())
     audio_h = report.audio_s / 3600.0
     gen = report.generation_s / audio_h if audio_h else math.nan
     audit_x = report.audio_s / report.audit_s if report.audit_s else math.nan
-    console.print(f"generation {report.generation_s:.1f} s ({gen:.0f} s per hour of audio); audit {report.audit_s:.1f} s "
+    made = ("kept corpus, nothing generated" if corpus is not None
+            else f"generation {report.generation_s:.1f} s ({gen:.0f} s per hour of audio)")
+    console.print(f"{made}; audit {report.audit_s:.1f} s "
                   f"({audit_x:.0f}x real time on {report.workers} worker(s)); whole-track flags on clean files: "
                   f"{report.whole_track_flags_on_clean}")
     for title, rows, cols in (("misses", report.misses, ("path", "kind", "start_s", "end_s", "channel", "detail")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pyarrow as pa
@@ -207,3 +208,31 @@ def test_cli_prints_the_table_and_keeps_the_corpus(tmp_path):
         assert (out / name).is_file(), name
     with open(out / "accuracy.csv", newline="") as fh:
         assert [r["kind"] for r in csv.DictReader(fh)] == list(DEFECT_KINDS)
+
+
+def test_cli_scores_a_kept_corpus_again(tmp_path):
+    """--corpus audits a kept corpus again with the detectors as they are and replaces its scores: the same
+    detectors give the same table; a folder that is not a corpus, or --out beside it, is a one-line error."""
+    import typer
+    from typer.testing import CliRunner
+
+    from farm.bench.cli import bench_app
+    from farm.errors import ConfigError
+
+    app = typer.Typer()
+    app.add_typer(bench_app, name="bench")
+    out = tmp_path / "bench"
+    first = CliRunner().invoke(app, ["bench", "qc-accuracy", "--seed", "4", "--hours", "0.01", "--renderer", "builtin",
+                                     "--workers", "1", "--out", str(out)], env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    before = (out / "accuracy.csv").read_text()
+    (out / "accuracy.csv").unlink()
+    again = CliRunner().invoke(app, ["bench", "qc-accuracy", "--corpus", str(out), "--workers", "1"],
+                               env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert "kept corpus, nothing generated" in again.output
+    assert (out / "accuracy.csv").read_text() == before
+    assert json.loads((out / "accuracy.json").read_text())["seed"] == 4
+    for args in (["--corpus", str(tmp_path)], ["--corpus", str(out), "--out", str(tmp_path / "x")]):
+        bad = CliRunner().invoke(app, ["bench", "qc-accuracy", *args])
+        assert isinstance(bad.exception, ConfigError), bad.output
