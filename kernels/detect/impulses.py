@@ -62,9 +62,9 @@ discontinuity
     above. (Measured on 22 kept corpora: +15 planted splices of 262 on the 13 scored with every detector, +3 on
     the rest, no false alarm added; a clean hour of renders stays clean.)
 
-    A jump of half of full scale or more is not reported when the channel that jumps most moves by half of that
+    A jump of 0.4 full scale or more is not reported when the channel that jumps most moves by half of that
     again twice more within 10 ms: the edge of a master saturated into a near-square wave, which jumps between
-    its rounded tops every half period of the bass. (Planted splices of that size had 0-1 such moves; the clean
+    its rounded tops every half period of the bass. (0.5 let a 0.499 edge through on a defective track. Planted splices of that size had 0-1 such moves; the clean
     false alarms, 0.64-1.07 full scale, had 2-43.)
 
     A splice that plays the last samples again (a repeat) is confirmed directly, at strong candidates whose
@@ -173,12 +173,11 @@ _PULSE_EDGE = 0.3  # a run entered and left from under this fraction of its leve
 _PULSE_AROUND = 0.5  # ... with nothing else around above this fraction is a pulse (a click), not a clipped top
 _PULSE_TOLERANCE = 0.02  # samples this close to the run's level (relative) belong to the pulse
 _WEAK_CLICK_FIT = 0.9  # share of the residual a pulse must explain at a weak click candidate
-_SAT_EDGE_MIN = 0.5  # a jump this large (full scale) in one sample ...
+_SAT_EDGE_MIN = 0.4  # a jump this large (full scale) in one sample ...
 _SAT_EDGE_S = 0.010  # ... with half of it again this close on either side ...
 _SAT_EDGE_REPEATS = 2  # ... this many times is an edge of a saturated near-square waveform, not a splice
 _SAT_EDGE_NEAR = 8  # the jump is the largest one-sample move this close to the joint
 _SHARP_RETURN = 0.3  # moves back of this share of the jump right before and after it make it a pulse
-_SHARP_SCREEN = 1.0  # share of the sharpness ratio that the vectorised screen of quiet-side splice candidates asks
 _PINNED_SPAN = 64  # samples on either side of a quiet-side splice candidate ...
 _PINNED_MIN = 0.5  # ... that, all this loud ...
 _PINNED_RANGE = 0.1  # ... and within this of each other, make a saturated flat top, not a quiet passage
@@ -1027,9 +1026,10 @@ class ImpulseDetector:
         return best >= self._sharp_ratio
 
     def _sharp_in_pairs(self, mfs: np.ndarray) -> np.ndarray:
-        """For many microframe pairs at once: does some channel move in one sample, within the pair (give or take
-        a sample), by ``_SHARP_SCREEN`` times its largest move over the three samples on either side? A screen for
-        :meth:`_sharp_step` (which the splice must still pass at its fitted joint), looser than it by half."""
+        """For many microframe pairs at once: does some channel, at its largest one-sample move within the pair
+        (give or take a sample), pass :meth:`_sharp_step`'s test there (the move ``splice_sharpness_db`` over the
+        moves the same way in the three samples on either side, unless the waveform comes straight back on both
+        sides)? A vectorised screen; the splice must still pass :meth:`_sharp_step` at its fitted joint."""
         raw = self._raw
         base = mfs * MICRO - 4 - self._raw_start
         ok = (base >= 0) & (base + 2 * MICRO + 9 <= raw.shape[1])
@@ -1037,13 +1037,16 @@ class ImpulseDetector:
         if not ok.any():
             return out
         seg = raw[:, base[ok][:, None] + np.arange(2 * MICRO + 9)].astype(np.float64)  # (channels, cands, samples)
-        d = np.abs(np.diff(seg, axis=2))  # d[..., i]: move from sample i to i + 1; the pair's moves are 3 .. 19
-        inner = d[..., 3 : 2 * MICRO + 5]
-        j = 3 + np.argmax(inner, axis=2)  # (channels, cands)
+        sd = np.diff(seg, axis=2)  # sd[..., i]: move from sample i to i + 1; the pair's moves are 3 .. 19
+        d = np.abs(sd)
+        j = 3 + np.argmax(d[..., 3 : 2 * MICRO + 5], axis=2)  # (channels, cands)
         peak = np.take_along_axis(d, j[..., None], axis=2)[..., 0]
-        offs = np.array([-3, -2, -1, 1, 2, 3])
-        around = np.take_along_axis(d, np.clip(j[..., None] + offs, 0, d.shape[2] - 1), axis=2).max(axis=2)
-        out[ok] = (peak >= self._sharp_ratio * _SHARP_SCREEN * np.maximum(around, 1e-12)).any(axis=0)
+        sign = np.sign(np.take_along_axis(sd, j[..., None], axis=2))
+        same = np.take_along_axis(sd, j[..., None] + np.array([-3, -2, -1, 1, 2, 3]), axis=2) * sign
+        around = same.max(axis=2)
+        back = same[..., 2:4].max(axis=2) <= -_SHARP_RETURN * peak  # straight back on both sides: a pulse
+        around = np.where(back, np.maximum(around, peak), around)
+        out[ok] = (peak >= self._sharp_ratio * np.maximum(around, 1e-12)).any(axis=0)
         return out
 
     def _pinned_side(self, start: int) -> bool:
