@@ -46,7 +46,8 @@ discontinuity
     of a splice may be large in one channel only), is a weak candidate too: screened by the same shape fit
     (vectorised over the block, only on the pairs where some channel rises), then accepted only if the
     waveform moves at the joint in one sample ``splice_sharpness_db`` more than in any of the three samples on
-    either side that move the same way, in some channel (a splice joins two places between two samples; the hard attacks of loud
+    either side that move the same way, in some channel (a splice joins two places between two samples; the hard
+    attacks of loud
     acoustic and pop songs that used to be taken for splices spread a 0.5-0.9 full-scale rise over 3-4
     samples: 3.6-9.3 dB on the benchmark corpora, every splice found there 10 dB or more), and linear
     predictors fitted on the samples before and after it both break there, in every channel, by
@@ -64,7 +65,8 @@ discontinuity
 
     A jump of 0.4 full scale or more is not reported when the channel that jumps most moves by half of that
     again twice more within 10 ms: the edge of a master saturated into a near-square wave, which jumps between
-    its rounded tops every half period of the bass. (0.5 let a 0.499 edge through on a defective track. Planted splices of that size had 0-1 such moves; the clean
+    its rounded tops every half period of the bass. (0.5 let a 0.499 edge through on a defective track. Planted
+    splices of that size had 0-1 such moves; the clean
     false alarms, 0.64-1.07 full scale, had 2-43.)
 
     A splice that plays the last samples again (a repeat) is confirmed directly, at strong candidates whose
@@ -155,6 +157,24 @@ def _shape_templates() -> tuple[np.ndarray, np.ndarray, int]:
             widths.append(width)
     t = np.array(rows)
     return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), np.array(widths), n_step
+
+
+def _sharpness(sd: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The one-sample step test's ratio, over the last axis of the waveform's moves ``sd`` (``x[i+1] - x[i]``):
+    the largest move among indices ``lo .. hi-1`` over the largest move the same way among the three on either
+    side of it (at least 1e-12). Moves the other way do not count (the audio after a splice goes on moving by
+    itself), unless the waveform comes straight back on both sides, by ``_SHARP_RETURN`` of the move or more: that
+    is a pulse (a doublet +a, -a moves by a, -2a, a), and the move itself then counts as its neighbour. Needs
+    ``lo >= 3`` and ``hi + 3 <= sd.shape[-1]``; shared by :meth:`ImpulseDetector._sharp_step` and its vectorised
+    screen."""
+    d = np.abs(sd)
+    j = (lo + np.argmax(d[..., lo:hi], axis=-1))[..., None]
+    peak = np.take_along_axis(d, j, axis=-1)[..., 0]
+    same = np.take_along_axis(sd, j + np.array([-3, -2, -1, 1, 2, 3]), axis=-1)
+    same *= np.sign(np.take_along_axis(sd, j, axis=-1))
+    around = np.maximum(same.max(axis=-1), 1e-12)
+    back = same[..., 2:4].max(axis=-1) <= -_SHARP_RETURN * peak
+    return peak / np.where(back, np.maximum(around, peak), around)
 
 
 _LP_ORDER = 8  # linear predictor that checks weak splice candidates
@@ -1010,20 +1030,7 @@ class ImpulseDetector:
         if a < 0 or a + 10 > self._raw.shape[1]:
             return True
         sd = np.diff(self._raw[:, a : a + 10].astype(np.float64), axis=1)  # index 4: x[start] - x[start-1]
-        d = np.abs(sd)
-        best = 0.0
-        for c in range(self.channels):
-            j = 3 + int(np.argmax(d[c, 3:6]))
-            # only moves the same way count: an attack rises over several samples, while the audio after a
-            # splice goes on with moves of its own, often the other way
-            same = sd[c] * np.sign(sd[c, j])
-            around = max(float(same[j - 3 : j].max()), float(same[j + 1 : j + 4].max()), 1e-12)
-            # ... unless the waveform comes straight back next to the jump: a pulse (a doublet +a, -a moves by
-            # a, -2a, a), not two places joined
-            if max(float(same[j - 1]), float(same[j + 1])) <= -_SHARP_RETURN * float(d[c, j]):
-                around = max(around, float(d[c, j]))
-            best = max(best, float(d[c, j]) / around)
-        return best >= self._sharp_ratio
+        return float(_sharpness(sd, 3, 6).max()) >= self._sharp_ratio
 
     def _sharp_in_pairs(self, mfs: np.ndarray) -> np.ndarray:
         """For many microframe pairs at once: does some channel, at its largest one-sample move within the pair
@@ -1037,16 +1044,8 @@ class ImpulseDetector:
         if not ok.any():
             return out
         seg = raw[:, base[ok][:, None] + np.arange(2 * MICRO + 9)].astype(np.float64)  # (channels, cands, samples)
-        sd = np.diff(seg, axis=2)  # sd[..., i]: move from sample i to i + 1; the pair's moves are 3 .. 19
-        d = np.abs(sd)
-        j = 3 + np.argmax(d[..., 3 : 2 * MICRO + 5], axis=2)  # (channels, cands)
-        peak = np.take_along_axis(d, j[..., None], axis=2)[..., 0]
-        sign = np.sign(np.take_along_axis(sd, j[..., None], axis=2))
-        same = np.take_along_axis(sd, j[..., None] + np.array([-3, -2, -1, 1, 2, 3]), axis=2) * sign
-        around = same.max(axis=2)
-        back = same[..., 2:4].max(axis=2) <= -_SHARP_RETURN * peak  # straight back on both sides: a pulse
-        around = np.where(back, np.maximum(around, peak), around)
-        out[ok] = (peak >= self._sharp_ratio * np.maximum(around, 1e-12)).any(axis=0)
+        # moves from sample i to i + 1; the pair's moves are 3 .. 19
+        out[ok] = (_sharpness(np.diff(seg, axis=2), 3, 2 * MICRO + 5) >= self._sharp_ratio).any(axis=0)
         return out
 
     def _pinned_side(self, start: int) -> bool:
