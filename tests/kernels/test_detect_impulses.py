@@ -629,3 +629,12 @@ def test_the_one_sample_step_test_counts_only_moves_the_same_way():
         d._raw = np.asarray(wave, dtype=np.float32)[None, :]
         d._raw_start = 0
         assert d._sharp_step(len(quiet)) is splice, name
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000, 192000])
+def test_the_saturated_edge_test_sees_ten_ms_after_the_jump(sr):
+    """The saturated-edge test counts the master's other edges within 10 ms on either side of a jump. The click
+    stage's look-ahead used to end 5.9-7.1 ms after it (its far windows), so a saturated rock master's next edge
+    6.6 ms after a 0.98 full-scale jump went unseen and the jump was reported as a splice on a clean track."""
+    d = ImpulseDetector(sr, 2)
+    assert d._sat_after == d._sat_before == round(0.010 * sr)
