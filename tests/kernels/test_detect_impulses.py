@@ -592,7 +592,8 @@ def test_a_master_saturated_into_a_near_square_wave_raises_few_splices(render_mu
     """Driven into a near-square wave, a master jumps between its rounded tops in a sample or two, every half
     period of the bass, and its flat tops make any small wiggle at their knees stand out. Such edges repeat (a
     splice is one jump) and such knees sit beside a pinned flat top: neither is reported. Measured on three
-    songs at drive 16: 13 against 47 (built-in renderer), 1 against 90 (fluidsynth); at drive 8, none."""
+    songs at drive 16: 12 against 79 (built-in renderer; 15 before the edge test saw the whole 10 ms after a
+    jump), 1 against 94 (fluidsynth); at drive 8, none."""
     import kernels.detect.impulses as impulses  # noqa: PLC0415
 
     sr = 48000
