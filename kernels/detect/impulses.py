@@ -709,9 +709,17 @@ class ImpulseDetector:
         the same sample; a click on several channels has one shape); the shape that explains more of the
         residual's energy names the event.
         """
+        lp_tried = lowpassed
         if lowpassed:
+            n0 = len(self._events)
             self._lowpassed_click(mf, ratio_db, excess)
-            return
+            if len(self._events) > n0:
+                return
+            # not a band-limited pulse: perhaps a plain click next to a short transient (a hi-hat tick fills
+            # the near microframes, so the click stands out only over the far levels), held to a weak click
+            # candidate's tests (a pulse explaining 90 % of the residual, not an onset, not a clipped top; a
+            # step only counts if the splice tests confirm it)
+            click_only, splice_only = True, False
         top = float(excess.max())
         chans = np.flatnonzero(excess >= 0.3 * top) if top > 0 else np.array([int(np.argmax(ratio_db))])
         peak_ch = int(chans[np.argmax(excess[chans])])
@@ -779,13 +787,13 @@ class ImpulseDetector:
             self._events.append(("discontinuity", start, start + 1, -1, value, detail))
             return
         if click_only and (step or shape_fit < _WEAK_CLICK_FIT):
-            if not step and self._lp_click_ratio < self._click_ratio:
+            if not step and not lp_tried and self._lp_click_ratio < self._click_ratio:
                 self._lowpassed_click(mf, ratio_db, excess)  # perhaps a weak click that was low-passed later
             return
         if not step and shape_fit < self._click_fit:
             # a smooth bump (a synth's percussive sample), not a few samples knocked aside, unless it is the
             # ringing pulse of a click that was low-passed later
-            if self._lp_click_ratio < self._click_ratio:
+            if not lp_tried and self._lp_click_ratio < self._click_ratio:
                 self._lowpassed_click(mf, ratio_db, excess)
             return
         if not step and lo >= 0 and self._is_onset(start, int(_TEMPLATE_WIDTH[best_click]), chans):
