@@ -34,7 +34,9 @@ click
     a click if one band-limited pulse (1-5 samples behind an ideal low-pass, cutoff on a fine grid) explains
     ``lowpass_click_fit`` of the residual over about 1.5 ms either side *and* its sidelobes alone explain
     ``lowpass_ringing_fit`` of the residual on each side, at the amplitude of the whole fit: a smooth bump
-    has no sidelobes, a musical transient's ringing does not keep one frequency and phase.
+    has no sidelobes, a musical transient's ringing does not keep one frequency and phase. A candidate of this
+    kind that is no band-limited pulse is held to the weak click's tests instead: a plain click right after a
+    short transient (a hi-hat tick fills the microframes beside it) also stands out over the far levels only.
 discontinuity
     The same candidates, told apart from clicks by their shape in the residual: a step of the waveform (a
     splice: the audio continues from somewhere else) leaves ``[1, -2, 1]``, a pulse of ``w`` samples (a
