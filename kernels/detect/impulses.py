@@ -426,12 +426,11 @@ class ImpulseDetector:
         self._bmin = max(1, round(burst_min_s * quad_rate))
         self._bmax = round(burst_max_s * quad_rate)
         # quads of history each stage needs before and after the quads it decides
-        self._click_before, self._click_after = self._nq + 2, self._nq + 3
-        # the saturated-edge test looks _SAT_EDGE_S after a joint too: decide clicks late enough for that (the far
-        # windows alone gave 5.9-7.1 ms, and a saturated rock master's edge 6.6 ms after a jump went unseen)
-        self._click_after = max(self._click_after,
-                                -(-(round(_SAT_EDGE_S * self.sample_rate) + MICRO) // (QUAD * MICRO)) + 1)
         self._sat_before = round(_SAT_EDGE_S * self.sample_rate)
+        # the saturated-edge test looks as far after a joint too: decide clicks late enough for that (the far
+        # windows alone gave 5.9-7.1 ms, and a saturated rock master's edge 6.6 ms after a jump went unseen)
+        self._click_before = self._nq + 2
+        self._click_after = max(self._nq + 3, -(-(self._sat_before + MICRO) // (QUAD * MICRO)) + 1)
         self._sat_after = min(self._sat_before, (self._click_after - 1) * QUAD * MICRO - MICRO)
         self._burst_before, self._burst_after = self._go + 2, self._bmax + self._go + 2
         pad = max(self._click_before, self._burst_before)
@@ -713,9 +712,7 @@ class ImpulseDetector:
         """
         lp_tried = lowpassed
         if lowpassed:
-            n0 = len(self._events)
-            self._lowpassed_click(mf, ratio_db, excess)
-            if len(self._events) > n0:
+            if self._lowpassed_click(mf, ratio_db, excess):
                 return
             # not a band-limited pulse: perhaps a plain click next to a short transient (a hi-hat tick fills
             # the near microframes, so the click stands out only over the far levels), held to a weak click
@@ -812,45 +809,45 @@ class ImpulseDetector:
             self._lp_templates = _lowpass_templates(self._lp_half)
         return self._lp_templates
 
-    def _lowpassed_click(self, mf: int, ratio_db: np.ndarray, excess: np.ndarray) -> None:
+    def _lowpassed_click(self, mf: int, ratio_db: np.ndarray, excess: np.ndarray) -> bool:
         """A click that was low-passed after it was made: around the residual peak (about 1.5 ms either side)
         the residual must be one band-limited pulse of 1-5 samples with the brick-wall ringing of a low-passed
         impulse (``_ringing_pulse``), and the waveform must not sit on a clipped top or move to a new level. A
-        band-limited step that fits better goes to ``_lowpassed_step``."""
+        band-limited step that fits better goes to ``_lowpassed_step``. Returns whether anything was reported."""
         top = float(excess.max())
         chans = np.flatnonzero(excess >= 0.3 * top) if top > 0 else np.array([int(np.argmax(ratio_db))])
         peak_ch = int(chans[np.argmax(excess[chans])])
         s0 = mf * MICRO - ORDER - self._raw_start
         seg = self._raw[peak_ch, max(s0, 0) : s0 + 2 * MICRO + ORDER].astype(np.float64)
         if s0 < 0 or seg.size <= ORDER:
-            return
+            return False
         k = mf * MICRO + int(np.argmax(np.abs(np.diff(seg, ORDER))))
         L = self._lp_half
         lo = k - L - ORDER - self._raw_start
         if lo < 0 or lo + 2 * L + 1 + ORDER > self._raw.shape[1]:
-            return
+            return False
         res = np.diff(self._raw[chans, lo : lo + 2 * L + 1 + ORDER].astype(np.float64), ORDER, axis=1)
         t, starts, widths = self._lp_bank()
         fit = ((t @ res.T) ** 2).sum(axis=1)
         best = int(np.argmax(fit))
         if widths[best] == 0:
-            if float(fit[best]) >= self._lp_step_fit * (float((res * res).sum()) + 1e-30):
-                self._lowpassed_step(k, lo, k + int(starts[best]), int(best), ratio_db)
-            return
+            return (float(fit[best]) >= self._lp_step_fit * (float((res * res).sum()) + 1e-30)
+                    and self._lowpassed_step(k, lo, k + int(starts[best]), int(best), ratio_db))
         if float(fit[best]) < _RING_COARSE_FIT * float((res * res).sum()):
-            return  # far from any band-limited pulse (the fine fit below gains at most about 0.15 on this one)
+            return False  # far from any band-limited pulse (the fine fit below gains at most about 0.15 on this one)
         ring = self._ringing_pulse(res)
         if ring is None:
-            return
+            return False
         start, width = k + ring[0], ring[1]
         if self._on_plateau(start, width, chans) or self._is_onset(start, width, chans):
-            return
+            return False
         targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
         for ch in targets:
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
             where = "all channels" if ch < 0 else f"channel {ch}"
             self._events.append(("click", start, start + 1, ch, value,
                                  f"band-limited impulse {value:.1f} dB above the local music residual on {where}"))
+        return True
 
     def _ringing_pulse(self, res: np.ndarray) -> tuple[int, int] | None:
         """Is the residual ``res`` (flagged channels x ``2 L + 1`` samples around the peak) the ringing of one pulse
@@ -892,29 +889,30 @@ class ImpulseDetector:
                 return None
         return int(starts[best]), int(widths[best])
 
-    def _lowpassed_step(self, k: int, lo: int, start: int, best: int, ratio_db: np.ndarray) -> None:
+    def _lowpassed_step(self, k: int, lo: int, start: int, best: int, ratio_db: np.ndarray) -> bool:
         """A splice that was low-passed later (a lossy or band-limited copy): one band-limited step, its joint
         at the same place in every channel, explains ``lowpass_step_fit`` of the residual of all channels together
         over about 1.5 ms either side. (The one-sample sharpness and predictor tests of plain splices cannot
         hold: the low-pass spreads the joint over its ringing. Measured on four benchmark corpora: no false
-        alarm from this path, 5 more splices found.)"""
+        alarm from this path, 5 more splices found.) Returns whether it was reported."""
         L = self._lp_half
         res = np.diff(self._raw[:, lo : lo + 2 * L + 1 + ORDER].astype(np.float64), ORDER, axis=1)
         t = self._lp_bank()[0][best]
         per = (res @ t) ** 2
         energy = (res * res).sum(axis=1)
         if float(per.sum()) < self._lp_step_fit * float(energy.sum()):
-            return
+            return False
         if self._flat_run_near(k) or self._at_digital_silence(start):
-            return
+            return False
         if self._on_plateau(start, 0, np.arange(self.channels)):
-            return
+            return False
         jumps = self._raw[:, start + 1 - self._raw_start] - self._raw[:, start - 2 - self._raw_start]
         jump = float(np.abs(jumps).max())
         value = 20.0 * math.log10(max(jump, 1e-12))
         detail = (f"band-limited waveform jump of {jump:.4f} full scale ({value:.1f} dBFS), "
                   f"{float(ratio_db.max()):.1f} dB above the local music residual")
         self._events.append(("discontinuity", start, start + 1, -1, value, detail))
+        return True
 
     def _steps_win(self, mfs: np.ndarray) -> np.ndarray:
         """For many weak candidates at once (microframe pairs ``mfs``): does a step explain the residual around
