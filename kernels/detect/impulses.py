@@ -199,6 +199,11 @@ _SAT_EDGE_MIN = 0.4  # a jump this large (full scale) in one sample ...
 _SAT_EDGE_S = 0.010  # ... with half of it again this close on either side ...
 _SAT_EDGE_REPEATS = 2  # ... this many times is an edge of a saturated near-square waveform, not a splice
 _SAT_EDGE_NEAR = 8  # the jump is the largest one-sample move this close to the joint
+_TRAIN_S = 0.040  # a step with like steps this close on both sides (a 25 Hz period) ...
+_TRAIN_LIKE = (0.7, 1.4)  # ... of this share of its size in the third difference, either sign ...
+_TRAIN_ISOLATION = 5.0  # ... each this many times the median |third difference| around it ...
+_TRAIN_AROUND = 16  # ... over this many samples on either side of its own 7, is an oscillator's edge
+_TRAIN_PAD = _TRAIN_AROUND + 8  # samples the test reads beyond its window on either side
 _SHARP_RETURN = 0.3  # moves back of this share of the jump right before and after it make it a pulse
 _PINNED_SPAN = 64  # samples on either side of a quiet-side splice candidate ...
 _PINNED_MIN = 0.5  # ... that, all this loud ...
@@ -209,6 +214,7 @@ _REP_LEN = 16  # samples compared
 _REP_MIN_LAG, _REP_MAX_LAG = 20, 2048  # lags searched
 _REP_MATCH_DB = -40.0  # largest relative error of the repeated stretch
 _REP_CONTRAST_DB = 15.0  # how much worse the same lag must match before the joint
+_REP_HISTORY = _REP_MAX_LAG + 2 * _REP_GAP + _REP_LEN + 64  # raw samples the repeat tests need before a candidate
 _SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
 # raw samples kept before the first undecided quad: the predictors' span and the flat-top search
 _RAW_BEFORE = max(2 * _LP_SPAN, _PLATEAU_SPAN + _PLATEAU_NEAR + 2 * QUAD * MICRO)
@@ -407,7 +413,9 @@ class ImpulseDetector:
         self._min_pair_energy = _IMPULSE_ENERGY * min_amp * min_amp
         self._min_jump = min_amp  # the smallest waveform jump reported as a splice
         # raw samples kept before the first undecided pair: the waveform tests look this far back
-        self._raw_before = max(_RAW_BEFORE, round(_SAT_EDGE_S * self.sample_rate) + 64)
+        self._train = round(_TRAIN_S * self.sample_rate)
+        self._raw_before = max(_RAW_BEFORE, round(_SAT_EDGE_S * self.sample_rate) + 64,
+                               self._train + _TRAIN_PAD + 64, _REP_HISTORY)
         self._burst_ratio = 10.0 ** (burst_threshold_db / 10.0)
         self._flat_ratio = 10.0 ** (burst_flatness_db / 10.0)
         burst_rms = max(10.0 ** (min_burst_dbfs / 20.0), 8 * lsb)
@@ -430,7 +438,9 @@ class ImpulseDetector:
         # the saturated-edge test looks as far after a joint too: decide clicks late enough for that (the far
         # windows alone gave 5.9-7.1 ms, and a saturated rock master's edge 6.6 ms after a jump went unseen)
         self._click_before = self._nq + 2
-        self._click_after = max(self._nq + 3, -(-(self._sat_before + MICRO) // (QUAD * MICRO)) + 1)
+        # ... and the edge-train test 40 ms (and its own surroundings) after it
+        look = max(self._sat_before, self._train + _TRAIN_PAD)
+        self._click_after = max(self._nq + 3, -(-(look + MICRO) // (QUAD * MICRO)) + 1)
         self._sat_after = min(self._sat_before, (self._click_after - 1) * QUAD * MICRO - MICRO)
         self._burst_before, self._burst_after = self._go + 2, self._bmax + self._go + 2
         pad = max(self._click_before, self._burst_before)
@@ -773,6 +783,8 @@ class ImpulseDetector:
             return
         if step and everywhere and self._saturated_edge(start):
             return
+        if step and self._edge_train(start):
+            return  # an oscillator's edge, in one channel or all (a one-channel step would be reported as a click)
         if quiet_only and self._pinned_side(start):
             return
         if step and everywhere:
@@ -904,7 +916,7 @@ class ImpulseDetector:
             return False
         if self._flat_run_near(k) or self._at_digital_silence(start):
             return False
-        if self._on_plateau(start, 0, np.arange(self.channels)):
+        if self._on_plateau(start, 0, np.arange(self.channels)) or self._edge_train(start):
             return False
         jumps = self._raw[:, start + 1 - self._raw_start] - self._raw[:, start - 2 - self._raw_start]
         jump = float(np.abs(jumps).max())
@@ -1103,6 +1115,91 @@ class ImpulseDetector:
             return False
         others = np.r_[d[c, : max(j - 3, 0)], d[c, j + 4 :]]
         return int((others >= 0.5 * jump).sum()) >= _SAT_EDGE_REPEATS
+
+    def _edge_train(self, start: int) -> bool:
+        """Is the step at ``start`` one of a train of like steps, the edge of a waveform that is made of steps (a
+        naive saw, square or pulse oscillator, a chip-tune voice's stepped triangle) rather than a one-off joint?
+
+        In the channel whose third difference peaks highest within three samples of the joint, other peaks of
+        ``_TRAIN_LIKE`` times its size (either sign, more than three samples away) that each stand
+        ``_TRAIN_ISOLATION`` times over the median |third difference| of the ``_TRAIN_AROUND`` samples on either
+        side of them are counted within ``_TRAIN_S``: at least one before and one after make a train. An
+        oscillator repeats its edge every period (every half period for a square); a splice is one step at a
+        point the music's own steps do not return to. Where the stream starts or ends inside the window, the
+        window stops there.
+        """
+        a0 = start - self._train - _TRAIN_PAD
+        a = max(a0, self._raw_start) - self._raw_start
+        b = min(start + self._train + _TRAIN_PAD, self._raw_start + self._raw.shape[1]) - self._raw_start
+        seg = self._raw[:, a:b].astype(np.float64)
+        if seg.shape[1] < 2 * _TRAIN_PAD:
+            return False
+        r = np.abs(np.diff(seg, n=3, axis=1))  # r[:, i] spans seg[:, i .. i + 3]: a step into seg[:, P] peaks at P - 2
+        j = start - self._raw_start - a - 2
+        lo, hi = max(j - 3, 0), min(j + 4, r.shape[1])
+        if hi <= lo:
+            return False
+        near = r[:, lo:hi]
+        c = int(np.argmax(near.max(axis=1)))
+        jj = lo + int(np.argmax(near[c]))
+        peak = float(r[c, jj])
+        if peak <= 0.0:
+            return False
+        row = r[c]
+        idx = np.arange(row.size)
+        far = np.abs(idx - jj) > 3
+        inside = (idx >= _TRAIN_AROUND + 3) & (idx < row.size - _TRAIN_AROUND - 3) & (np.abs(idx - jj) <= self._train)
+        like = np.flatnonzero(far & inside & (row >= _TRAIN_LIKE[0] * peak) & (row <= _TRAIN_LIKE[1] * peak))
+        if like.size == 0:
+            return False
+        # each one's surroundings: _TRAIN_AROUND samples on either side, its own 7 left out
+        offs = np.r_[np.arange(-_TRAIN_AROUND - 3, -3), np.arange(4, _TRAIN_AROUND + 4)]
+        around = np.median(row[like[:, None] + offs[None, :]], axis=1)
+        alone = like[row[like] >= _TRAIN_ISOLATION * around]
+        before, after = alone[alone < jj], alone[alone > jj]
+        if before.size == 0 or after.size == 0:
+            return False
+        # a repeat splice plays a stretch again, and any sharp transient in it twice, on either side of the joint;
+        # at the lag between two like steps across the joint, the audio just after the joint equals the audio that
+        # far back, and the audio just before it does not: a repeat, not an oscillator (whose audio repeats, or
+        # does not, on both sides alike)
+        lags = np.unique((after[None, :] - before[:, None]).ravel())
+        for lag in lags[(lags >= _REP_MIN_LAG) & (lags <= _REP_MAX_LAG)]:
+            if self._repeats_after(start, int(lag)):
+                return False
+        return True
+
+    def _repeats_after(self, start: int, lag: int) -> bool:
+        """Do the ``_REP_LEN`` samples from ``_REP_GAP`` after ``start`` equal (to ``_REP_MATCH_DB``) those ``lag``
+        samples earlier, while the samples as far before ``start`` match that lag ``_REP_CONTRAST_DB`` worse?"""
+        G, M = _REP_GAP, _REP_LEN
+        a = start - self._raw_start
+        if a - G - M - lag < 0 or a + G + M > self._raw.shape[1]:
+            return False
+        ramp = np.linspace(-1.0, 1.0, M)
+        ramp /= np.sqrt(ramp @ ramp)
+
+        def err(lo: int) -> float:
+            # each stretch less its own straight line: a flat top of a loud square wave (or a naive saw's ramp)
+            # matches any other one to -40 dB by its level and slope alone, whatever the music riding on it does
+            x = self._raw[:, lo : lo + M].astype(np.float64)
+            y = self._raw[:, lo - lag : lo - lag + M].astype(np.float64)
+            x = x - x.mean(axis=1, keepdims=True)
+            y = y - y.mean(axis=1, keepdims=True)
+            x -= np.outer(x @ ramp, ramp)
+            y -= np.outer(y @ ramp, ramp)
+            return float(((x - y) ** 2).sum()) / (float((x * x).sum()) + 1e-30)
+
+        e_a = err(a + G)
+        if e_a > 10.0 ** (_REP_MATCH_DB / 10.0) or err(a - G - M) < e_a * 10.0 ** (_REP_CONTRAST_DB / 10.0):
+            return False
+        # and a repeat plays the whole stretch again: the audio after the joint equals, for as far as the window
+        # reaches (up to the lag), the audio just before it. (A chip-tune note that starts again after its gate
+        # matches an earlier instance of itself for a while, but the stretch before its onset holds the gate.)
+        span = min(lag, self._train + _TRAIN_PAD, self._raw.shape[1] - a)  # what the look-ahead always holds
+        x = self._raw[:, a : a + span].astype(np.float64)
+        y = self._raw[:, a - lag : a - lag + span].astype(np.float64)
+        return float(((x - y) ** 2).sum()) <= 10.0 ** (_REP_MATCH_DB / 10.0) * float((x * x).sum())
 
     def _loud_near(self, start: int) -> bool:
         """Is the waveform within a few samples of ``start`` at half of full scale or more (where a saturated

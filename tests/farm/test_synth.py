@@ -424,3 +424,27 @@ def test_demo_planted_problems(demo):
             assert first == pytest.approx(3.5, abs=0.01)  # exact zeros, then the music within 10 ms
         else:
             assert first < 0.05
+
+
+def test_naive_oscillators_step_once_or_twice_per_period():
+    """A naive saw jumps once per period, a square or pulse twice, each in one sample; nothing else moves by more
+    than a ramp's slope. The mixed voice is faded at both ends and leaves its input alone."""
+    import numpy as np
+    import pytest
+
+    from farm.synth.oscillators import naive_voice, with_naive_voice
+
+    sr, n = 44100, 44100
+    for shape, per_period in (("saw", 1), ("square", 2), ("pulse", 2)):
+        y = naive_voice(shape, sr, n, 100.0, 100.0, np.random.default_rng(0))
+        jumps = np.flatnonzero(np.abs(np.diff(y)) > 0.5)
+        assert len(jumps) == pytest.approx(100 * per_period, abs=2), shape
+        if shape == "pulse":
+            assert np.mean(y > 0) == pytest.approx(0.25, abs=0.01)
+    with pytest.raises(ValueError, match="unknown shape"):
+        naive_voice("sine", sr, n, 100.0, 200.0, np.random.default_rng(0))
+    song = np.zeros((2, n))
+    mixed = with_naive_voice(song, sr, "square", 200.0, 300.0, -20.0, np.random.default_rng(1))
+    assert not song.any() and np.abs(mixed).max() == pytest.approx(0.97)
+    assert abs(mixed[0, 0]) < 1e-3 and abs(mixed[0, -1]) < 1e-3
+    assert np.allclose(mixed[1], 0.6 * mixed[0])
