@@ -203,6 +203,7 @@ _TRAIN_S = 0.040  # a step with like steps this close on both sides (a 25 Hz per
 _TRAIN_LIKE = (0.7, 1.4)  # ... of this share of its size in the third difference, either sign ...
 _TRAIN_ISOLATION = 5.0  # ... each this many times the median |third difference| around it ...
 _TRAIN_AROUND = 16  # ... over this many samples on either side of its own 7, is an oscillator's edge
+_TRAIN_PAIRS = 4  # like steps nearest the joint on either side whose lags the repeat check tries
 _TRAIN_PAD = _TRAIN_AROUND + 8  # samples the test reads beyond its window on either side
 _SHARP_RETURN = 0.3  # moves back of this share of the jump right before and after it make it a pulse
 _PINNED_SPAN = 64  # samples on either side of a quiet-side splice candidate ...
@@ -214,6 +215,7 @@ _REP_LEN = 16  # samples compared
 _REP_MIN_LAG, _REP_MAX_LAG = 20, 2048  # lags searched
 _REP_MATCH_DB = -40.0  # largest relative error of the repeated stretch
 _REP_CONTRAST_DB = 15.0  # how much worse the same lag must match before the joint
+_REP_STRAIGHT = 1e-8  # a stretch whose straight-line fit leaves less than this share (-80 dB) is straight
 _REP_HISTORY = _REP_MAX_LAG + 2 * _REP_GAP + _REP_LEN + 64  # raw samples the repeat tests need before a candidate
 _SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
 # raw samples kept before the first undecided quad: the predictors' span and the flat-top search
@@ -809,6 +811,8 @@ class ImpulseDetector:
             return
         if not step and lo >= 0 and self._is_onset(start, int(_TEMPLATE_WIDTH[best_click]), chans):
             return
+        if not step and self._pulse_of_edges(start, int(_TEMPLATE_WIDTH[best_click]), chans):
+            return
         targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
         for ch in targets:
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
@@ -1116,7 +1120,7 @@ class ImpulseDetector:
         others = np.r_[d[c, : max(j - 3, 0)], d[c, j + 4 :]]
         return int((others >= 0.5 * jump).sum()) >= _SAT_EDGE_REPEATS
 
-    def _edge_train(self, start: int) -> bool:
+    def _edge_train(self, start: int, size: float | None = None, width: int = 0, channel: int | None = None) -> bool:
         """Is the step at ``start`` one of a train of like steps, the edge of a waveform that is made of steps (a
         naive saw, square or pulse oscillator, a chip-tune voice's stepped triangle) rather than a one-off joint?
 
@@ -1127,6 +1131,10 @@ class ImpulseDetector:
         oscillator repeats its edge every period (every half period for a square); a splice is one step at a
         point the music's own steps do not return to. Where the stream starts or ends inside the window, the
         window stops there.
+
+        For one edge of a pulse (a click candidate ``width`` samples wide starting at ``start``), ``size`` gives
+        the edge's own peak in the third difference (twice its step), ``channel`` the channel, and the whole
+        pulse is left out of the comparison.
         """
         a0 = start - self._train - _TRAIN_PAD
         a = max(a0, self._raw_start) - self._raw_start
@@ -1136,18 +1144,23 @@ class ImpulseDetector:
             return False
         r = np.abs(np.diff(seg, n=3, axis=1))  # r[:, i] spans seg[:, i .. i + 3]: a step into seg[:, P] peaks at P - 2
         j = start - self._raw_start - a - 2
-        lo, hi = max(j - 3, 0), min(j + 4, r.shape[1])
-        if hi <= lo:
-            return False
-        near = r[:, lo:hi]
-        c = int(np.argmax(near.max(axis=1)))
-        jj = lo + int(np.argmax(near[c]))
-        peak = float(r[c, jj])
+        if size is None:
+            lo, hi = max(j - 3, 0), min(j + 4, r.shape[1])
+            if hi <= lo:
+                return False
+            near = r[:, lo:hi]
+            c = int(np.argmax(near.max(axis=1)))
+            jj = lo + int(np.argmax(near[c]))
+            peak = float(r[c, jj])
+            skip_lo, skip_hi = jj - 3, jj + 3
+        else:
+            c, jj, peak = int(channel or 0), j, float(size)
+            skip_lo, skip_hi = jj - 3 - width, jj + 3 + width
         if peak <= 0.0:
             return False
         row = r[c]
         idx = np.arange(row.size)
-        far = np.abs(idx - jj) > 3
+        far = (idx < skip_lo) | (idx > skip_hi)
         inside = (idx >= _TRAIN_AROUND + 3) & (idx < row.size - _TRAIN_AROUND - 3) & (np.abs(idx - jj) <= self._train)
         like = np.flatnonzero(far & inside & (row >= _TRAIN_LIKE[0] * peak) & (row <= _TRAIN_LIKE[1] * peak))
         if like.size == 0:
@@ -1163,43 +1176,68 @@ class ImpulseDetector:
         # at the lag between two like steps across the joint, the audio just after the joint equals the audio that
         # far back, and the audio just before it does not: a repeat, not an oscillator (whose audio repeats, or
         # does not, on both sides alike)
-        lags = np.unique((after[None, :] - before[:, None]).ravel())
-        for lag in lags[(lags >= _REP_MIN_LAG) & (lags <= _REP_MAX_LAG)]:
-            if self._repeats_after(start, int(lag)):
-                return False
-        return True
+        near_b, near_a = before[-_TRAIN_PAIRS:], after[:_TRAIN_PAIRS]  # the copies lie among the nearest
+        lags = np.unique((near_a[None, :] - near_b[:, None]).ravel())
+        lags = lags[(lags >= _REP_MIN_LAG) & (lags <= _REP_MAX_LAG)]
+        return not (lags.size and self._repeats_after(start, lags))
 
-    def _repeats_after(self, start: int, lag: int) -> bool:
-        """Do the ``_REP_LEN`` samples from ``_REP_GAP`` after ``start`` equal (to ``_REP_MATCH_DB``) those ``lag``
-        samples earlier, while the samples as far before ``start`` match that lag ``_REP_CONTRAST_DB`` worse?"""
+    def _pulse_of_edges(self, start: int, width: int, chans: np.ndarray) -> bool:
+        """Is the pulse at ``start`` (``width`` samples) made of two oscillator edges that fall a few samples
+        apart, its rise one of a train of like steps and its fall one of another (a naive square's edge next to
+        a naive saw's), in the channel where it is largest?"""
+        k = start - self._raw_start
+        if k < 1 or k + width >= self._raw.shape[1]:
+            return False
+        x = self._raw[:, k - 1 : k + width + 1].astype(np.float64)
+        c = int(chans[np.argmax(np.abs(x[chans, 1] - x[chans, 0]))])
+        rise, fall = abs(x[c, 1] - x[c, 0]), abs(x[c, -1] - x[c, -2])
+        return (self._edge_train(start, 2.0 * rise, width, c)
+                and self._edge_train(start + width, 2.0 * fall, width, c))
+
+    def _repeats_after(self, start: int, lags: np.ndarray) -> bool:
+        """At some lag of ``lags``, do the ``_REP_LEN`` samples from ``_REP_GAP`` after ``start`` equal (to
+        ``_REP_MATCH_DB``) those that far earlier, while the samples as far before ``start`` match that lag
+        ``_REP_CONTRAST_DB`` worse, and the whole stretch after ``start`` (up to the lag, as far as the look-ahead
+        reaches) equals the one just before it?"""
         G, M = _REP_GAP, _REP_LEN
         a = start - self._raw_start
-        if a - G - M - lag < 0 or a + G + M > self._raw.shape[1]:
+        lags = np.asarray(lags, dtype=np.int64)
+        lags = lags[a - G - M - lags >= 0]
+        if lags.size == 0 or a + G + M > self._raw.shape[1]:
             return False
         ramp = np.linspace(-1.0, 1.0, M)
         ramp /= np.sqrt(ramp @ ramp)
+        steps = np.arange(M)
 
-        def err(lo: int) -> float:
-            # each stretch less its own straight line: a flat top of a loud square wave (or a naive saw's ramp)
-            # matches any other one to -40 dB by its level and slope alone, whatever the music riding on it does
-            x = self._raw[:, lo : lo + M].astype(np.float64)
-            y = self._raw[:, lo - lag : lo - lag + M].astype(np.float64)
-            x = x - x.mean(axis=1, keepdims=True)
-            y = y - y.mean(axis=1, keepdims=True)
-            x -= np.outer(x @ ramp, ramp)
-            y -= np.outer(y @ ramp, ramp)
-            return float(((x - y) ** 2).sum()) / (float((x * x).sum()) + 1e-30)
+        def straight_out(x: np.ndarray) -> np.ndarray:
+            # less its own straight line: a flat top of a loud square wave (or a naive saw's ramp) matches any
+            # other one to -40 dB by its level and slope alone, whatever the music riding on it does
+            x = x - x.mean(axis=-1, keepdims=True)
+            return x - (x @ ramp)[..., None] * ramp
 
-        e_a = err(a + G)
-        if e_a > 10.0 ** (_REP_MATCH_DB / 10.0) or err(a - G - M) < e_a * 10.0 ** (_REP_CONTRAST_DB / 10.0):
-            return False
-        # and a repeat plays the whole stretch again: the audio after the joint equals, for as far as the window
-        # reaches (up to the lag), the audio just before it. (A chip-tune note that starts again after its gate
-        # matches an earlier instance of itself for a while, but the stretch before its onset holds the gate.)
-        span = min(lag, self._train + _TRAIN_PAD, self._raw.shape[1] - a)  # what the look-ahead always holds
-        x = self._raw[:, a : a + span].astype(np.float64)
-        y = self._raw[:, a - lag : a - lag + span].astype(np.float64)
-        return float(((x - y) ** 2).sum()) <= 10.0 ** (_REP_MATCH_DB / 10.0) * float((x * x).sum())
+        def err(lo: int) -> tuple[np.ndarray, float]:
+            raw = self._raw[:, lo : lo + M].astype(np.float64)
+            x = straight_out(raw)
+            y = straight_out(self._raw[:, (lo - lags)[:, None] + steps].astype(np.float64).transpose(1, 0, 2))
+            e_x = float((x * x).sum())
+            return ((x[None] - y) ** 2).sum(axis=(1, 2)) / (e_x + 1e-30), e_x / (float((raw * raw).sum()) + 1e-30)
+
+        e_a, shape = err(a + G)
+        if shape < _REP_STRAIGHT:
+            return False  # a straight stretch (a lone square's flat top) matches every lag: nothing to tell
+        e_b, _ = err(a - G - M)
+        ok = (e_a <= 10.0 ** (_REP_MATCH_DB / 10.0)) & (e_b >= e_a * 10.0 ** (_REP_CONTRAST_DB / 10.0))
+        for lag in lags[ok]:
+            # a repeat plays the whole stretch again: the audio after the joint equals, as far as the window
+            # reaches (up to the lag), the audio just before it. (A chip-tune note that starts again after its
+            # gate matches an earlier instance of itself for a while, but the stretch before its onset holds the
+            # gate.)
+            span = min(int(lag), self._train + _TRAIN_PAD, self._raw.shape[1] - a)  # what the look-ahead holds
+            x = self._raw[:, a : a + span].astype(np.float64)
+            y = self._raw[:, a - lag : a - lag + span].astype(np.float64)
+            if float(((x - y) ** 2).sum()) <= 10.0 ** (_REP_MATCH_DB / 10.0) * float((x * x).sum()):
+                return True
+        return False
 
     def _loud_near(self, start: int) -> bool:
         """Is the waveform within a few samples of ``start`` at half of full scale or more (where a saturated
