@@ -444,7 +444,8 @@ class ImpulseDetector:
         look = max(self._sat_before, self._train + _TRAIN_PAD)
         self._click_after = max(self._nq + 3, -(-(look + MICRO) // (QUAD * MICRO)) + 1)
         self._sat_after = min(self._sat_before, (self._click_after - 1) * QUAD * MICRO - MICRO)
-        self._burst_before, self._burst_after = self._go + 2, self._bmax + self._go + 2
+        self._burst_before, self._burst_after = self._go + 3, self._bmax + self._go + 2
+        self._burst_busy = [-1] * self.channels  # per channel: the quad before which a burst was decided
         pad = max(self._click_before, self._burst_before)
         self._h0 = -pad  # quad index of the first history column; zeros stand for the time before the stream
         self._E = np.zeros((self.channels, pad * QUAD))
@@ -546,8 +547,7 @@ class ImpulseDetector:
             self._clicks(self._click_next, click_end, cs)
             self._click_next = click_end
         if burst_end > self._burst_next:
-            self._bursts(self._burst_next, burst_end, last, cs)
-            self._burst_next = burst_end
+            self._burst_next = self._bursts(self._burst_next, burst_end, last, cs)
 
     @staticmethod
     def _quad_cumsum(E: np.ndarray) -> np.ndarray:
@@ -1333,12 +1333,13 @@ class ImpulseDetector:
         return bool(worst >= self._splice_lp_ratio)
 
     # ------------------------------------------------------------------ noise bursts
-    def _bursts(self, qa: int, qb: int, last: int, cs: np.ndarray) -> None:
+    def _bursts(self, qa: int, qb: int, last: int, cs: np.ndarray) -> int:
+        """Decide burst onsets from boundary ``qa`` to ``qb``; returns the first boundary left undecided."""
         h0, gi, go, K = self._h0, self._gi, self._go, self._burst_ratio
         # boundaries qa .. stop (exclusive) as history columns; offsets need a full window of real audio after
         stop = min(qb + self._bmax + 1, last - go - 1)
         if stop <= qa:
-            return
+            return qb
         a, z = qa - h0, stop - h0
         n = z - a
         inside = (cs[:, a + gi : z + gi] - cs[:, a:z]) / gi  # the 2 ms after each boundary
@@ -1348,25 +1349,42 @@ class ImpulseDetector:
         n_on = qb - qa
         onset = (inside[:, :n_on] >= K * before[:, :n_on]) & (inside[:, :n_on] >= self._min_burst_energy)
         onset[:, : max(0, min(n_on, go + 1 - qa))] = False  # no music before the stream start to compare with
+        # the boundary just before qa: a rise running on from the previous call was decided there
+        in_prev = (cs[:, a - 1 + gi] - cs[:, a - 1]) / gi
+        on_prev = ((in_prev >= K * (cs[:, a - 2] - cs[:, a - 2 - go]) / go) & (in_prev >= self._min_burst_energy)
+                   & (qa - 1 >= go + 1))
         offset = in_before >= K * after
+        rises = []
+        hold = n_on
         for c in range(self.channels):
             cand = np.flatnonzero(onset[c])
-            offs = np.flatnonzero(offset[c])
-            if not cand.size or not offs.size:
+            if not cand.size:
                 continue
-            # every run of onset boundaries is one rise, starting where it is at least half its steepest
             is_first = np.r_[True, np.diff(cand) > 1]
             run_at = np.flatnonzero(is_first)
+            if qb < last and cand[-1] == n_on - 1 and n_on - cand[run_at[-1]] < 4 * go:
+                # a rise that runs into the next call is decided whole there (where it starts depends on all
+                # of it), so the result does not depend on where blocks end
+                hold = min(hold, int(cand[run_at[-1]]))
+            rises.append((c, cand, is_first, run_at))
+        for c, cand, is_first, run_at in rises:
+            offs = np.flatnonzero(offset[c])
+            if not offs.size:
+                continue
+            # every run of onset boundaries is one rise, starting where it is at least half its steepest
             steep = inside[c, cand] / (before[c, cand] + 1e-30)
             half = 0.5 * np.repeat(np.maximum.reduceat(steep, run_at), np.diff(np.r_[run_at, cand.size]))
             good = np.flatnonzero(steep >= half)
             _, at = np.unique((np.cumsum(is_first) - 1)[good], return_index=True)
             first, b0s = cand[run_at], cand[good[at]]
-            # only rises with a fall in reach are looked at closely
+            # only rises with a fall in reach are looked at closely; not the rest of one decided before qa, and
+            # not those left to the next call
             reach = np.searchsorted(offs, first + self._bmax + gi, side="right") > np.searchsorted(offs, first + self._bmin)
-            busy_until = -1
+            reach &= first < hold
+            if on_prev[c] and first[0] == 0:
+                reach[0] = False
             for b0 in b0s[reach].tolist():
-                if b0 < busy_until:
+                if qa + b0 < self._burst_busy[c]:
                     continue
                 lo = np.searchsorted(offs, b0 + self._bmin)
                 hi = np.searchsorted(offs, b0 + self._bmax, side="right")
@@ -1403,7 +1421,7 @@ class ImpulseDetector:
                         # too weak to be told from the music (a burst on top of it would not be weak), but a
                         # look-alike for the recurrence test
                         self._burst_shapes.append((s1 - s0, value))
-                        busy_until = int(r1)
+                        self._burst_busy[c] = qa + int(r1)
                         break
                     # steady inside: noise switched on keeps its level from chunk to chunk (a 2 ms chunk of
                     # white noise varies by well under 1 dB); a strum or a percussion sample swells and decays
@@ -1423,8 +1441,9 @@ class ImpulseDetector:
                     detail = (f"broadband burst of {(s1 - s0) / self.sample_rate * 1000:.0f} ms, "
                               f"{value:.1f} dB above the music residual around it, level steady to {spread_db:.1f} dB")
                     self._events.append(("noise_burst", s0, s1, c, value, detail))
-                    busy_until = int(r1)
+                    self._burst_busy[c] = qa + int(r1)
                     break
+        return qa + hold
 
     # ------------------------------------------------------------------ output
     def _recurrent_bursts_removed(self) -> list[tuple]:
