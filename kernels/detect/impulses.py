@@ -203,6 +203,9 @@ _TRAIN_S = 0.040  # a step with like steps this close on both sides (a 25 Hz per
 _TRAIN_LIKE = (0.7, 1.4)  # ... of this share of its size in the third difference, either sign ...
 _TRAIN_ISOLATION = 5.0  # ... each this many times the median |third difference| around it ...
 _TRAIN_AROUND = 16  # ... over this many samples on either side of its own 7, is an oscillator's edge
+_HOLD_SPAN = 64  # samples on either side searched for a sample-and-hold grid ...
+_HOLD_MOVES = 4  # ... in the channels that move at least this often ...
+_HOLD_MIN = 3  # ... with this many samples or more between moves
 _TRAIN_PAIRS = 4  # like steps nearest the joint on either side whose lags the repeat check tries
 _TRAIN_PAD = _TRAIN_AROUND + 8  # samples the test reads beyond its window on either side
 _SHARP_RETURN = 0.3  # moves back of this share of the jump right before and after it make it a pulse
@@ -787,6 +790,8 @@ class ImpulseDetector:
             return
         if step and self._edge_train(start):
             return  # an oscillator's edge, in one channel or all (a one-channel step would be reported as a click)
+        if self._held_grid(start):
+            return  # a sample-and-hold (a bit crusher's rate reduction): every move of the waveform is a step
         if quiet_only and self._pinned_side(start):
             return
         if step and everywhere:
@@ -1180,6 +1185,24 @@ class ImpulseDetector:
         lags = np.unique((near_a[None, :] - near_b[:, None]).ravel())
         lags = lags[(lags >= _REP_MIN_LAG) & (lags <= _REP_MAX_LAG)]
         return not (lags.size and self._repeats_after(start, lags))
+
+    def _held_grid(self, start: int) -> bool:
+        """Is the waveform around ``start`` held on a grid: in the channels that move within ``_HOLD_SPAN``
+        samples, every move falls on one grid of ``_HOLD_MIN`` samples or more, and so does the move into
+        ``start``? A sample-and-hold (a bit crusher reducing the rate) turns every attack into a one-sample step;
+        a splice or a click put into such audio moves off its grid. (A grid of 2, an upsampling that repeats
+        each sample, is left alone: a click in such a file lies on its grid too.)"""
+        a = start - _HOLD_SPAN - self._raw_start
+        b = start + _HOLD_SPAN - self._raw_start
+        if a < 0 or b > self._raw.shape[1]:
+            return False
+        moves = np.diff(self._raw[:, a:b], axis=1) != 0
+        j = start - self._raw_start - a - 1  # the move into ``start``
+        ats = [at for at in (np.flatnonzero(m) for m in moves) if at.size >= _HOLD_MOVES]  # channels that move
+        if not ats:
+            return False
+        grid = int(np.gcd.reduce(np.concatenate([np.diff(at) for at in ats] + [np.array([j - ats[0][0]])])))
+        return grid >= _HOLD_MIN and all((at[0] - ats[0][0]) % grid == 0 for at in ats)
 
     def _pulse_of_edges(self, start: int, width: int, chans: np.ndarray) -> bool:
         """Is the pulse at ``start`` (``width`` samples) made of two oscillator edges that fall a few samples

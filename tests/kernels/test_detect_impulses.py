@@ -789,3 +789,41 @@ def test_two_naive_voices_whose_edges_meet_make_no_clicks(monkeypatch):
     assert len(_kinds(_detect(x, sr, block=65536), "click")) <= 3
     monkeypatch.setattr(ImpulseDetector, "_pulse_of_edges", lambda self, start, width, chans: False)
     assert len(_kinds(_detect(x, sr, block=65536), "click")) >= 30
+
+
+def _held(x, k):
+    """A sample-and-hold every ``k`` samples: a bit crusher's rate reduction."""
+    return x[:, (np.arange(x.shape[1]) // k) * k]
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_a_sample_and_hold_effect_is_not_a_train_of_splices(render_music, k):
+    """A rock song held every 4 or 8 samples (a lo-fi bit crusher): every attack becomes a one-sample step, and
+    17 (k = 4) or about 140 (k = 8) of them were reported as splices in 21 s. Each move of such audio falls on
+    the hold's grid; a click put into it does not, and is still found."""
+    sr = 44100
+    x = _held(_song(render_music, 11, "rock", sr=sr) * 0.8, k)
+    assert _detect(x, sr, block=65536) == []
+    p = int(5.3 * sr) + 3
+    x[0, p] += 0.2
+    found = _kinds(_detect(x, sr, block=65536), "click")
+    if k == 4:  # a click in audio held every 8 samples is not found (nor was it before)
+        assert any(abs(d.start_s - p / sr) < 10 / sr for d in found), found
+
+
+def test_the_hold_grid_test():
+    """The test itself: held every 4 samples, the move into a grid sample is on the grid; a one-sample knock
+    moves off it; a grid of 2 (an upsampling that repeats each sample) is not taken for an effect."""
+    sr = 44100
+    t = np.arange(sr) / sr
+    x = np.stack([0.3 * np.sin(2 * np.pi * 330 * t), 0.2 * np.sin(2 * np.pi * 220 * t + 1)])
+    d = ImpulseDetector(sr, 2)
+    d._raw_start = 0
+    d._raw = _held(x, 4).astype(np.float32)
+    assert d._held_grid(4000) and not d._held_grid(4001)
+    knocked = _held(x, 4)
+    knocked[0, 4001] += 0.1
+    d._raw = knocked.astype(np.float32)
+    assert not d._held_grid(4000)
+    d._raw = _held(x, 2).astype(np.float32)
+    assert not d._held_grid(4000)
