@@ -1,11 +1,13 @@
-"""Music with naive oscillators: does the QC audit cry wolf on voices whose every edge is a one-sample step?
+"""Music the corpus never has: naive oscillators and lo-fi effects. Does the QC audit cry wolf on them?
 
     python benchmarks/bench_qc_oscillators.py [--songs 3] [--seconds 20] [--workers N]
 
 Each of ``--songs`` seeded songs (rock, acoustic, electronic, pop, ballad in turn; fluidsynth when available) is
 audited as it is and with each naive voice of :data:`VOICES` mixed in (:func:`farm.synth.oscillators.with_naive_voice`:
 a saw, square or 25 % pulse, as a 40-90 Hz bass or a 200-900 Hz lead, at its own peak level), plus the two
-voices alone. Every file is written as 24-bit WAV and audited with ``farm.qc.audit_track`` and the default
+voices alone, and with two lo-fi effects on the whole mix: a sample-and-hold every 4 and every 8 samples (a bit
+crusher's rate reduction, which turns every attack into a one-sample step) and a 1/16-note gate to digital
+silence at 120 BPM (a "stutter", 1 ms edges). Every file is written as 24-bit WAV and audited with ``farm.qc.audit_track`` and the default
 profile. Nothing was planted, so every local finding (click, discontinuity, noise burst, dropout) is a false
 alarm; the table prints them per case, and the totals per voice.
 """
@@ -51,6 +53,16 @@ def _case(job: tuple[int, str, float]) -> tuple[str, str, Counter]:
     rng = np.random.default_rng([seed, len(voice)])
     if voice == "clean":
         x = song * (0.97 / np.abs(song).max())
+    elif voice.startswith("held every"):
+        k = int(voice.split()[2])
+        x = song[:, (np.arange(song.shape[1]) // k) * k]
+        x = x * (0.97 / np.abs(x).max())
+    elif voice == "stutter gate":
+        beat = SAMPLE_RATE * 60 // 120 // 4
+        gate = ((np.arange(song.shape[1]) // beat) % 2 == 0).astype(np.float64)
+        gate = np.convolve(gate, np.ones(44) / 44, mode="same")  # 1 ms edges
+        x = song * gate
+        x *= 0.97 / np.abs(x).max()
     elif voice == "voices only":
         n = song.shape[1]
         lead = 0.3 * naive_voice("square", SAMPLE_RATE, n, 200, 900, rng)
@@ -73,7 +85,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
-    voices = ["clean", *VOICES, "voices only"]
+    voices = ["clean", *VOICES, "voices only", "held every 4", "held every 8", "stutter gate"]
     jobs = [(11 + i, v, args.seconds) for i in range(args.songs) for v in voices]
     totals: dict[str, Counter] = {v: Counter() for v in voices}
     print(f"{'song':16s} {'voice':12s} " + " ".join(f"{k:>13s}" for k in LOCAL) + "  other findings")
