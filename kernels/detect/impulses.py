@@ -1384,12 +1384,17 @@ class ImpulseDetector:
         in_before = (cs[:, a:z] - cs[:, a - gi : z - gi]) / gi
         after = (cs[:, a + 1 + go : z + 1 + go] - cs[:, a + 1 : z + 1]) / go
         n_on = qb - qa
-        onset = (inside[:, :n_on] >= K * before[:, :n_on]) & (inside[:, :n_on] >= self._min_burst_energy)
-        onset[:, : max(0, min(n_on, go + 1 - qa))] = False  # no music before the stream start to compare with
+
+        def rising(ins: np.ndarray, bef: np.ndarray, q0: int) -> np.ndarray:
+            # onset boundaries among boundaries q0, q0 + 1, ...: the 2 ms after stand K over the 10 ms before
+            on = (ins >= K * bef) & (ins >= self._min_burst_energy)
+            on[:, : max(0, min(on.shape[1], go + 1 - q0))] = False  # no music before the stream start to compare
+            return on
+
+        onset = rising(inside[:, :n_on], before[:, :n_on], qa)
         # the boundary just before qa: a rise running on from the previous call was decided there
-        in_prev = (cs[:, a - 1 + gi] - cs[:, a - 1]) / gi
-        on_prev = ((in_prev >= K * (cs[:, a - 2] - cs[:, a - 2 - go]) / go) & (in_prev >= self._min_burst_energy)
-                   & (qa - 1 >= go + 1))
+        on_prev = rising((cs[:, a - 1 + gi : a + gi] - cs[:, a - 1 : a]) / gi,
+                         (cs[:, a - 2 : a - 1] - cs[:, a - 2 - go : a - 1 - go]) / go, qa - 1)[:, 0]
         offset = in_before >= K * after
         rises = []
         hold = n_on
