@@ -93,6 +93,9 @@ from kernels.detect.base import Detection
 __all__ = ["RunDetector"]
 
 _TINY = 1e-15
+_FLOOR_FRAME_S = 0.02  # frames of the stream's floor: one period of 50 Hz mains
+_FLOOR_EDGE_S = 0.5  # the floor is taken this far from the stream's start and end
+_EDGE_MEAN_S = 0.1  # an edge is also judged less its mean over this stretch (a constant offset)
 # Loudness histogram: frame levels from -160 to +20 dBFS in 0.5 dB bins.
 _HIST_LO_DB = -160.0
 _HIST_STEP_DB = 0.5
@@ -104,6 +107,10 @@ _CHUNK = 2048
 
 def _db(value: float) -> float:
     return 20.0 * math.log10(max(float(value), _TINY))
+
+
+def _db_array(values: np.ndarray) -> np.ndarray:
+    return 20.0 * np.log10(np.maximum(values, _TINY))
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -205,7 +212,9 @@ class RunDetector:
                  clip_dominance: float = 3.0, clip_merge_s: float = 0.1, clip_max_runs: int = 200_000,
                  edge_s: float = 0.005, edge_onset_s: float = 0.0005, edge_db: float = 20.0,
                  edge_onset_db: float = 15.0, end_edge_db: float = 38.0, end_onset_db: float = 27.0,
-                 edge_floor_dbfs: float = -70.0, near_silence_dbfs: float | None = -54.0,
+                 edge_floor_dbfs: float = -70.0, edge_held_s: float = 0.1, edge_held_db: float = 3.0,
+                 edge_floor_margin_db: float = 12.0,
+                 near_silence_dbfs: float | None = -54.0,
                  near_floor_dbfs: float = -34.0, _dropouts_only: bool = False):
         self.channels = check_channels(channels)
         if not (isinstance(sample_rate, (int, float, np.integer, np.floating)) and math.isfinite(sample_rate)
@@ -265,6 +274,20 @@ class RunDetector:
         self._end_edge_db = float(end_edge_db)
         self._end_onset_db = float(end_onset_db)
         self._edge_floor_db = float(edge_floor_dbfs)
+        if not (math.isfinite(edge_held_s) and edge_held_s >= 0 and math.isfinite(edge_held_db) and edge_held_db >= 0):
+            raise ValueError(f"edge_held_s {edge_held_s!r} and edge_held_db {edge_held_db!r} must be >= 0")
+        # the stream's floor: its quietest 20 ms frame (mean magnitude, loudest channel), digital silence left out
+        self._floor_frame = max(1, round(_FLOOR_FRAME_S * sr))
+        self._held = round(edge_held_s * sr / self._floor_frame) * self._floor_frame
+        self._held_db = float(edge_held_db)
+        self._edge_mean = max(1, round(_EDGE_MEAN_S * sr))
+        self._floor_margin_db = float(edge_floor_margin_db)
+        self._floor_sum = np.zeros(c)
+        self._floor_fill = 0
+        self._floor_frames = 0  # complete floor frames so far
+        self._floor_skip = max(1, round(_FLOOR_EDGE_S / _FLOOR_FRAME_S))  # frames this near an end do not count
+        self._floor_recent: list[float] = []  # the last frames' levels, counted once they are that far from the end
+        self._floor_min = math.inf
 
         self._abs_buf = np.empty((c, 0))
         self._tracks = c + 1 if c > 1 else c  # per channel, plus "all channels" (-1) when there are several
@@ -325,18 +348,70 @@ class RunDetector:
             # this block) as this detector: only its thresholds and run state are its own
             self._near._recent, self._near._n = self._recent, self._n
             self._near._frames_block(x, a, moments)
-        if self._head.shape[1] < self._edge:
-            self._head = np.concatenate([self._head, a[:, : self._edge - self._head.shape[1]]], axis=1)
-        if n >= self._edge:
-            self._tail = a[:, n - self._edge :].copy()
+        self._floor_block(a)
+        keep = max(self._edge, self._held, self._edge_mean)  # signed: an edge is judged less its own mean
+        if self._head.shape[1] < keep:
+            self._head = np.concatenate([self._head, x[:, : keep - self._head.shape[1]]], axis=1)
+        if n >= keep:
+            self._tail = x[:, n - keep :].copy()
         else:
-            self._tail = np.concatenate([self._tail, a], axis=1)[:, -self._edge :]
+            self._tail = np.concatenate([self._tail, x], axis=1)[:, -keep:]
         width = self._recent_width
         if n >= width:
             self._recent = x[:, n - width :].copy()
         else:
             self._recent = np.concatenate([self._recent, x], axis=1)[:, -width:]
         self._n += n
+
+    def _floor_block(self, a: np.ndarray) -> None:
+        """Lower the stream's floor with this block's complete 20 ms frames (on a grid carried across blocks)."""
+        g = self._floor_frame
+        n = a.shape[1]
+        first = min(n, g - self._floor_fill)
+        self._floor_sum += a[:, :first].sum(axis=1)
+        self._floor_fill += first
+        levels = []
+        if self._floor_fill == g:
+            levels.append(self._floor_sum.max() / g)
+            self._floor_sum[:] = 0.0
+            self._floor_fill = 0
+        k = (n - first) // g
+        if k:
+            levels.extend(a[:, first : first + k * g].reshape(a.shape[0], k, g).mean(axis=2).max(axis=0))
+        rest = a[:, first + k * g :]
+        if rest.shape[1]:
+            self._floor_sum += rest.sum(axis=1)
+            self._floor_fill += rest.shape[1]
+        if not levels:
+            return
+        # frames within _FLOOR_EDGE_S of the stream's start or end do not count: the floor is a level the
+        # stream holds away from its edges, not the edge being judged
+        first_index = self._floor_frames
+        self._floor_frames += len(levels)
+        skip = self._floor_skip
+        levels = [float(v) for i, v in enumerate(levels, first_index) if i >= skip]
+        recent = self._floor_recent
+        recent.extend(levels)
+        if len(recent) > skip:
+            counted = [v for v in recent[: len(recent) - skip] if v > self._silence]
+            del recent[: len(recent) - skip]
+            if counted:
+                self._floor_min = min(self._floor_min, min(counted))
+
+    def _at_floor(self, seg: np.ndarray, music_db: float) -> bool:
+        """True when every 20 ms frame of ``seg`` (magnitudes of an edge's outer ``edge_held_s``) lies within
+        ``edge_held_db`` of the stream's floor, and that floor is ``edge_floor_margin_db`` under the music:
+        the edge holds a level the stream also holds away from its edges (hiss, room tone, hum), below the
+        music."""
+        g = self._floor_frame
+        k = seg.shape[1] // g
+        if not (self._held and k and math.isfinite(self._floor_min)):
+            return False
+        floor_db = _db(self._floor_min)
+        if floor_db > music_db - self._floor_margin_db:
+            return False
+        levels = _db_array(seg[:, : k * g].reshape(seg.shape[0], k, g).mean(axis=2).max(axis=0))
+        return bool(np.all(np.abs(levels - floor_db) <= self._held_db))
 
     # clipping ---------------------------------------------------------
     def _clip_block(self, x: np.ndarray, a: np.ndarray) -> None:
@@ -838,15 +913,27 @@ class RunDetector:
         sr = self.sample_rate
         dur = self._n / sr
         out = []
-        for kind, seg, onset, seg_db, onset_db in (
-                ("start_cut", self._head, self._head[:, : self._onset], self._edge_db, self._onset_db),
-                ("end_cut", self._tail, self._tail[:, -self._onset :], self._end_edge_db, self._end_onset_db)):
+        # each edge less its own mean over the kept 100 ms: a constant offset is dc_offset's finding, and the
+        # step it makes at the file's first and last samples is not music cut off (over 100 ms, music's own
+        # mean is small against its level). An edge is judged as it is where that is quieter: digital silence
+        # after music on an offset stays silence.
+        ends = []
+        for e, outer in ((self._head, slice(0, self._edge)), (self._tail, slice(-self._edge, None))):
+            raw = np.abs(e)
+            less = np.abs(e - e.mean(axis=1, keepdims=True)) if e.shape[1] else raw
+            ends.append(less if less[:, outer].mean() < raw[:, outer].mean() else raw)
+        head, tail = ends
+        for kind, seg, onset, seg_db, onset_db, held in (
+                ("start_cut", head[:, : self._edge], head[:, : self._onset], self._edge_db, self._onset_db,
+                 head[:, : self._held]),
+                ("end_cut", tail[:, -self._edge :], tail[:, -self._onset :], self._end_edge_db, self._end_onset_db,
+                 tail[:, tail.shape[1] - self._held :])):
             # mean magnitude over the edge, like the frame levels the music's level comes from; the very
             # edge by its peak (a start that rises from silence has not begun in its first half millisecond)
             edge_db = _db(seg.mean(axis=1).max())
             peak_db = _db(onset.max())
             if (edge_db >= music_db - seg_db and peak_db >= music_db - onset_db
-                    and edge_db >= self._edge_floor_db):
+                    and edge_db >= self._edge_floor_db and not self._at_floor(held, music_db)):
                 rms_db = _db(math.sqrt(float((seg * seg).mean(axis=1).max())))
                 span = (0.0, self._edge / sr) if kind == "start_cut" else (dur - self._edge / sr, dur)
                 where = "starts" if kind == "start_cut" else "ends"

@@ -491,3 +491,92 @@ def test_quiet_intro_stopping_in_digital_silence_is_not_a_dropout():
     assert _kinds(_detect(quiet), "dropout") == []
     assert len(_kinds(_detect(quiet, dropout_floor_db=12.0), "dropout")) == 8  # what the floor prevents
     assert len(_kinds(_detect(quiet * 10 ** (30 / 20)), "dropout")) == 8
+
+
+# --------------------------------------------------------------------------- edges at the stream's own floor
+def _hissy_transfer(render_music, hiss_dbfs: float = -58.0, seconds_after: float = 1.5) -> tuple[np.ndarray, int]:
+    """A song as an analogue transfer: a steady hiss under all of it, running on before and after the music."""
+    sr = 44100
+    song = _fluidsynth_song(render_music, 305, "pop")
+    rng = np.random.default_rng(5)
+    x = np.concatenate([np.zeros((2, sr)), song, np.zeros((2, int(seconds_after * sr)))], axis=1)
+    hiss = rng.standard_normal(x.shape) * 10 ** (hiss_dbfs / 20)
+    return x + hiss, sr
+
+
+@pytest.mark.parametrize("block", [4099, 65536])
+def test_transfer_ending_on_its_own_steady_hiss_is_not_an_end_cut(render_music, block):
+    # The file ends 1.5 s after the music, in the hiss the whole transfer carries (-58 dBFS RMS, 33 dB under the
+    # music's median, within the 38 dB a ringing tail is judged by): the edge holds the level the stream holds
+    # everywhere away from its edges, so nothing was cut off.
+    x, sr = _hissy_transfer(render_music)
+    found = _detect(x, sr=sr, block=block)
+    assert _kinds(found, "end_cut") == [] and _kinds(found, "start_cut") == []
+    # without the floor rule the end is reported: what the rule prevents
+    assert _kinds(_detect(x, sr=sr, block=block, edge_held_s=0.0), "end_cut")
+
+
+def test_transfer_cut_inside_its_music_is_still_an_end_cut(render_music):
+    # the same transfer stopped 3 s before the music ends: the edge is music, far over the hiss
+    x, sr = _hissy_transfer(render_music)
+    y = x[:, : x.shape[1] - int(4.5 * sr)]
+    assert _kinds(_detect(y, sr=sr), "end_cut")
+
+
+def test_end_quieter_than_anything_before_it_is_not_a_floor(render_music):
+    # a ringing tail cut off at its quietest point is below every level the stream held before: a floor must
+    # be held elsewhere too (within 3 dB), so the release-tail rule still decides (and reports it)
+    sr = 44100
+    x = _fluidsynth_song(render_music, 305, "pop")
+    frames, median_db = _levels_10ms(x, sr)
+    last_loud = np.flatnonzero(frames > median_db - 10)[-1]
+    k = last_loud + np.flatnonzero(frames[last_loud:] < median_db - 30)[0]
+    y = x[:, : k * sr // 100]
+    assert _kinds(_detect(y, sr=sr), "end_cut")
+
+
+@pytest.mark.parametrize("where", ["both", "left"])
+def test_constant_offset_at_the_edges_is_not_a_cut(render_music, where):
+    # A song starting from and decaying into silence, with 0.03 (-30 dBFS) added: the file starts and ends on
+    # a step to the offset, within 20 dB of the music's median. That is the offset (dc_offset's finding), not
+    # music cut off: edges are also judged less the stream's mean.
+    sr = 44100
+    x = _fluidsynth_song(render_music, 305, "pop").copy()
+    x[[0, 1] if where == "both" else [0]] += 0.03
+    found = _detect(x, sr=sr)
+    assert _kinds(found, "start_cut") == [] and _kinds(found, "end_cut") == []
+    # the same song cut inside its music at both ends is still cut at both
+    frames, median_db = _levels_10ms(x - 0.03, sr)
+    ok = np.flatnonzero(frames > median_db)
+    y = x[:, ok[ok > 300][0] * sr // 100 : ok[-50] * sr // 100]
+    assert {"start_cut", "end_cut"} <= {d.kind for d in _detect(y, sr=sr)}
+
+
+def test_song_on_a_mean_ending_in_digital_silence_is_not_an_end_cut(render_music):
+    # the edge is judged by the quieter of the waveform and the waveform less the mean: digital silence after
+    # a song whose own mean is not zero stays silence (less the mean it would read as a step to the offset)
+    sr = 44100
+    x = _fluidsynth_song(render_music, 305, "pop")
+    x = np.concatenate([x + 0.02, np.zeros((2, sr // 2))], axis=1)
+    assert _kinds(_detect(x, sr=sr), "end_cut") == []
+
+
+def test_whole_track_hum_at_the_edges_is_not_a_cut(render_music):
+    # -36 dBFS mains hum with harmonics under a whole song that starts and ends in silence with 0.3 s of hum
+    # alone at each end: the edges hold the hum, which the stream holds throughout (hum is hum's finding)
+    sr = 44100
+    song = _fluidsynth_song(render_music, 305, "pop")
+    x = np.concatenate([np.zeros((2, int(0.3 * sr))), song, np.zeros((2, int(0.3 * sr)))], axis=1)
+    t = np.arange(x.shape[1]) / sr
+    hum = sum(10 ** (-36 / 20) * 0.5 ** k * np.sin(2 * np.pi * 60 * (k + 1) * t) for k in range(4))
+    found = _detect(x + hum, sr=sr)
+    assert _kinds(found, "start_cut") == [] and _kinds(found, "end_cut") == []
+
+
+def test_short_digital_silence_after_music_on_an_offset_is_not_an_end_cut(render_music):
+    # 50 ms of zeros after a song carrying 0.02: the kept 100 ms has a mean of about 0.01, and the silence less
+    # that mean would read as a -40 dBFS step; the edge is judged as it is where that is quieter
+    sr = 44100
+    x = _fluidsynth_song(render_music, 305, "pop")
+    x = np.concatenate([x + 0.02, np.zeros((2, sr // 20))], axis=1)
+    assert _kinds(_detect(x, sr=sr), "end_cut") == []
