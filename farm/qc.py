@@ -17,7 +17,7 @@ from farm import __version__
 from farm.audio import AudioInfo, probe, read_blocks
 from farm.catalogue import TrackSpec
 from farm.codes import isrc_problem, normalize_isrc, upc_problem
-from farm.detectors import make_detectors, to_events
+from farm.detectors import explain, make_detectors, to_events
 from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
@@ -197,7 +197,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, DC
         head_silence_s=clean_float(st.head_silence_s),
         tail_silence_s=clean_float(st.tail_silence_s),
     )
-    events = [ev for detector in detectors for ev in to_events(detector.finish())]
+    events = to_events(explain([d for detector in detectors for d in detector.finish()]))
     return m, dcr, events
 
 

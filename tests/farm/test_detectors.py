@@ -1,0 +1,56 @@
+"""farm.detectors: which findings another finding explains (one defect, one event), on lists and end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from farm.catalogue import discover
+from farm.detectors import DROPOUT_EDGE_S, explain
+from farm.qc import audit_track
+from kernels.detect import Detection
+
+
+def _d(kind, start, end=None, channel=-1):
+    return Detection(kind, start, start if end is None else end, channel)
+
+
+def test_jumps_at_a_dropouts_edges_are_the_dropout():
+    drop = _d("dropout", 6.0, 6.08, channel=1)
+    found = [drop, _d("discontinuity", 6.0), _d("click", 6.08 + DROPOUT_EDGE_S * 0.9, channel=1),
+             _d("discontinuity", 6.04), _d("click", 6.0, channel=0), _d("discontinuity", 6.09),
+             _d("noise_burst", 6.0)]
+    kept = explain(found)
+    assert drop in kept
+    # inside the gap, on the other channel only, 10 ms after it, or another kind: still reported
+    assert [(d.kind, d.start_s, d.channel) for d in kept if d.kind != "dropout"] == [
+        ("discontinuity", 6.04, -1), ("click", 6.0, 0), ("discontinuity", 6.09, -1), ("noise_burst", 6.0, -1)]
+
+
+def test_without_dropouts_nothing_is_dropped():
+    found = [_d("discontinuity", 1.0), _d("click", 2.0, channel=0)]
+    assert explain(found) == found
+
+
+@pytest.mark.parametrize(("channel", "at_s"), [(1, 6.0), (0, 9.3)])
+def test_dropout_in_a_song_is_one_event_not_three(render_music, tmp_path, channel, at_s):
+    # 80 ms of one channel of a rendered song set to exact zeros: the impulse detector sees the steps into and
+    # out of the gap (before explain(), this song gave a discontinuity at one edge or both); the audit reports
+    # the dropout once, and a click planted elsewhere is still reported
+    from farm.synth import fluidsynth_available
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
+    sr = 44100
+    y = np.array(render_music(305, sr, 20.0, style="pop", renderer="fluidsynth"))
+    s = int(at_s * sr)
+    y[channel, s : s + int(0.08 * sr)] = 0.0
+    y[0, 15 * sr] += 0.3
+    path = tmp_path / "song.wav"
+    sf.write(str(path), y.T, sr, subtype="PCM_24")
+    report = audit_track(discover([str(path)])[0])
+    local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
+                   if e["kind"] in ("dropout", "discontinuity", "click"))
+    assert local == [(at_s, "dropout"), (15.0, "click")]
