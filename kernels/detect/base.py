@@ -22,6 +22,10 @@ class Detection:
         The measured magnitude in the kind's unit (``nan`` where there is none).
     detail : str
         One sentence for a person, with the numbers.
+    silence_dbfs : float
+        Dropouts only: the threshold every sample of the run stays within, dBFS (``-84``: digital silence;
+        ``-54``: the near-silence tier); ``nan`` for every other kind. Lets the audit tell a stop to exact
+        zeros from a cut to quiet noise when it relates findings of different detectors.
     """
 
     kind: str
@@ -30,6 +34,7 @@ class Detection:
     channel: int = -1
     value: float = math.nan
     detail: str = ""
+    silence_dbfs: float = math.nan
 
     def __post_init__(self) -> None:
         if not (self.end_s >= self.start_s >= 0):

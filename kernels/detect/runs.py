@@ -803,7 +803,8 @@ class RunDetector:
             at = "" if not np.any(level != 0.0) else f" of {', '.join(f'{v:+.4f}' for v in level)}"
             out.append(Detection("dropout", s / sr, e / sr, ch, (e - s) / sr,
                                  f"{(e - s) / sr * 1e3:.1f} ms within {self._silence_db:.0f} dBFS of a constant"
-                                 f"{at} in {where}, cut from {p:.1f} dBFS (music before it {r:.1f} dBFS)"))
+                                 f"{at} in {where}, cut from {p:.1f} dBFS (music before it {r:.1f} dBFS)",
+                                 silence_dbfs=self._silence_db))
         return out
 
     def _at_extreme(self, t: int, level: np.ndarray) -> bool:

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from farm.catalogue import discover
-from farm.detectors import DROPOUT_EDGE_S, explain
+from farm.detectors import BURST_AT_STOP_S, DROPOUT_EDGE_S, explain
 from farm.qc import audit_track
 from kernels.detect import Detection
 
@@ -54,3 +54,43 @@ def test_dropout_in_a_song_is_one_event_not_three(render_music, tmp_path, channe
     local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
                    if e["kind"] in ("dropout", "discontinuity", "click"))
     assert local == [(at_s, "dropout"), (15.0, "click")]
+
+
+def _drop(start, end, channel=-1, silence=-84.0):
+    return Detection("dropout", start, end, channel, end - start, silence_dbfs=silence)
+
+
+def test_burst_running_into_a_stop_to_digital_silence_is_the_stop():
+    stop = _drop(6.0, 6.04, channel=0)
+    near = _drop(9.0, 9.1, silence=-54.0)  # the near-silence tier: a burst switched off over a quiet passage
+    found = [stop, near,
+             Detection("noise_burst", 5.9, 6.0 - BURST_AT_STOP_S * 0.5, 0),  # runs into the stop
+             Detection("noise_burst", 6.04 + BURST_AT_STOP_S * 0.5, 6.2, -1),  # starts where it ends
+             Detection("noise_burst", 5.5, 5.6, 0),  # elsewhere
+             Detection("noise_burst", 5.9, 6.0, 1),  # on the other channel
+             Detection("noise_burst", 8.9, 9.0, -1)]  # ends where near silence begins: a real burst's end
+    kept = [(d.kind, d.start_s, d.channel) for d in explain(found) if d.kind == "noise_burst"]
+    assert kept == [("noise_burst", 5.5, 0), ("noise_burst", 5.9, 1), ("noise_burst", 8.9, -1)]
+
+
+def test_dropout_in_a_limited_master_raises_no_burst(render_music, tmp_path):
+    # A pop song pushed 14 dB into a true-peak limiter: its level holds between hits, so the music before a
+    # stop to digital silence (37 ms of zeros in one channel) rose, held and then "fell" like noise switched on
+    # and off (before explain(), a 48 ms noise_burst ending at the dropout's first sample).
+    from farm.synth import fluidsynth_available
+    from kernels.limiter import limit_true_peak
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
+    sr = 44100
+    x = np.array(render_music(33, sr, 25.0, style="pop", renderer="fluidsynth"))
+    y = limit_true_peak(x * 10 ** (14 / 20), sr, ceiling_dbtp=-0.1, release_ms=30).audio
+    s = int(20.6264 * sr)
+    y[0, s : s + int(0.037 * sr)] = 0.0
+    path = tmp_path / "loud.wav"
+    sf.write(str(path), y.T, sr, subtype="PCM_24")
+    report = audit_track(discover([str(path)])[0])
+    local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
+                   if e["kind"] in ("dropout", "discontinuity", "click", "noise_burst"))
+    assert local == [(round(s / sr, 3), "dropout")]
