@@ -580,3 +580,22 @@ def test_short_digital_silence_after_music_on_an_offset_is_not_an_end_cut(render
     x = _fluidsynth_song(render_music, 305, "pop")
     x = np.concatenate([x + 0.02, np.zeros((2, sr // 20))], axis=1)
     assert _kinds(_detect(x, sr=sr), "end_cut") == []
+
+
+def test_clipped_passage_is_one_section_not_one_per_beat():
+    # a 3 s passage of a beat whose hits are driven into clipping every 0.5 s, turned down: one finding from
+    # the first clipped sample to the last, with every clipped sample counted, not six (one per hit)
+    t = np.arange(5 * SR) / SR
+    hits = np.exp(-((t - 0.25) % 0.5) / 0.05) * 1.6 * np.sin(2 * np.pi * 110 * t)
+    x = 0.2 * np.sin(2 * np.pi * 440 * t)
+    passage = (t >= 1.0) & (t < 4.0)
+    x = np.where(passage, np.clip(x + hits, -1.0, 1.0), x) * 0.7
+    x = np.vstack([x, x * 0.9])
+    found = _kinds(_detect(x), "clipping")
+    assert len(found) == 1
+    first = np.flatnonzero(np.abs(x[0]) >= 0.7 - 1e-9)
+    assert found[0].start_s == pytest.approx(first[0] / SR, abs=1e-3)
+    assert found[0].end_s == pytest.approx((first[-1] + 1) / SR, abs=1e-3)
+    assert found[0].value == np.count_nonzero(np.abs(x[0]) >= 0.7 - 1e-9) + np.count_nonzero(np.abs(x[1]) >= 0.63 - 1e-9)
+    # runs farther apart than clip_merge_s stay separate sections
+    assert len(_kinds(_detect(x, clip_merge_s=0.1), "clipping")) == 6
