@@ -107,11 +107,26 @@ def test_inverted_section_full_band(sample_rate):
     x = wide_mix(sample_rate, 20)
     a, b = int(7.3 * sample_rate), int(11.9 * sample_rate)
     x[1, a:b] *= -1
-    found = [f for f in detect(x, sample_rate) if f.detail.startswith("full band")]
-    assert len(found) == 1 and found[0].kind == "out_of_phase"
+    found = detect(x, sample_rate)
+    # one finding: the low end, inverted over the same span, is folded into the full band's (not a second one)
+    assert len(found) == 1 and found[0].kind == "out_of_phase" and found[0].detail.startswith("full band")
+    assert "; the low end too (correlation -" in found[0].detail
     assert found[0].start_s == pytest.approx(7.3, abs=EDGE_TOLERANCE_S)
     assert found[0].end_s == pytest.approx(11.9, abs=EDGE_TOLERANCE_S)
     assert found[0].value < -0.5
+
+
+def test_low_end_section_beside_a_full_band_section_is_its_own_finding():
+    # the full band inverted over 4-9 s and, later, only the low end over 12-16 s: two findings
+    sr = 48000
+    x = wide_mix(sr, 20)
+    x[1, 4 * sr : 9 * sr] *= -1
+    x[1] = invert_low_end(x[1], sr, 12 * sr, 16 * sr)
+    x[0] += tone(880, sr, 20, 0.5) * (np.arange(20 * sr) >= 10 * sr)
+    x[1] += tone(880, sr, 20, 0.5) * (np.arange(20 * sr) >= 10 * sr)
+    found = detect(x, sr)
+    assert [(f.detail.split(":")[0], round(f.start_s)) for f in found] == [("full band", 4),
+                                                                          ("low end below 120 Hz", 12)]
 
 
 def test_low_end_only_inversion_is_reported_as_low_end():
