@@ -96,6 +96,7 @@ __all__ = ["RunDetector"]
 _TINY = 1e-15
 _FLOOR_FRAME_S = 0.02  # frames of the stream's floor: one period of 50 Hz mains
 _FLOOR_EDGE_S = 0.5  # the floor is taken this far from the stream's start and end
+_CONTEXT_FLOOR_DB = 10.0  # a dropout's 200 ms context reaches within this of its floor
 _EDGE_MEAN_S = 0.1  # an edge is also judged less its mean over this stretch (a constant offset)
 # Loudness histogram: frame levels from -160 to +20 dBFS in 0.5 dB bins.
 _HIST_LO_DB = -160.0
@@ -790,8 +791,13 @@ class RunDetector:
             held = bool(np.any(level != 0.0))
             if held and self._dropouts_only:
                 continue  # near silence is near zero: a slow waveform holds within the wider threshold for 5 ms
-            if not (p >= (self._held_floor_db if held else floor) and (p >= r - self._fall_db
-                                    or (p >= r - self._steep_fall_db and p >= q - self._slope_db))):
+            need = self._held_floor_db if held else floor
+            if not (p >= need and (p >= r - self._fall_db
+                                   or (p >= r - self._steep_fall_db and p >= q - self._slope_db))):
+                continue
+            if r < need - _CONTEXT_FLOOR_DB:
+                # the 200 ms before are too quiet to host a dropout: only an impulse right before the run (a
+                # click in a quiet tail) lifted the 3 ms before over the floor; the click is the finding
                 continue
             if self._at_extreme(t, level):
                 continue  # a flat top at the channel's own extreme is clipping, not a dropout

@@ -599,3 +599,24 @@ def test_clipped_passage_is_one_section_not_one_per_beat():
     assert found[0].value == np.count_nonzero(np.abs(x[0]) >= 0.7 - 1e-9) + np.count_nonzero(np.abs(x[1]) >= 0.63 - 1e-9)
     # runs farther apart than clip_merge_s stay separate sections
     assert len(_kinds(_detect(x, clip_merge_s=0.1), "clipping")) == 6
+
+
+def test_click_in_a_quiet_tail_is_not_a_dropout_after_it():
+    # A song's tail has decayed to a few LSB-sized wiggles around a constant (-80 dBFS) when a 3-sample click
+    # of 0.4 lands in it: the waveform then holds for milliseconds within -84 dBFS of the constant, and the 3 ms
+    # before that run are loud only because of the click. The 200 ms before are far below the level that can
+    # host a dropout (-62 dBFS), so there is no dropout (the click is the impulse detector's finding).
+    sr = SR
+    t = np.arange(2 * sr) / sr
+    rng = np.random.default_rng(3)
+    p = int(1.5 * sr)
+    wiggles = 3e-5 * rng.standard_normal(t.size)
+    wiggles[p + 3 : p + 3 + int(0.007 * sr)] = 0.0  # ... which happen to rest for 7 ms right after the click
+    x = 0.1 * np.sin(2 * np.pi * 220 * t) * np.exp(-t / 0.08) + 1e-4 + wiggles
+    x = np.vstack([x, x])
+    x[1, p : p + 3] += 0.4
+    assert _kinds(_detect(x), "dropout") == []
+    # the same 3 samples cut into music at -30 dBFS and followed by a held run are still a dropout
+    y = np.vstack([0.05 * np.sin(2 * np.pi * 220 * t)] * 2)
+    y[:, p : p + int(0.02 * sr)] = 0.0
+    assert _kinds(_detect(y), "dropout")
