@@ -329,3 +329,16 @@ def test_inverted_track_whose_low_end_a_later_hum_section_pulls_up_is_still_inve
     found = detect(x, sr)
     assert kinds(found) == ["polarity_inverted"], found
     assert "low end -0.4" in found[0].detail  # between the -0.5 the full band needs and zero
+
+
+def test_low_end_section_is_folded_only_where_both_bands_place_the_start_together():
+    from kernels.detect.base import Detection
+    from kernels.detect.stereo import _fold_low_end
+
+    full = [Detection("out_of_phase", 10.0, 15.0, -1, -0.8, "full band: correlation -0.80 for 5.0 s")]
+    together = Detection("out_of_phase", 10.025, 15.0, -1, -0.9, "low end below 120 Hz: correlation -0.90 for 5.0 s")
+    apart = Detection("out_of_phase", 10.3, 15.0, -1, -0.9, "low end below 120 Hz: correlation -0.90 for 4.7 s")
+    (one,) = _fold_low_end(full, [together])
+    assert one.start_s == 10.0 and one.detail.endswith("; the low end too (correlation -0.90 for 5.0 s)")
+    # the bands disagree on where the inversion starts (reverberant music): both are reported
+    assert [d.start_s for d in _fold_low_end(full, [apart])] == [10.0, 10.3]
