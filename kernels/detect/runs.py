@@ -24,7 +24,7 @@ something are samples looked at again.
   before that (the 90th percentile of the 1 ms frames), or no more than ``dropout_steep_fall_db`` below it
   while level with the 17 ms just before. A fade into silence has fallen far below its own recent level by
   its last milliseconds, and is still falling; a cut has not. The 200 ms before must themselves reach within
-  ``_CONTEXT_FLOOR_DB`` (10 dB) of the floor the 3 ms must pass: a click in a quiet tail (-70 dBFS) lifts the
+  ``_CONTEXT_FLOOR_DB`` (5 dB) of the floor the 3 ms must pass: a click in a quiet tail (-70 dBFS) lifts the
   3 ms before a resting stretch over the floor on its own, and is the impulse detector's finding, not music
   cut off. Measured on 80 rendered songs (fluidsynth and
   built-in, 44.1/48/96 kHz): fades of 20 ms to 2 s into digital silence are never taken for dropouts; fades
@@ -99,7 +99,7 @@ __all__ = ["RunDetector"]
 _TINY = 1e-15
 _FLOOR_FRAME_S = 0.02  # frames of the stream's floor: one period of 50 Hz mains
 _FLOOR_EDGE_S = 0.5  # the floor is taken this far from the stream's start and end
-_CONTEXT_FLOOR_DB = 10.0  # a dropout's 200 ms context reaches within this of its floor
+_CONTEXT_FLOOR_DB = 5.0  # a dropout's 200 ms context reaches within this of its floor
 _EDGE_MEAN_S = 0.1  # an edge is also judged less its mean over this stretch (a constant offset)
 # Loudness histogram: frame levels from -160 to +20 dBFS in 0.5 dB bins.
 _HIST_LO_DB = -160.0
