@@ -422,20 +422,21 @@ def _fold_low_end(full: list[Detection], low: list[Detection]) -> list[Detection
     the two bands place the start apart (in reverberant orchestral music the full band's edge came 87-460 ms
     off where the low end's was right), both are reported: they tell different stories.
     """
-    out = list(full)
+    merged = list(full)
+    kept = []
     for d in low:
         span = max(d.end_s - d.start_s, 1e-9)
         best, share = None, 0.0
-        for i, f in enumerate(out):
+        for i, f in enumerate(full):
             inside = max(0.0, min(d.end_s, f.end_s) - max(d.start_s, f.start_s)) / span
-            if inside > share and f.detail.startswith("full band") and abs(f.start_s - d.start_s) <= _FOLD_START_S:
+            if inside > share and abs(f.start_s - d.start_s) <= _FOLD_START_S:
                 best, share = i, inside
         if best is not None and share > 0.5:
-            f = out[best]
-            out[best] = replace(f, detail=f"{f.detail}; the low end too ({d.detail.split(': ', 1)[1]})")
+            low_text = d.detail.split(": ", 1)[-1]  # "correlation -0.90 for 5.0 s"
+            merged[best] = replace(merged[best], detail=f"{merged[best].detail}; the low end too ({low_text})")
         else:
-            out.append(d)
-    return out
+            kept.append(d)
+    return merged + kept
 
 
 def _max_subarray(values: np.ndarray) -> tuple[int, int]:
