@@ -250,7 +250,8 @@ def tape(rng):
     pos = np.cumsum(1 + 0.001 * np.sin(2 * np.pi * 0.55 * t) + 0.0004 * np.sin(2 * np.pi * 6.3 * t))
     pos = pos[pos < n - 1]
     y = np.stack([np.interp(pos, np.arange(n), c) for c in song])
-    hiss = signal.sosfilt(signal.butter(1, 2000, "highpass", fs=SR, output="sos"), rng.standard_normal(y.shape), axis=-1)
+    highpass = signal.butter(1, 2000, "highpass", fs=SR, output="sos")
+    hiss = signal.sosfilt(highpass, rng.standard_normal(y.shape), axis=-1)
     return y + hiss * (10 ** (-58 / 20) / hiss.std())
 
 
@@ -273,8 +274,9 @@ def _percussive(rng, programs) -> np.ndarray:
                       for i in range(k) if rng.random() < 0.75]
         parts.append(_part(f"p{program}", program, ch if ch < 9 else ch + 1, notes, pan=int(rng.integers(10, 118)),
                            reverb_send=int(rng.integers(0, 60))))
-    latin = [(b * 4 * beat + i * beat / 4, 0.05, int(rng.choice([75, 76, 77, 85, 37, 56, 60, 61, 62, 63, 64, 69, 70, 80, 81])),
-              int(rng.integers(60, 127))) for b in range(10) for i in range(16) if rng.random() < 0.8]
+    keys = [75, 76, 77, 85, 37, 56, 60, 61, 62, 63, 64, 69, 70, 80, 81]  # claves, blocks, castanets, bongos ...
+    latin = [(b * 4 * beat + i * beat / 4, 0.05, int(rng.choice(keys)), int(rng.integers(60, 127)))
+             for b in range(10) for i in range(16) if rng.random() < 0.8]
     parts.append(_part("latin", 0, 9, latin, reverb_send=30))
     return _render(parts, 10 * 4 * beat + 1)
 
@@ -366,7 +368,7 @@ def _planted(job: tuple[str, str, int]) -> tuple[str, str, int, bool | None, str
     x = _piece(name)
     try:
         y, truths = plant(kind, x, SR, np.random.default_rng([seed, len(name), sum(map(ord, kind))]))
-    except Exception as exc:  # the planter finds no place for this kind in this piece
+    except ValueError as exc:  # an unknown kind, or audio the planter cannot take
         return name, kind, seed, None, f"not planted: {exc}"[:100], []
     peak = float(np.abs(y).max())
     if peak > 0.999:
@@ -416,8 +418,8 @@ def main() -> None:
             local = Counter(e["kind"] for e in events if e["kind"] in LOCAL)
             false_alarms += local
             other = sorted({e["kind"] for e in events if e["kind"] not in LOCAL})
-            print(f"  {name:17s} {duration:5.1f} s  local: {dict(local) or 'none'}  whole-track: {', '.join(other) or 'none'}",
-                  flush=True)
+            print(f"  {name:17s} {duration:5.1f} s  local: {dict(local) or 'none'}  "
+                  f"whole-track: {', '.join(other) or 'none'}", flush=True)
         print(f"  {len(pieces)} pieces, {seconds / 60:.1f} min: {sum(false_alarms.values())} local false alarms "
               f"{dict(false_alarms) or ''}")
         if args.plant_seeds <= 0:

@@ -23,15 +23,15 @@ something are samples looked at again.
   no more than ``dropout_fall_db`` below the level of the music over the ``dropout_context_s`` (200 ms)
   before that (the 90th percentile of the 1 ms frames), or no more than ``dropout_steep_fall_db`` below it
   while level with the 17 ms just before. A fade into silence has fallen far below its own recent level by
-  its last milliseconds, and is still falling; a cut has not. The 200 ms before (their 90th percentile), or the 17 ms
-  just before, must themselves reach within ``_CONTEXT_FLOOR_DB`` (5 dB) of the floor the 3 ms must pass: a
-  click in a quiet tail (-70 dBFS) lifts the 3 ms before a resting stretch over the floor on its own, and is
-  the impulse detector's finding, not music cut off; a 20 ms note cut in a quiet passage is a dropout. Measured on 80 rendered songs (fluidsynth and
-  built-in, 44.1/48/96 kHz): fades of 20 ms to 2 s into digital silence are never taken for dropouts; fades
-  shorter than about 10 ms are, at times (they are edits, not musical fades). Silence at the head of the
-  stream and silence running to its end are not dropouts (the QC audit reports those). Value: duration in
-  seconds. Edges are exact to the sample: the run spans from after the last sample that stands off its
-  level by the threshold or more to the next one.
+  its last milliseconds, and is still falling; a cut has not. The 200 ms before (their 90th percentile), or
+  the 17 ms just before, must themselves reach within ``_CONTEXT_FLOOR_DB`` (5 dB) of the floor the 3 ms must
+  pass: a click in a quiet tail (-70 dBFS) lifts the 3 ms before a resting stretch over the floor on its own,
+  and is the impulse detector's finding, not music cut off; a 20 ms note cut in a quiet passage is a dropout.
+  Measured on 80 rendered songs (fluidsynth and built-in, 44.1/48/96 kHz): fades of 20 ms to 2 s into digital
+  silence are never taken for dropouts; fades shorter than about 10 ms are, at times (they are edits, not
+  musical fades). Silence at the head of the stream and silence running to its end are not dropouts (the QC
+  audit reports those). Value: duration in seconds. Edges are exact to the sample: the run spans from after
+  the last sample that stands off its level by the threshold or more to the next one.
   *Near silence* (a cut to -70 dBFS noise, a buffer of hiss instead of zeros) is the same test with a wider
   threshold, ``near_silence_dbfs`` (-54 dBFS: every sample within it of zero), run as a second tier on the
   same frame moments, and judged against louder music: the 3 ms before must stand at ``near_floor_dbfs``
@@ -77,7 +77,10 @@ something are samples looked at again.
   the lowest two cut in a release tail at -51 and -43 dBFS). Edges below ``edge_floor_dbfs`` (-70 dBFS mean
   magnitude) are never cuts: a dither-only tail after a quiet master is not music. Value: the edge's RMS in
   dBFS. A song that starts on a transient at its very first sample, with no silence at all, is reported: that
-  is an abrupt start.
+  is an abrupt start. Each edge is also judged less its own mean over the kept 100 ms (the quieter of the two
+  readings counts): a constant offset steps from zero at the file's first sample, which is ``dc_offset``'s
+  finding, not music cut off. And an edge whose outer 100 ms hold the stream's own floor (``edge_held_s``) is
+  not a cut: a transfer that runs out in its tape hiss or room tone, a whole-track hum alone at the edges.
 
 Memory: a few frames of samples, 200 ms of 1 ms frame levels, a level histogram (and up to 4096 levels
 waiting to be binned), a reused block-sized buffer of magnitudes, and the clipping runs in the top bands
@@ -192,6 +195,12 @@ class RunDetector:
         a cut.
     edge_floor_dbfs : float
         An edge whose 5 ms mean magnitude is below this (-70 dBFS) is never a cut (dither, a noise floor).
+    edge_held_s, edge_held_db, edge_floor_margin_db : float
+        An edge whose outer ``edge_held_s`` (100 ms; 0 turns the test off) holds, in every 20 ms frame, within
+        ``edge_held_db`` (3 dB) of the stream's floor is never a cut, when that floor lies
+        ``edge_floor_margin_db`` (12 dB) or more under the music's median level. The floor is the quietest
+        20 ms frame (mean magnitude, loudest channel, digital silence left out) at least 0.5 s from both ends
+        of the stream: hiss, room tone or hum the stream holds away from the edge being judged.
     near_silence_dbfs : float or None
         The near-silence tier of dropouts: runs of at least ``dropout_min_s`` with every sample within this of
         zero (-54 dBFS); ``None`` turns the tier off.

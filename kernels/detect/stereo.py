@@ -16,7 +16,8 @@ blocks.
   Value: the full-band correlation.
 - ``out_of_phase`` (sections): stretches of at least ``min_section_s`` (``low_min_section_s`` for the low end)
   whose energy-weighted correlation is below ``section_threshold`` (-0.4), found separately in the full band
-  (detail "full band") and in the low end (detail "low end below 120 Hz"). Each candidate must hold over ``span_s`` (2 s) of energy, so wide reverbs, ping-pong
+  (detail "full band") and in the low end (detail "low end below 120 Hz"). Each candidate must hold over
+  ``span_s`` (2 s) of energy, so wide reverbs, ping-pong
   delays and stereo-widened pads that dip below zero for a moment do not count; a low-end section also
   needs the low end to carry real energy there. Edges are placed at window resolution (25 ms) as the
   stretch of most negative ``L*R`` around the candidate. Value: the section's correlation. Not reported
