@@ -48,9 +48,10 @@ def explain(detections: list[Detection]) -> list[Detection]:
     The impulse detector takes a burst for noise switched on and off when its level holds and then falls
     steeply. Where the music runs into a stop to digital silence, the fall is the stop: the music before it
     (a drum hit's sustain in a heavily limited master, a cymbal swell) looked like a burst "switched off"
-    there, measured against the music before its rise only. On 23 kept benchmark corpora 18 reported bursts
-    ended within :data:`BURST_AT_STOP_S` of a dropout to digital silence, none of them planted, and one began
-    where such a dropout ended; two planted bursts ended where the near-silence tier found a dropout (a burst
+    there, measured against the music before its rise only. In the stored audits of 23 kept benchmark
+    corpora (made by earlier detector versions; two corpora share a seed), 17 different reported bursts ended
+    within :data:`BURST_AT_STOP_S` of a dropout to digital silence, none of them planted, and one began where
+    such a dropout ended; two planted bursts ended where the near-silence tier found a dropout (a burst
     switched off over a quiet passage), so only stops to digital silence (:data:`DIGITAL_SILENCE_DBFS`)
     explain a burst.
     """
