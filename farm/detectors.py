@@ -55,12 +55,12 @@ def explain(detections: list[Detection]) -> list[Detection]:
     switched off over a quiet passage), so only stops to digital silence (:data:`DIGITAL_SILENCE_DBFS`)
     explain a burst.
     """
+    def same_place(d: Detection, o: Detection) -> bool:
+        return o.channel == -1 or d.channel == -1 or o.channel == d.channel
+
     drops = [d for d in detections if d.kind == "dropout"]
     if not drops:
         return list(detections)
-
-    def same_place(d: Detection, o: Detection) -> bool:
-        return o.channel == -1 or d.channel == -1 or o.channel == d.channel
 
     def is_edge(d: Detection) -> bool:
         return any(same_place(d, o) and min(abs(d.start_s - o.start_s), abs(d.start_s - o.end_s)) <= DROPOUT_EDGE_S

@@ -20,7 +20,7 @@ def test_jumps_at_a_dropouts_edges_are_the_dropout():
     drop = _d("dropout", 6.0, 6.08, channel=1)
     found = [drop, _d("discontinuity", 6.0), _d("click", 6.08 + DROPOUT_EDGE_S * 0.9, channel=1),
              _d("discontinuity", 6.04), _d("click", 6.0, channel=0), _d("discontinuity", 6.09),
-             _d("noise_burst", 6.0)]
+             _d("noise_burst", 6.0, 6.1)]
     kept = explain(found)
     assert drop in kept
     # inside the gap, on the other channel only, 10 ms after it, or another kind: still reported
@@ -94,3 +94,25 @@ def test_dropout_in_a_limited_master_raises_no_burst(render_music, tmp_path):
     local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
                    if e["kind"] in ("dropout", "discontinuity", "click", "noise_burst"))
     assert local == [(round(s / sr, 3), "dropout")]
+
+
+@pytest.mark.parametrize(("ms", "at_s"), [(1.0, 5.2), (3.0, 9.9)])
+def test_glitch_of_a_few_milliseconds_in_a_song_is_a_noise_burst(render_music, tmp_path, ms, at_s):
+    # a buffer glitch: 1-3 ms of white noise at -12 dBFS RMS over a verse of a rendered song, too long for a
+    # click (1-5 samples) and, before session 16, too short for a burst (8 ms): nothing was reported. (In the
+    # song's bright chorus the same glitch stands only 23-24 dB over the music's residual, under the 25 dB a
+    # glitch needs, and is not found.)
+    from farm.synth import fluidsynth_available
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
+    sr = 44100
+    y = np.array(render_music(305, sr, 20.0, style="pop", renderer="fluidsynth"))
+    s, n = int(at_s * sr), int(ms / 1000 * sr)
+    y[:, s : s + n] += np.random.default_rng(4).standard_normal((2, n)) * 10 ** (-12 / 20)
+    path = tmp_path / "glitch.wav"
+    sf.write(str(path), np.clip(y, -1, 1).T, sr, subtype="PCM_24")
+    report = audit_track(discover([str(path)])[0])
+    local = [(e["kind"], e["start_s"]) for e in report.events if e["kind"] in ("noise_burst", "click", "discontinuity")]
+    assert len(local) == 1 and local[0][0] == "noise_burst" and abs(local[0][1] - at_s) <= 0.05

@@ -827,3 +827,16 @@ def test_the_hold_grid_test():
     assert not d._held_grid(4000)
     d._raw = _held(x, 2).astype(np.float32)
     assert not d._held_grid(4000)
+
+
+@pytest.mark.parametrize("sr", [44100, 96000])
+@pytest.mark.parametrize("ms", [1.5, 3.0, 6.0])
+def test_glitch_of_a_few_milliseconds_is_a_noise_burst(sr, ms):
+    # 1.5-6 ms of white noise at -20 dBFS RMS on a chord: too long for a click, and before session 16 too
+    # short for a burst (8 ms), so nothing was found
+    x = _chord(sr, 3.0)
+    s, n = int(1.3 * sr), int(ms / 1000 * sr)
+    x[:, s : s + n] += np.random.default_rng(2).standard_normal((2, n)) * 0.1
+    found = _detect(x, sr)
+    assert [(d.kind, d.channel) for d in found] == [("noise_burst", -1)]
+    assert abs(found[0].start_s - 1.3) < 0.003 and found[0].value >= 25.0
