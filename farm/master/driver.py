@@ -222,7 +222,8 @@ def run_master(specs: list[TrackSpec], out: Path, options: MasterOptions, *, par
                 release_title=first.release_title or release_id, release_artist=first.release_artist,
                 upc=first.upc, track_total=len(results), forced=plan.forced, profile_name=options.profile.name,
                 before=before,
-                before_events=tuple((e["kind"], e["start_s"]) for e in r.qc.events if e["kind"] in LOCAL_KINDS),
+                before_events=tuple((e["kind"], e["start_s"], e["end_s"]) for e in r.qc.events
+                                    if e["kind"] in LOCAL_KINDS),
             )
             if hold:
                 rows.append(held_row(job, "held", "release held: QC found what must be fixed first (see HOLD.txt)"))

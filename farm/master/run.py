@@ -130,7 +130,7 @@ class MasterJob:
     forced: bool
     profile_name: str
     before: dict = field(default_factory=dict)  # integrated_lufs, true_peak_dbtp, loudness_range_lu, status
-    before_events: tuple[tuple[str, float], ...] = ()  # (kind, start_s) of LOCAL_KINDS found before
+    before_events: tuple[tuple[str, float, float], ...] = ()  # (kind, start_s, end_s) of LOCAL_KINDS found before
     # With ``--out`` on object storage: the release's prefix there. The task then works in a folder of its own
     # node's (``FARM_STAGING`` or the temporary folder), uploads the master, and removes the folder, so no
     # task relies on a file another node wrote. ``master_path`` in the row is then the object's URI.
@@ -254,13 +254,22 @@ def _apply_on(device: str, x: np.ndarray, sr: int, plan: TrackPlan):
     return replace(res, audio=cupy.asnumpy(res.audio))
 
 
-def _new_events(after_events: list[dict], before: tuple[tuple[str, float], ...]) -> list[tuple[str, float]]:
+def _new_events(after_events: list[dict], before: tuple[tuple[str, float, float], ...]) -> list[tuple[str, float]]:
+    """The master's local findings that the source did not have: not the same kind within ``_SAME_EVENT_S`` of a
+    source finding's start, nor a jump, click or burst at either end of a source dropout (processing fills a
+    gap of zeros with filter tails, so the master may show the music resuming as a click where the source
+    showed the dropout, which the audit reports once, as the dropout)."""
     new = []
     for ev in after_events:
         if ev["kind"] not in LOCAL_KINDS:
             continue
-        if not any(k == ev["kind"] and abs(s - ev["start_s"]) <= _SAME_EVENT_S for k, s in before):
-            new.append((ev["kind"], float(ev["start_s"])))
+        t = float(ev["start_s"])
+        if any(k == ev["kind"] and abs(s - t) <= _SAME_EVENT_S for k, s, _ in before):
+            continue
+        if ev["kind"] != "dropout" and any(k == "dropout" and min(abs(s - t), abs(e - t)) <= _SAME_EVENT_S
+                                           for k, s, e in before):
+            continue
+        new.append((ev["kind"], t))
     return new
 
 
