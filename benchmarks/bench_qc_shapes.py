@@ -107,6 +107,17 @@ def click_damped_pop(x, sr, rng):
     return x, "click", p
 
 
+def _glitch(ms: float) -> Shape:
+    def plant(x, sr, rng):
+        n = max(1, round(ms / 1000 * sr))
+        p = _loud_start(x, sr, rng, n)
+        x[:, p : p + n] += _noise(rng, x.shape[0], n, -15.0)
+        return x, "noise_burst", p
+
+    plant.__doc__ = f"A {ms:g} ms glitch: white noise at -15 dBFS RMS added to both channels at a loud moment."
+    return plant
+
+
 def splice_to_another_place(x, sr, rng):
     """The song cut at one loud moment and continued from another one, 2-8 s later."""
     p = _loud_start(x, sr, rng, 1)
@@ -183,6 +194,10 @@ SHAPES: dict[str, Shape] = {
     "hum_section_12s_-34dB": _hum_section(12.0, -34.0),
     "hum_section_6s_-34dB": _hum_section(6.0, -34.0),
     "hum_section_12s_-40dB": _hum_section(12.0, -40.0),
+    # added in session 16, last so that the shapes above keep their seeds
+    "glitch_1ms": _glitch(1.0),
+    "glitch_2ms": _glitch(2.0),
+    "glitch_5ms": _glitch(5.0),
 }
 
 
