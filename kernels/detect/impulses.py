@@ -120,12 +120,13 @@ noise_burst
 
     Glitches of 1.5-8 ms (a buffer of garbage, a corrupted frame) are bursts too: too long for a click, and
     until session 16 too short for a burst, so a 1-5 ms noise glitch at -15 dBFS in a song raised nothing at
-    all (0 of 8 at 1, 2 and 5 ms). Spanning two to eleven quads, a glitch has no shape to judge at this grid,
-    so the flatness and steadiness tests are left out; it must instead spread its energy (no microframe holds
-    half of it: a click, or a naive oscillator's edge between straight ramps, is an impulse) and stand
-    ``_GLITCH_MIN_DB`` (25 dB) over the music around it: with those tests left out and the ordinary margins, short hi-hat and snare
-    attacks came through at 12-21 dB (350 false alarms on 2.4 h of clean benchmark music); at 25 dB none
-    did, there or on a further clean hour. A glitch holding a click or a splice found here is that finding,
+    all (0 of 8 at 1, 2 and 5 ms). Spanning two to eleven quads, a glitch has little shape to judge at this
+    grid, so the flatness test is left out (and the steadiness test where it has fewer than two 2 ms chunks);
+    it must instead spread its energy (no microframe holds half of it: a click, or a naive oscillator's edge
+    between straight ramps, is an impulse) and stand ``_GLITCH_MIN_DB`` (25 dB) over the music around it:
+    with those tests left out and the ordinary margins, short hi-hat and snare attacks came through at
+    12-21 dB (350 false alarms on 2.4 h of clean benchmark music); at 25 dB none did, there or on a further
+    clean hour. A glitch holding a click or a splice found here is that finding,
     not a second one.
 
 Detections of one kind and channel closer than ``merge_s`` are merged. Everything is decided with a
