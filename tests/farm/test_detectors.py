@@ -16,6 +16,24 @@ def _d(kind, start, end=None, channel=-1):
     return Detection(kind, start, start if end is None else end, channel)
 
 
+def _song(render_music, seed: int, seconds: float) -> np.ndarray:
+    """A fluidsynth render (a writable copy), or skip the test saying why there is none."""
+    from farm.synth import fluidsynth_available
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
+    return np.array(render_music(seed, 44100, seconds, style="pop", renderer="fluidsynth"))
+
+
+def _local(tmp_path, y: np.ndarray, kinds: tuple[str, ...]) -> list[tuple[float, str]]:
+    """Audit ``y`` (44.1 kHz, written as 24-bit WAV) and return its findings of ``kinds`` as sorted (start_s, kind)."""
+    path = tmp_path / "song.wav"
+    sf.write(str(path), y.T, 44100, subtype="PCM_24")
+    report = audit_track(discover([str(path)])[0])
+    return sorted((e["start_s"], e["kind"]) for e in report.events if e["kind"] in kinds)
+
+
 def test_jumps_at_a_dropouts_edges_are_the_dropout():
     drop = _d("dropout", 6.0, 6.08, channel=1)
     found = [drop, _d("discontinuity", 6.0), _d("click", 6.08 + DROPOUT_EDGE_S * 0.9, channel=1),
@@ -38,21 +56,12 @@ def test_dropout_in_a_song_is_one_event_not_three(render_music, tmp_path, channe
     # 80 ms of one channel of a rendered song set to exact zeros: the impulse detector sees the steps into and
     # out of the gap (before explain(), this song gave a discontinuity at one edge or both); the audit reports
     # the dropout once, and a click planted elsewhere is still reported
-    from farm.synth import fluidsynth_available
-
-    ok, reason = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
     sr = 44100
-    y = np.array(render_music(305, sr, 20.0, style="pop", renderer="fluidsynth"))
+    y = _song(render_music, 305, 20.0)
     s = int(at_s * sr)
     y[channel, s : s + int(0.08 * sr)] = 0.0
     y[0, 15 * sr] += 0.3
-    path = tmp_path / "song.wav"
-    sf.write(str(path), y.T, sr, subtype="PCM_24")
-    report = audit_track(discover([str(path)])[0])
-    local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
-                   if e["kind"] in ("dropout", "discontinuity", "click"))
+    local = [(round(t, 3), k) for t, k in _local(tmp_path, y, ("dropout", "discontinuity", "click"))]
     assert local == [(at_s, "dropout"), (15.0, "click")]
 
 
@@ -77,22 +86,14 @@ def test_dropout_in_a_limited_master_raises_no_burst(render_music, tmp_path):
     # A pop song pushed 14 dB into a true-peak limiter: its level holds between hits, so the music before a
     # stop to digital silence (37 ms of zeros in one channel) rose, held and then "fell" like noise switched on
     # and off (before explain(), a 48 ms noise_burst ending at the dropout's first sample).
-    from farm.synth import fluidsynth_available
     from kernels.limiter import limit_true_peak
 
-    ok, reason = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
     sr = 44100
-    x = np.array(render_music(33, sr, 25.0, style="pop", renderer="fluidsynth"))
+    x = _song(render_music, 33, 25.0)
     y = limit_true_peak(x * 10 ** (14 / 20), sr, ceiling_dbtp=-0.1, release_ms=30).audio
     s = int(20.6264 * sr)
     y[0, s : s + int(0.037 * sr)] = 0.0
-    path = tmp_path / "loud.wav"
-    sf.write(str(path), y.T, sr, subtype="PCM_24")
-    report = audit_track(discover([str(path)])[0])
-    local = sorted((round(e["start_s"], 3), e["kind"]) for e in report.events
-                   if e["kind"] in ("dropout", "discontinuity", "click", "noise_burst"))
+    local = [(round(t, 3), k) for t, k in _local(tmp_path, y, ("dropout", "discontinuity", "click", "noise_burst"))]
     assert local == [(round(s / sr, 3), "dropout")]
 
 
@@ -102,17 +103,9 @@ def test_glitch_of_a_few_milliseconds_in_a_song_is_a_noise_burst(render_music, t
     # click (1-5 samples) and, before session 16, too short for a burst (8 ms): nothing was reported. (In the
     # song's bright chorus the same glitch stands only 23-24 dB over the music's residual, under the 25 dB a
     # glitch needs, and is not found.)
-    from farm.synth import fluidsynth_available
-
-    ok, reason = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"realistic-music test needs fluidsynth: {reason}")
     sr = 44100
-    y = np.array(render_music(305, sr, 20.0, style="pop", renderer="fluidsynth"))
+    y = _song(render_music, 305, 20.0)
     s, n = int(at_s * sr), int(ms / 1000 * sr)
     y[:, s : s + n] += np.random.default_rng(4).standard_normal((2, n)) * 10 ** (-12 / 20)
-    path = tmp_path / "glitch.wav"
-    sf.write(str(path), np.clip(y, -1, 1).T, sr, subtype="PCM_24")
-    report = audit_track(discover([str(path)])[0])
-    local = [(e["kind"], e["start_s"]) for e in report.events if e["kind"] in ("noise_burst", "click", "discontinuity")]
-    assert len(local) == 1 and local[0][0] == "noise_burst" and abs(local[0][1] - at_s) <= 0.05
+    local = _local(tmp_path, np.clip(y, -1, 1), ("noise_burst", "click", "discontinuity"))
+    assert len(local) == 1 and local[0][1] == "noise_burst" and abs(local[0][0] - at_s) <= 0.05
