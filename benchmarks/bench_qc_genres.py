@@ -32,6 +32,7 @@ The hip-hop piece's first kick and 808 note start at its first sample: that is a
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -339,10 +340,14 @@ PIECES = {f.__name__.replace("_", "-"): f for f in (orchestral, piano, hiphop, d
 
 
 # ------------------------------------------------------------------------------------------------------ running
+@functools.lru_cache(maxsize=4)
 def _piece(name: str) -> np.ndarray:
+    """The piece, rendered once per worker (jobs come piece by piece); read-only, since every job shares it."""
     x = PIECES[name](np.random.default_rng(sum(map(ord, name))))
     peak = float(np.abs(x).max())
-    return x * (0.999 / peak) if peak > 0.999 else x
+    x = x * (0.999 / peak) if peak > 0.999 else x
+    x.setflags(write=False)
+    return x
 
 
 def _audit(x: np.ndarray, tmp: str, name: str) -> list[dict]:
@@ -354,10 +359,15 @@ def _audit(x: np.ndarray, tmp: str, name: str) -> list[dict]:
     return audit_track(discover([path])[0]).events
 
 
-def _clean(name: str) -> tuple[str, float, list[dict]]:
-    x = _piece(name)
+@functools.lru_cache(maxsize=4)
+def _own_events(name: str) -> tuple[dict, ...]:
+    """The clean piece's findings (part 1; part 2 leaves them out of its count), audited once per worker."""
     with tempfile.TemporaryDirectory() as tmp:
-        return name, x.shape[1] / SR, _audit(x, tmp, name)
+        return tuple(_audit(_piece(name), tmp, name))
+
+
+def _clean(name: str) -> tuple[str, float, list[dict]]:
+    return name, _piece(name).shape[1] / SR, list(_own_events(name))
 
 
 def _planted(job: tuple[str, str, int]) -> tuple[str, str, int, bool | None, str, list[str]]:
@@ -384,8 +394,7 @@ def _planted(job: tuple[str, str, int]) -> tuple[str, str, int, bool | None, str
         found = nearest is not None and abs(nearest) <= TOLERANCE_S
         where = f", nearest finding {nearest * 1000:+.0f} ms" if nearest is not None else ", no finding of the kind"
     excused = IMPLIED.get(kind, {})
-    with tempfile.TemporaryDirectory() as tmp:
-        own = [(e["kind"], e["start_s"]) for e in _audit(x, tmp, name)]  # the piece's own findings (part 1)
+    own = [(e["kind"], e["start_s"]) for e in _own_events(name)]  # the piece's own findings (part 1)
     other = [e["kind"] for e in events if e["kind"] in LOCAL and e["kind"] != kind and not (
         excused.get(e["kind"]) == "track" or (excused.get(e["kind"]) == "near"
                                              and truth.start_s - NEAR_S <= e["start_s"] <= truth.end_s + NEAR_S)
