@@ -1157,8 +1157,8 @@ class ImpulseDetector:
         edge (4 of the 27 splices missed on seeds 23 and 24, jumps of 0.47-0.62). An edge runs from top to top;
         a splice leaves from the middle of the swing or lands there and stays. So the jump is not an edge when,
         in every channel that jumps with it, one sample beyond it on some side sits under ``_SAT_EDGE_TOP`` of
-        the window's peak (the four splices: 0.03-0.21; the natural edges of 30 songs driven 8x and 16x: 0.27 or
-        more in 95 % of cases) and the two moves on either side of it are each under ``_SAT_EDGE_ALONE`` of it
+        the window's peak (the four splices: 0.03-0.20; the natural edges this guard takes on 30 songs driven 8x
+        and 16x: under 0.25 in 2.5 % and 1.2 % of cases) and the two moves on either side of it are each under ``_SAT_EDGE_ALONE`` of it
         (the waveform neither rises into the jump nor bounces back: a two-sample spike of a driven drum hit is no
         splice). Songs driven 8x (110 of them, 20 s each): no discontinuity added; 16x: one added on 40.
         """
