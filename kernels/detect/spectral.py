@@ -68,7 +68,11 @@ Lossy bandwidth (``lossy_bandwidth``)
     to Nyquist by ``lossy_step_db``, or by 20 dB when everything above the cut is a flat floor (no bin 3 dB
     over its median: the noise of a later requantisation, e.g. a lossy source moved to 12 bits, fills the
     stopband; music above a natural roll-off is never that flat); the value is the highest frequency still
-    within 20 dB of that level.
+    within 20 dB of that level. A real encoder's low-pass can be gentler than a brick wall: ffmpeg's AAC at
+    128 kb/s falls over 1-1.5 kHz at 17-18 kHz, so for cuts up to 18.5 kHz the level from 1.5 kHz above the
+    cut counts too (three 96 kHz files made from such AAC files were not flagged before; the natural top
+    roll-offs of 44.1/48 kHz material, an ADC's anti-alias filter among them, lie at 20.5-22 kHz, where that
+    wider reading would flag 38 of 416 clean benchmark tracks, so it stops at 18.5 kHz).
 
 Bit depth (``bit_depth``)
     With ``bits_per_sample`` of a PCM container (more than 8 bits), the first 512 samples of the same frames are
@@ -123,6 +127,9 @@ LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192
 LOSSY_MIN_HZ = 4000.0
 LOSSY_MAX_HZ = 20500.0
 LOSSY_SMOOTH_HZ = 60.0
+LOSSY_ABOVE_HZ = 300.0
+LOSSY_WIDE_HZ = 1500.0  # a gentler codec low-pass is read this far above the cut ...
+LOSSY_WIDE_MAX_HZ = 18500.0  # ... for cutoffs up to this frequency
 LOSSY_BATCH_FRAMES = 16  # sparse frames transformed together
 LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above it is flat (a noise floor) ...
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
@@ -759,7 +766,7 @@ class SpectralDetector:
         if hi <= lo:
             return None
         below = (round(1200.0 / bin_hz), round(200.0 / bin_hz))
-        above = round(300.0 / bin_hz)
+        above = round(LOSSY_ABOVE_HZ / bin_hz)
         top = math.floor((nyquist - 200.0) / bin_hz)
         # highest level from each bin to the top of the band
         ceiling = np.maximum.accumulate(level[: top + 1][::-1])[::-1]
@@ -770,6 +777,7 @@ class SpectralDetector:
         step = passband - stop
         i = int(np.argmax(step))
         c = int(cands[i])
+        within = "a few hundred Hz"
         if step[i] < self.lossy_step_db:
             # requantised after the cut (a 12-bit transfer of a lossy source): the stopband is the new noise
             # floor, flat to Nyquist, and the cliff into it is shallower; music above a natural roll-off is not
@@ -777,14 +785,22 @@ class SpectralDetector:
             above_band = level[min(c + above, top) : top + 1]
             flat = above_band.size >= 2 and float(above_band.max() - np.median(above_band)) <= LOSSY_FLAT_DB
             if not (flat and step[i] >= LOSSY_FLAT_STEP_DB):
-                return None
+                # a codec whose low-pass is gentler (a 1-1.5 kHz transition) clears the step only further up;
+                # that wider reading is taken for cutoffs well under the top octave's natural roll-off (an ADC's
+                # anti-alias filter and the renders' sample sets fall off at 20.5-22 kHz, not under 18.5 kHz)
+                wide = passband - ceiling[np.minimum(cands + round(LOSSY_WIDE_HZ / bin_hz), top)]
+                wide[cands * bin_hz > LOSSY_WIDE_MAX_HZ] = -np.inf
+                i = int(np.argmax(wide))
+                if LOSSY_WIDE_HZ <= 0 or wide[i] < self.lossy_step_db:
+                    return None
+                c, step, within = int(cands[i]), wide, f"{LOSSY_WIDE_HZ / 1000:g} kHz"
         pass_db = float(passband[i])
         region = np.arange(c - below[0], c + above + 1)
         inside = region[level[region] >= pass_db - 20.0]
         cutoff_hz = float(inside.max() * bin_hz) if inside.size else c * bin_hz
         return Detection("lossy_bandwidth", 0.0, duration, -1, round(cutoff_hz, 0),
                          f"brick-wall cutoff at {cutoff_hz / 1000:.1f} kHz: the long-term spectrum falls "
-                         f"{step[i]:.0f} dB within a few hundred Hz and stays down to {nyquist / 1000:.1f} kHz")
+                         f"{step[i]:.0f} dB within {within} and stays down to {nyquist / 1000:.1f} kHz")
 
     def _bit_depth_finding(self, duration: float) -> Detection | None:
         bits = self.bits_per_sample
