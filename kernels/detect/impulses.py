@@ -93,7 +93,13 @@ discontinuity
     only after its joint); the joint is the first sample from which the lag matches. A clipped flat top
     nearby (three identical samples) rules the test out: constant runs repeat at every lag. A shorter window
     or a looser match is not safe: 16 samples of smooth audio matched some lag to -25..-36 dB at drum hits.
-    Reported on channel ``-1``; ``value`` is the jump in dBFS (largest over the channels).
+    Reported on channel ``-1``; ``value`` is the jump in dBFS (largest over the channels). A strong candidate
+    whose step fits better than any pulse but breaks only some channels, and that the tests above do not
+    confirm as a splice of every channel, is a discontinuity on those channels (a splice whose other channel
+    happened to join seamlessly, or a jump of one channel) when the waveform stays there: around the joint a
+    quadratic plus a step must explain it better than a quadratic plus a doublet ``+a, -a`` (a click shape that
+    fits the step template better than any rectangular pulse, and comes straight back). Before session 18 such
+    steps were reported as clicks, which two of seed 27's eight missed splices were.
 
     Neither kind is reported at a hard-clipped peak: a flat top (at least three identical samples, or two at
     0.25 full scale and above, that are the extreme of the waveform over about 6 ms, with moving audio before
@@ -247,6 +253,7 @@ _SHARP_RETURN = 0.3  # moves back of this share of the jump right before and aft
 _PINNED_SPAN = 64  # samples on either side of a quiet-side splice candidate ...
 _PINNED_MIN = 0.5  # ... that, all this loud ...
 _PINNED_RANGE = 0.1  # ... and within this of each other, make a saturated flat top, not a quiet passage
+_STAY_SLIDE = 4  # samples either side of a joint over which the step and doublet shapes are slid
 _FLAT_NEAR = 24  # samples on either side of a splice candidate searched for a clipped flat top
 _REP_GAP = 6  # samples after the residual peak skipped by the repeat test (the joint lies within them)
 _REP_LEN = 16  # samples compared
@@ -866,11 +873,48 @@ class ImpulseDetector:
         if not step and self._pulse_of_edges(start, int(_TEMPLATE_WIDTH[best_click]), chans):
             return
         targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
+        at = start - self._raw_start
+        if step and self._stays(start, chans):
+            # the waveform steps and stays there in the channels that rose, not in every channel: a joint whose
+            # other channels happened to match, or a jump of one channel; a jump either way, not a pulse (a
+            # doublet +a, -a also fits the step better than any rectangular pulse, but it comes straight back)
+            for ch in targets:
+                rows = np.arange(self.channels) if ch < 0 else np.array([ch])
+                jump = float(np.abs(self._raw[rows, at] - self._raw[rows, at - 1]).max())
+                if jump < self._min_jump:
+                    continue
+                value = 20.0 * math.log10(max(jump, 1e-12))
+                where = "all channels" if ch < 0 else f"channel {ch} only"
+                self._events.append(("discontinuity", start, start + 1, ch, value,
+                                     f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS) on {where}, "
+                                     f"{float(ratio_db.max() if ch < 0 else ratio_db[ch]):.1f} dB above the local "
+                                     f"music residual"))
+            return
         for ch in targets:
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
             where = "all channels" if ch < 0 else f"channel {ch}"
             self._events.append(("click", start, start + 1, ch, value,
                                  f"impulse {value:.1f} dB above the local music residual on {where}"))
+
+    def _stays(self, start: int, chans: np.ndarray) -> bool:
+        """Does the waveform step at ``start`` and stay there in the channels ``chans``, rather than move and come
+        straight back (a doublet ``+a, -a``, which fits the step template better than any rectangular pulse)?
+
+        In the third-difference residual a step leaves ``[1, -2, 1]`` and a doublet ``[1, -4, 6, -4, 1]``; each is
+        slid over the samples around the joint (``_STAY_SLIDE`` either side) and fitted to the channels at once,
+        and the step must explain more of the residual than the doublet.
+        """
+        a = start - _STAY_SLIDE - 2 * ORDER - self._raw_start
+        n = 2 * _STAY_SLIDE + 4 + 2 * ORDER
+        if a < 0 or a + n > self._raw.shape[1]:
+            return False
+        res = np.diff(self._raw[chans, a : a + n].astype(np.float64), ORDER, axis=1)  # res[:, i]: sample a+i+3
+
+        def best(shape: list[float]) -> float:
+            t = np.asarray(shape) / np.linalg.norm(shape)
+            return float(sum(np.correlate(r, t, mode="valid") ** 2 for r in res).max())
+
+        return best([1.0, -2.0, 1.0]) > best([1.0, -4.0, 6.0, -4.0, 1.0])
 
     def _lp_bank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._lp_templates is None:
