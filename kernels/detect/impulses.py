@@ -885,10 +885,10 @@ class ImpulseDetector:
                     continue
                 value = 20.0 * math.log10(max(jump, 1e-12))
                 where = "all channels" if ch < 0 else f"channel {ch} only"
-                self._events.append(("discontinuity", start, start + 1, ch, value,
-                                     f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS) on {where}, "
-                                     f"{float(ratio_db.max() if ch < 0 else ratio_db[ch]):.1f} dB above the local "
-                                     f"music residual"))
+                over = float(ratio_db.max() if ch < 0 else ratio_db[ch])
+                detail = (f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS) on {where}, "
+                          f"{over:.1f} dB above the local music residual")
+                self._events.append(("discontinuity", start, start + 1, ch, value, detail))
             return
         for ch in targets:
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
