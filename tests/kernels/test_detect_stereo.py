@@ -144,6 +144,28 @@ def test_low_end_only_inversion_is_reported_as_low_end():
     assert found[0].end_s == pytest.approx(9.05, abs=EDGE_TOLERANCE_S)
 
 
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+def test_low_end_section_whose_bass_starts_quietly_is_placed_at_its_start(sample_rate):
+    # a low-end inversion that begins on a quiet bass note (-20 dB for 250 ms) under an in-phase pad with
+    # partials from 180 Hz up: through a 4th-order filter at 120 Hz the pad's lowest partials (-14 dB at
+    # 180 Hz, -28 dB at 270 Hz) outweighed the inverted bass until it grew, and the section was placed where it
+    # grew (+230 ms); through the 8th order (-28 and -56 dB) the quiet bass decides
+    seconds, a, b = 12.0, 4.0, 8.0
+    n = int(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    pad = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (180.0, 220.0, 270.0, 440.0, 660.0, 880.0))
+    bass_level = np.where((t >= a) & (t < a + 0.25), 0.01, 0.1)
+    bass = bass_level * np.sin(2 * np.pi * 55.0 * t)
+    rng = np.random.default_rng(1)
+    left = pad + bass + 0.005 * rng.standard_normal(n)
+    right = pad + bass + 0.005 * rng.standard_normal(n)
+    right = invert_low_end(right, sample_rate, int(a * sample_rate), int(b * sample_rate))
+    found = [f for f in detect(np.stack([left, right]), sample_rate) if f.kind == "out_of_phase"]
+    assert len(found) == 1 and "low end" in found[0].detail
+    assert found[0].start_s == pytest.approx(a, abs=EDGE_TOLERANCE_S)
+    assert found[0].end_s == pytest.approx(b, abs=EDGE_TOLERANCE_S)
+
+
 def test_short_low_end_inversion_is_reported_from_three_quarters_of_a_second():
     """Inverted bass for 1.25 s (the section goes on, but the bass stops: only the low end's audible part
     counts) is a low-end section, shorter than the 1.5 s a full-band section needs; 0.5 s is not."""
