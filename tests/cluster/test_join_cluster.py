@@ -54,7 +54,7 @@ def ray_head(tmp_path_factory):
         yield address, env
     finally:
         # End the head and everything it started: its own process group, created above, by its pid.
-        stop(proc, group=True, timeout_s=30)
+        stop(proc, group=True, timeout_s=5)  # `ray start --block` outlasts any SIGTERM grace: the group is killed
         shutil.rmtree(temp, ignore_errors=True)
 
 
