@@ -3,19 +3,22 @@
     python benchmarks/bench_qc.py [--songs 6] [--seconds 180] [--rate 44100]
 
 Renders realistic songs (fluidsynth when available, else the built-in synthesiser), writes them as 24-bit FLAC,
-then times, one file after another on one core:
-- ``farm``: ``farm.qc.audit_track`` (decode + K-weighting + loudness + LRA + true peak + stats), in-process;
-- ``ffmpeg``: ``ffmpeg -nostats -i F -af ebur128=peak=true -f null -`` (decode + loudness + LRA + true peak).
+then times, one file after another (one farm worker, one ffmpeg process):
+- ``farm``: ``farm.qc.audit_track`` (decode + K-weighting + loudness + LRA + true peak + stats + every
+  detector), in-process, with and without the read-ahead that decodes the next blocks on a second thread;
+- ``ffmpeg``: ``ffmpeg -nostats -i F -af ebur128=peak=true -f null -`` (decode + loudness + LRA + true peak),
+  with ``-threads 1`` and with its own threading; the faster of the two is the peer the ratios use.
 - ``farm qc --workers 1``: the whole command on an embedded Ray with one worker (the start-up excluded, as
   ``run.json``'s ``wall_s`` excludes it: Ray and the worker's start and imports, printed apart as ``startup_s``;
   scheduling, Parquet writing and the per-task overhead included).
-Both decode the same FLAC. Prints x-realtime for each and the ratios.
+Both decode the same FLAC. Prints x-realtime and CPU seconds for each, and the ratios (above 1: farm is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -53,32 +56,46 @@ def main() -> None:
             files.append(f)
         audio_s = sum(sf.info(str(f)).duration for f in files)
         specs = discover([tmp])
-        config = QCConfig()
         keep_freed_memory()  # as farm's Ray workers do
-        audit_track(specs[0], config)  # warm imports and caches, as a long-running worker would be
-        t0 = time.perf_counter()
-        for spec in specs:
-            audit_track(spec, config)
-        farm_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for f in files:
-            subprocess.run(
-                ["ffmpeg", "-nostats", "-hide_banner", "-threads", "1", "-i", str(f), "-af", "ebur128=peak=true",
-                 "-f", "null", "-"],
-                check=True, capture_output=True,
-            )
-        ffmpeg_s = time.perf_counter() - t0
+        audit_track(specs[0], QCConfig())  # warm imports and caches, as a long-running worker would be
+        farm = {}
+        for read_ahead in (0, QCConfig().read_ahead):
+            config = QCConfig(read_ahead=read_ahead)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for spec in specs:
+                audit_track(spec, config)
+            farm[read_ahead] = (time.perf_counter() - t0, time.process_time() - c0)
+        ffmpeg = {}
+        for label, threads in (("-threads 1", ["-threads", "1"]), ("its own threading", [])):
+            t0 = time.perf_counter()
+            cpu0 = os.times()
+            for f in files:
+                subprocess.run(
+                    ["ffmpeg", "-nostats", "-hide_banner", *threads, "-i", str(f), "-af", "ebur128=peak=true",
+                     "-f", "null", "-"],
+                    check=True, capture_output=True,
+                )
+            cpu1 = os.times()
+            ffmpeg[label] = (time.perf_counter() - t0,
+                             cpu1.children_user - cpu0.children_user + cpu1.children_system - cpu0.children_system)
         out = Path(tmp) / "out"
         subprocess.run([sys.executable, "-m", "farm.cli", "qc", tmp, "--out", str(out), "--workers", "1"],
                        check=True, capture_output=True)
         run = json.loads((out / "qc" / "run.json").read_text())
         cli_s, startup_s = run["wall_s"], run.get("startup_s", float("nan"))
     print(f"{len(files)} songs, {audio_s / 60:.1f} min of {args.rate} Hz stereo 24-bit FLAC")
-    print(f"farm audit_track : {audio_s / farm_s:7.0f}x realtime ({farm_s:.2f} s)")
-    print(f"ffmpeg ebur128   : {audio_s / ffmpeg_s:7.0f}x realtime ({ffmpeg_s:.2f} s)")
+    print("(wall clock; CPU time in brackets: farm decodes on a second thread, ffmpeg may use several)")
+    for read_ahead, (wall, cpu) in farm.items():
+        what = "decode on the same thread" if read_ahead == 0 else f"read-ahead {read_ahead} blocks"
+        print(f"farm audit_track, {what:26s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
+    for label, (wall, cpu) in ffmpeg.items():
+        print(f"ffmpeg ebur128, {label:27s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
     print(f"farm qc --workers 1: {audio_s / cli_s:5.0f}x realtime ({cli_s:.2f} s, start-up excluded: "
           f"{startup_s:.2f} s for Ray and the worker's imports, once per run)")
-    print(f"ratio audit_track/ffmpeg speed: {ffmpeg_s / farm_s:.2f}; farm qc/ffmpeg: {ffmpeg_s / cli_s:.2f}")
+    peer = min(wall for wall, _ in ffmpeg.values())  # the faster of ffmpeg's two ways
+    farm_s = farm[QCConfig().read_ahead][0]
+    print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm_s:.2f} "
+          f"(without read-ahead {peer / farm[0][0]:.2f}); farm qc {peer / cli_s:.2f}")
 
 
 if __name__ == "__main__":

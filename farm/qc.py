@@ -21,6 +21,7 @@ from farm.detectors import explain, make_detectors, to_events
 from farm.errors import InputError
 from farm.events import Event, status_from
 from farm.profiles import Profile, load_profile
+from farm.readahead import read_ahead
 from farm.resume import fingerprint
 from farm.schema import clean_float, kind_count_columns
 from kernels.dc import DCOffsetMeter, DCOffsetResult
@@ -33,17 +34,22 @@ LOSSY_CONTAINERS = {"OGG", "MP3", "MPEG"}
 
 @dataclass(frozen=True)
 class QCConfig:
-    """What :func:`audit_track` needs besides the track: the profile and the read block size."""
+    """What :func:`audit_track` needs besides the track: the profile, the read block size and read-ahead."""
 
     profile: Profile = field(default_factory=load_profile)
     block_frames: int = 65536
     device: str = "cpu"  # "gpu": the meters measure CuPy arrays (the detectors stay on the CPU)
+    # Blocks decoded ahead on a second thread while the current one is analysed (farm.readahead); 0 decodes on
+    # the analysing thread, one block at a time.
+    read_ahead: int = 2
 
     def __post_init__(self) -> None:
         if not 256 <= self.block_frames <= 1 << 22:
             raise ValueError(f"block_frames {self.block_frames} must lie in 256..4194304")
         if self.device not in ("cpu", "gpu"):
             raise ValueError(f"device {self.device!r} must be 'cpu' or 'gpu'")
+        if isinstance(self.read_ahead, bool) or not isinstance(self.read_ahead, int) or not 0 <= self.read_ahead <= 16:
+            raise ValueError(f"read_ahead {self.read_ahead!r} must be a whole number of blocks in 0..16")
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ def _measure(info: AudioInfo, config: QCConfig) -> tuple[Measurements | None, DC
     # the rest of the file is only counted.
     bad_count, bad_first, bad_last = 0, None, None
     pos = 0
-    for block in read_blocks(info.path, info, block_frames=config.block_frames):
+    for block in read_ahead(read_blocks(info.path, info, block_frames=config.block_frames), config.read_ahead):
         n = block.shape[-1]
         finite = np.isfinite(block)
         if bad_count or not finite.all():
