@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many test processes ``-n auto`` (the default in pyproject.toml) starts.
+
+    Two where the machine has two cores or more (the suite's end-to-end runs mostly wait on Ray's start-up and
+    on subprocesses, so two overlap well; more were not tried), one otherwise; ``FARM_TEST_WORKERS=N`` overrides
+    it. A run that selects the slow benchmarks (``-m slow``) stays in one process, so that no timing in it
+    competes with another test.
+    """
+    if os.environ.get("FARM_TEST_WORKERS"):
+        return max(0, int(os.environ["FARM_TEST_WORKERS"]))
+    markexpr = config.getoption("markexpr", "") or ""
+    if "slow" in markexpr and "not slow" not in markexpr:
+        return 0
+    return min(2, os.cpu_count() or 1)
 
 
 @pytest.fixture(scope="session")
