@@ -596,12 +596,35 @@ def _looks_like_text(head: bytes) -> bool:
     return printable >= 0.95 * len(text)
 
 
+_DSD = "DSD audio (1-bit, DSF or DFF)"
+_UNDECODED_MAGIC = (
+    (b"wvpk", "a WavPack file"),
+    (b"MAC ", "a Monkey's Audio (APE) file"),
+    (b"DSD ", _DSD),
+    (bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c"), "a Windows Media (ASF/WMA) file"),
+    (b"tBaK", "a TAK file"),
+    (b"TTA1", "a TTA file"),
+    (b"MPCK", "a Musepack file"),
+    (b"MP+", "a Musepack file"),
+    (bytes.fromhex("1a45dfa3"), "a Matroska/WebM file"),
+)
+"""Leading bytes of audio formats that libsndfile does not read, and what to call them in the message."""
+
+
 def _not_audio_message(head: bytes, detail: str) -> str:
     reason = f" (libsndfile: {detail})" if detail else ""
     if head[4:8] == b"ftyp":
         return (
             "is an MP4/M4A file (AAC or ALAC), which this reader does not decode; convert it to WAV or FLAC first"
         )
+    for magic, what in _UNDECODED_MAGIC:
+        if head.startswith(magic):
+            return f"is {what}, which this reader (libsndfile) does not decode; convert it to FLAC or WAV first"
+    if head[:4] == b"FRM8" and head[12:16] == b"DSD ":  # DSDIFF: a 64-bit size, then the form type
+        return f"is {_DSD}, which this reader (libsndfile) does not decode; convert it to FLAC or WAV first"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return ("is raw AAC (ADTS), which this reader does not decode; convert it to WAV or FLAC first (it is "
+                "lossy: a lossless copy of it is still a lossy source)")
     if _looks_like_text(head):
         return "contains text, not audio (a text file or web page saved under an audio name?); find the real file"
     return f"is not in any audio format this reader recognises{reason}: the file is damaged or is not audio"

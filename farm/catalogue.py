@@ -8,6 +8,8 @@ the QC layer gives it an error row).
 Three kinds of input:
 
 * **an audio file** (by extension, see :data:`AUDIO_EXTENSIONS`): a release of one track, named after the file.
+  Files in formats the reader does not decode (:data:`UNDECODED_EXTENSIONS`: ALAC, AAC, WavPack, DSD, ...) are
+  tracks too, and the QC layer gives each an ``error`` row that names the format, so none is left out unseen.
 * **a folder**, searched recursively (hidden-looking folders included; symbolic links followed, loops not): every
   folder that holds audio files is one release, its tracks are those files in natural name order
   (``2 x.wav`` before ``10 x.wav``), and its ``release_id`` is the folder's path from the input folder's parent
@@ -49,6 +51,7 @@ from farm.errors import ConfigError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "UNDECODED_EXTENSIONS",
     "MANIFEST_EXTENSIONS",
     "MANIFEST_COLUMNS",
     "TrackSpec",
@@ -63,6 +66,13 @@ AUDIO_EXTENSIONS = frozenset(
      ".caf", ".au", ".snd"}
 )
 """File extensions taken as audio (compared case-insensitively)."""
+
+UNDECODED_EXTENSIONS = frozenset(
+    {".m4a", ".m4b", ".aac", ".alac", ".wv", ".ape", ".wma", ".dsf", ".dff", ".tak", ".tta", ".mpc", ".mka"}
+)
+"""Audio formats that the reader (libsndfile) does not decode: AAC and ALAC in MP4, WavPack, Monkey's Audio, WMA,
+DSD, TAK, TTA, Musepack, Matroska audio. They are tracks all the same, so that each gets an ``error`` row saying
+what it is and how to convert it, rather than being left out of the audit without a word."""
 
 MANIFEST_EXTENSIONS = frozenset({".csv", ".parquet", ".json"})
 """File extensions taken as manifests (compared case-insensitively)."""
@@ -258,7 +268,7 @@ def _discover_one(given: str) -> Iterable[TrackSpec]:
     suffix = path.suffix.lower()
     if suffix in MANIFEST_EXTENSIONS:
         return _stream_manifest(given)
-    if suffix in AUDIO_EXTENSIONS:
+    if _is_audio_name(given):
         return [_single_file(given)]
     raise ConfigError(
         f"input {given!r} is not an audio file ({', '.join(sorted(AUDIO_EXTENSIONS))}), a folder, "
@@ -285,7 +295,7 @@ def _discover_uri(given: str) -> Iterable[TrackSpec]:
     suffix = os.path.splitext(given)[1].lower()
     if suffix in MANIFEST_EXTENSIONS:
         return _stream_manifest(given)
-    if suffix in AUDIO_EXTENSIONS:
+    if _is_audio_name(given):
         return [_single_file(given)]
     raise ConfigError(
         f"input {given!r} is not an audio object ({', '.join(sorted(AUDIO_EXTENSIONS))}), a prefix, "
@@ -344,7 +354,8 @@ def _single_file(given: str) -> TrackSpec:
 
 
 def _is_audio_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+    suffix = os.path.splitext(name)[1].lower()
+    return suffix in AUDIO_EXTENSIONS or suffix in UNDECODED_EXTENSIONS
 
 
 def _is_appledouble(path: str) -> bool:

@@ -408,3 +408,26 @@ def test_probe_and_read_leave_files_and_folder_untouched(tmp_path):
             pass
     assert {p: _fingerprint(p) for p in files} == before
     assert sorted(tmp_path.rglob("*")) == listing
+
+
+# Formats libsndfile does not decode: each must say what it is (the catalogue hands them to QC as tracks, so an
+# ALAC or WavPack catalogue gets one clear error row per file instead of being left out unseen).
+_UNDECODED_HEADS = [
+    ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom", "MP4/M4A"),
+    ("a.wv", b"wvpk\x2a\x00\x00\x00\x10\x04", "WavPack"),
+    ("a.ape", b"MAC \x96\x0f\x00\x00", "Monkey's Audio"),
+    ("a.dsf", b"DSD \x1c\x00\x00\x00\x00\x00\x00\x00", "DSD"),
+    ("a.dff", b"FRM8\x00\x00\x00\x00\x00\x00\x10\x00DSD ", "DSD"),
+    ("a.wma", bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c") + b"\x00" * 8, "Windows Media"),
+    ("a.tak", b"tBaK\x00\x00", "TAK"),
+    ("a.aac", b"\xff\xf1\x50\x80\x02\x1f\xfc", "raw AAC"),
+    ("a.mka", bytes.fromhex("1a45dfa3") + b"\x01\x00\x00\x00", "Matroska"),
+]
+
+
+@pytest.mark.parametrize("name, head, what", _UNDECODED_HEADS, ids=[h[0] for h in _UNDECODED_HEADS])
+def test_an_undecoded_format_is_named_in_the_message(tmp_path, name, head, what):
+    path = tmp_path / name
+    path.write_bytes(head + bytes(range(256)) * 8)
+    message = _probe_and_read_error(path)
+    assert what in message and "convert it to" in message, message

@@ -401,3 +401,26 @@ def test_a_manifest_of_many_releases_reads_the_same_when_spilled(tmp_path, monke
     spilled = [(s.release_id, s.upc, s.release_title) for s in catalogue.iter_discover([str(manifest)])]
     assert spilled == plain and len(plain) == 60
     assert all(upc == "5012345678900" and title == f"Album {int(r[1:])}" for r, upc, title in plain)
+
+
+def test_files_in_formats_the_reader_cannot_decode_are_tracks_not_left_out(tmp_path):
+    rel = tmp_path / "Album"
+    rel.mkdir()
+    sf.write(rel / "01 a.wav", np.zeros((4410, 2)), 44100)
+    for name in ("02 b.m4a", "03 c.wv", "04 d.dsf", "05 e.APE"):
+        (rel / name).write_bytes(b"\x00" * 64)
+    (rel / "cover.jpg").write_bytes(b"\xff\xd8\xff")  # not audio: still ignored
+    specs = discover([str(tmp_path)])
+    assert [Path(s.path).name for s in specs] == ["01 a.wav", "02 b.m4a", "03 c.wv", "04 d.dsf", "05 e.APE"]
+    (single,) = discover([str(rel / "02 b.m4a")])  # named on its own, it is a track too, not a usage error
+    assert single.track_number == 1
+
+
+def test_an_alac_file_gets_an_error_row_that_names_its_format(tmp_path):
+    from farm.qc import audit_track  # noqa: PLC0415
+
+    path = tmp_path / "x.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 4096)
+    (spec,) = discover([str(path)])
+    report = audit_track(spec)
+    assert report.status == "error" and "MP4/M4A" in report.row["error"] and "Traceback" not in report.row["error"]
