@@ -101,6 +101,8 @@ __all__ = ["RunDetector"]
 
 _TINY = 1e-15
 _FLOOR_FRAME_S = 0.02  # frames of the stream's floor: one period of 50 Hz mains
+_QUANT_MUSIC_DB = 18.0  # music before a dropout stands this far over the container's step (8 steps) ...
+_QUANT_EDGE_DB = 12.0  # ... and a cut edge this far (4 steps): at 16 bits and up the fixed floors are higher
 _FLOOR_EDGE_S = 0.5  # the floor is taken this far from the stream's start and end
 _CONTEXT_FLOOR_DB = 5.0  # a dropout's 200 ms context reaches within this of its floor
 _EDGE_MEAN_S = 0.1  # an edge is also judged less its mean over this stretch (a constant offset)
@@ -142,7 +144,10 @@ class RunDetector:
         Channels of every block.
     bits_per_sample : int or None
         Bit depth of an integer source file; sets the flatness tolerance of clipped tops (two LSB). ``None``
-        (float source) asks for tops equal to within ``1e-9``.
+        (float source) asks for tops equal to within ``1e-9``. It also raises the dropout floors to 8 steps of
+        the container (18 dB over one LSB) and the cut-edge floor to 4 steps: 8-bit music at -40..-50 dBFS is one
+        or two steps, holds a level for milliseconds and starts on a step. At 16 bits (steps at -90 dBFS) and
+        above the fixed floors below are higher, so nothing changes there.
     silence_dbfs : float
         A stopped run keeps every sample within this distance of one level (-84 dBFS: two LSB of 16-bit
         dither, far above -100 dBFS noise); at level zero, a sample below this magnitude is silent.
@@ -277,6 +282,14 @@ class RunDetector:
             self._flat = 2.01 * 2.0 ** -(int(bits_per_sample) - 1)
         else:
             self._flat = 1e-9
+        # The container's quantisation step (integer files): music within a few steps of it is made of steps, so
+        # it holds a level for 5 ms and starts at one step without being cut. Below 16 bits only this binds.
+        step_db = -6.0206 * (int(bits_per_sample) - 1) if bits_per_sample is not None else -math.inf
+        self._held_floor_db = max(self._held_floor_db, step_db + _QUANT_MUSIC_DB)
+        self._floor_db = max(self._floor_db, step_db + _QUANT_MUSIC_DB - self._silence_db)
+        self._lowest_floor_db = min(self._silence_db + self._floor_db, self._held_floor_db)
+        self._lowest_floor = 10.0 ** (self._lowest_floor_db / 20.0)
+        self._quant_edge_db = step_db + _QUANT_EDGE_DB
         self._band = 10.0 ** (-clip_band_db / 20.0)
         self._min_run = int(clip_min_run)
         self._min_runs = int(clip_min_runs)
@@ -956,7 +969,8 @@ class RunDetector:
             edge_db = _db(seg.mean(axis=1).max())
             peak_db = _db(onset.max())
             if (edge_db >= music_db - seg_db and peak_db >= music_db - onset_db
-                    and edge_db >= self._edge_floor_db and not self._at_floor(held, music_db)):
+                    and edge_db >= max(self._edge_floor_db, self._quant_edge_db)
+                    and not self._at_floor(held, music_db)):
                 rms_db = _db(math.sqrt(float((seg * seg).mean(axis=1).max())))
                 span = (0.0, self._edge / sr) if kind == "start_cut" else (dur - self._edge / sr, dur)
                 where = "starts" if kind == "start_cut" else "ends"

@@ -464,7 +464,10 @@ def test_dither_after_a_quiet_song_is_not_an_end_cut(render_music):
     x = np.concatenate([_fluidsynth_song(render_music, 305, "pop") * 10 ** (-45 / 20), np.zeros((2, sr))], axis=1)
     q = np.round(x * 32768 + rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)) / 32768
     assert _detect(q, sr=sr, bits_per_sample=16) == []
-    assert _kinds(_detect(q, sr=sr, bits_per_sample=16, edge_floor_dbfs=-200.0), "end_cut")  # what the floor prevents
+    # what the floors prevent: without either, the dither is an end cut; the container's own floor (four 16-bit
+    # steps, -78 dBFS) keeps it out even with edge_floor_dbfs lowered
+    assert _kinds(_detect(q, sr=sr, bits_per_sample=None, edge_floor_dbfs=-200.0), "end_cut")
+    assert _detect(q, sr=sr, bits_per_sample=16, edge_floor_dbfs=-200.0) == []
 
 
 def test_attack_after_half_a_millisecond_of_silence_is_not_a_start_cut():
@@ -621,3 +624,26 @@ def test_click_in_a_quiet_tail_is_not_a_dropout_after_it():
     y = np.vstack([0.05 * np.sin(2 * np.pi * 220 * t)] * 2)
     y[:, p : p + int(0.02 * sr)] = 0.0
     assert _kinds(_detect(y), "dropout")
+
+
+def _on_8_bit_grid(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 128.0), -128, 127) / 128.0
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_8_bit_music_holding_its_quiet_steps_is_not_full_of_dropouts(render_music, seed):
+    # 8-bit music at -40..-50 dBFS is one or two quantisation steps: it holds a level for milliseconds at a time
+    # and starts on a step. Before the floors followed the container's step these songs raised 10-80 dropouts.
+    x = render_music(seed, SR, 20.0)
+    y = _on_8_bit_grid(x * (0.7 / np.abs(x).max()))
+    assert _detect(y, bits_per_sample=8) == []
+
+
+def test_a_dropout_in_8_bit_music_is_still_found(render_music):
+    x = render_music(3, SR, 20.0)
+    y = _on_8_bit_grid(x * (0.7 / np.abs(x).max()))
+    env = np.sqrt(np.convolve((y ** 2).mean(axis=0), np.ones(441) / 441, mode="same"))
+    at = int(np.argmax(env[SR * 5 : SR * 15])) + SR * 5  # where the music is loud
+    y[:, at : at + int(0.02 * SR)] = 0.0
+    drops = _kinds(_detect(y, bits_per_sample=8), "dropout")
+    assert len(drops) == 1 and abs(drops[0].start_s - at / SR) < 1e-3
