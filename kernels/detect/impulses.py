@@ -55,7 +55,11 @@ discontinuity
     predictors fitted on the samples before and after it both break there, in every channel, by
     ``splice_prediction_db``. Where the step is not seen in every channel (a weak candidate, or a strong one
     whose step fits but leaves a channel quiet), the predictors need to break only in the channels that rose
-    by ``splice_one_db``, with the same one-sample step test.
+    by ``splice_one_db``, with the same one-sample step test. A mono stream has no second channel to share a
+    rise: its weak candidates (and the quieter-side ones below) need the one-channel margin ``splice_one_db``.
+    (Until session 19 mono had no weak candidates at all: 2 of 16 splices planted in mono renders were found,
+    6 now; 11 of 24 in mono fluidsynth renders, 17 now; mono downmixes of 3.4 h of clean benchmark music raise
+    one discontinuity, at the edge of a clipped rock master whose flat tops the downmix no longer keeps flat.)
 
     A splice into a louder passage looks like an onset against the louder of the local levels, so the weak test
     also measures each pair against the *quieter* side (the levels before or after it, whichever is lower): a
@@ -682,7 +686,7 @@ class ImpulseDetector:
         # the pairs where some channel rises by the smallest ratio of the weak tests below: only these are looked at
         rising = np.flatnonzero(top >= min(self._splice_ratio, self._lp_click_ratio))
         quiet_plain = None
-        if self._quiet_side and self.channels > 1 and self._splice_ratio < self._click_ratio:
+        if self._quiet_side and self._splice_ratio < self._click_ratio:
             # a splice into a louder passage (or out of one) looks like an onset against the louder side; against
             # the quieter side it stands out: such pairs are weak splice candidates too, never clicks. Only the
             # pairs over the quieter near level can stand out against the quieter side: the rest is skipped.
@@ -690,7 +694,9 @@ class ImpulseDetector:
             near = np.minimum(near_b, near_a)
             near += self._min_pair_energy / self._click_ratio
             near = np.divide(pair, near, out=near)
-            pre = np.flatnonzero((near >= self._splice_ratio).all(axis=0) | (near >= self._one_ratio).any(axis=0))
+            # (mono: its one channel must break by the one-channel margin, as in the weak test below)
+            every = self._splice_ratio if self.channels > 1 else self._one_ratio
+            pre = np.flatnonzero((near >= every).all(axis=0) | (near >= self._one_ratio).any(axis=0))
             if pre.size:
                 per = 1.0 / (QUAD * self._nq)
                 quad = pre // QUAD
@@ -701,7 +707,7 @@ class ImpulseDetector:
                 quiet_plain = plain.copy()
                 quiet_plain[:, pre] = qp
                 e_pre = pair[:, pre]
-                strong_enough = (((qp.min(axis=0) >= self._splice_ratio) & (e_pre.min(axis=0) >= self._min_pair_energy))
+                strong_enough = (((qp.min(axis=0) >= every) & (e_pre.min(axis=0) >= self._min_pair_energy))
                                  | ((qp.max(axis=0) >= self._one_ratio) & (e_pre.max(axis=0) >= self._min_pair_energy)))
                 extra = pre[strong_enough & (top[pre] < self._splice_ratio)]
                 if extra.size:
@@ -710,17 +716,19 @@ class ImpulseDetector:
                     extra = extra[self._sharp_in_pairs(qa * QUAD + extra)]
                 if extra.size:
                     rising = np.union1d(rising, extra)
-        if self.channels > 1 and self._splice_ratio < self._click_ratio:
+        if self._splice_ratio < self._click_ratio:
             # a splice cuts every channel at the same sample: a weaker rise is enough when all channels share it,
             # or when one channel breaks clearly (a splice's step may be large in one channel only); only the
-            # few pairs where some channel rises by the smaller of the two are looked at
+            # few pairs where some channel rises by the smaller of the two are looked at. A mono stream has no
+            # second channel to share the rise, so its one channel must break clearly.
             idx = rising if self._splice_ratio <= self._lp_click_ratio else rising[top[rising] >= self._splice_ratio]
             if idx.size:
                 p_sub, e_sub = plain[:, idx], pair[:, idx]
                 joint = p_sub.min(axis=0)
                 q_sub = p_sub if quiet_plain is None else quiet_plain[:, idx]
-                weak = (((q_sub.min(axis=0) >= self._splice_ratio) & (e_sub.min(axis=0) >= self._min_pair_energy)
-                         | (q_sub.max(axis=0) >= self._one_ratio) & (e_sub.max(axis=0) >= self._min_pair_energy))
+                shared = ((q_sub.min(axis=0) >= self._splice_ratio) & (e_sub.min(axis=0) >= self._min_pair_energy)
+                          if self.channels > 1 else False)
+                weak = ((shared | (q_sub.max(axis=0) >= self._one_ratio) & (e_sub.max(axis=0) >= self._min_pair_energy))
                         & (score[idx] == 0))
                 idx, joint = idx[weak], joint[weak]
             if idx.size:
