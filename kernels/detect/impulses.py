@@ -1629,19 +1629,29 @@ class ImpulseDetector:
     def _merged(self) -> list[Detection]:
         sr = self.sample_rate
         merge = round(self._merge_s * sr)
-        out: list[list] = []
+        every = frozenset(range(self.channels))
+        merged: list[list] = []
         for kind, s, e, ch, value, detail in sorted(self._recurrent_bursts_removed(), key=lambda e: (e[0], e[1])):
-            # merge with a close earlier event of this kind on this channel; across channels it becomes -1
-            for prev in reversed(out[-8:]):
-                if prev[0] == kind and s - prev[2] <= merge and (prev[3] == ch or kind != "click" or s - prev[1] <= 2):
+            # merge with a close earlier event of this kind on this channel; across channels the event covers the
+            # channels of both (channel -1 only when that is every channel: a click on the centre and LFE of a
+            # 5.1 file is two rows, not one that claims all six)
+            chans = every if ch < 0 else frozenset([ch])
+            for prev in reversed(merged[-8:]):
+                if prev[0] == kind and s - prev[2] <= merge and (chans <= prev[3] or kind != "click" or s - prev[1] <= 2):
                     prev[2] = max(prev[2], e)
-                    if ch != prev[3]:
-                        prev[3] = -1
+                    prev[3] = prev[3] | chans
+                    prev[7] = prev[7] or ch != prev[6]
                     if value > prev[4]:
                         prev[4], prev[5] = value, detail
                     break
             else:
-                out.append([kind, s, e, ch, value, detail])
+                merged.append([kind, s, e, chans, value, detail, ch, False])
+        out: list[list] = []
+        for kind, s, e, chans, value, detail, first, crossed in merged:
+            targets = [first] if not crossed else [-1] if chans == every else sorted(chans)
+            if len(targets) > 1:
+                detail = f"{detail} (one event on channels {', '.join(map(str, targets))})"
+            out.extend([kind, s, e, ch, value, detail] for ch in targets)
         # an abrupt first or last sample is the edge detectors' business (start_cut, end_cut), not an impulse
         edge = round(EDGE_S * sr)
         out = [o for o in out if o[1] >= edge and o[2] <= self._n - edge]

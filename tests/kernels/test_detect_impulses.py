@@ -971,3 +971,19 @@ def test_splices_in_a_mono_file_are_looked_for_like_those_in_stereo(render_music
     found, clean = _mono_splices(render_music, range(300, 316))
     assert found >= 5, found
     assert clean == []
+
+
+def test_a_click_on_two_channels_of_a_six_channel_file_is_reported_on_those_two(render_music):
+    # merged across channels, an event used to become channel -1 ("every channel") whatever the channel count:
+    # a click on the centre and LFE of a 5.1 file claimed all six
+    sr = 48000
+    x = render_music(4, sr, 6.0) * 0.5
+    six = np.vstack([x, x.mean(axis=0, keepdims=True), x[:1] * 0.3, x[1:] * 0.6, x[:1] * 0.6])
+    at = int(3.2 * sr)
+    six[2:4, at : at + 2] += 0.35
+    clicks = [d for d in _detect(six, sr) if d.kind == "click"]
+    assert sorted(d.channel for d in clicks) == [2, 3]
+    assert all(abs(d.start_s - at / sr) < 1e-3 and "channels 2, 3" in d.detail for d in clicks)
+    # on a stereo pair the same merge is still one event on channel -1
+    stereo = six[2:4].copy()
+    assert [d.channel for d in _detect(stereo, sr) if d.kind == "click"] == [-1]
