@@ -1637,7 +1637,10 @@ class ImpulseDetector:
             # 5.1 file is two rows, not one that claims all six)
             chans = every if ch < 0 else frozenset([ch])
             for prev in reversed(merged[-8:]):
-                if prev[0] == kind and s - prev[2] <= merge and (chans <= prev[3] or kind != "click" or s - prev[1] <= 2):
+                # the channel the event has so far: its first, -1 once it covers every channel, or a set between
+                label = prev[6] if not prev[7] else -1 if prev[3] == every else None
+                same = label == ch or (label is None and chans <= prev[3])
+                if prev[0] == kind and s - prev[2] <= merge and (same or kind != "click" or s - prev[1] <= 2):
                     prev[2] = max(prev[2], e)
                     prev[3] = prev[3] | chans
                     prev[7] = prev[7] or ch != prev[6]
