@@ -1,12 +1,15 @@
-"""Processes the tests start on loopback: a free port, waiting for it to open, and ending a process by its pid."""
+"""Processes the tests start on loopback: a free port, waiting for it to open, ending a process by its pid, and the
+environment of a test Ray cluster."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -41,3 +44,20 @@ def stop(proc: subprocess.Popen, *, group: bool = False, timeout_s: float = 10.0
     except subprocess.TimeoutExpired:
         kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def ray_cluster_env(home: Path) -> dict[str, str]:
+    """The environment for a test Ray cluster and the clients that join it: token authentication on, with a token
+    of its own under ``home/.ray/auth_token``, whatever the test process inherited.
+
+    Ray switches token mode on in ``os.environ`` of any process that ran ``ray.init`` (``RAY_AUTH_MODE=token``);
+    a cluster started later from that process, with a fresh ``HOME`` and no token in it, then refused to start
+    (it happened when the suite's files ran in a different order across test processes). So the mode is set here
+    and the token written first, rather than left to what came before.
+    """
+    (home / ".ray").mkdir(parents=True, exist_ok=True)
+    (home / ".ray" / "auth_token").write_text(secrets.token_hex(32))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(HOME=str(home), RAY_AUTH_MODE="token")
+    return env
+

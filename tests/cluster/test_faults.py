@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
 
-from tests.processes import free_port, stop
+from tests.processes import free_port, ray_cluster_env, stop
 
 N_FILES = 120  # the default suite; the slow variant below runs the "few thousand"
 
@@ -32,10 +32,10 @@ def two_nodes(tmp_path_factory):
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     if not Path(ray_cli).exists():
         pytest.skip("the `ray` command is not installed next to this Python")
-    home = tmp_path_factory.mktemp("home")  # the head writes its auth token under $HOME/.ray; the node reads it
+    home = tmp_path_factory.mktemp("home")  # the cluster's auth token lies under $HOME/.ray; both nodes read it
     temp = Path(f"/tmp/farm-faults-{os.getpid()}")
     port = free_port()
-    env = {**os.environ, "HOME": str(home)}
+    env = ray_cluster_env(home)
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", "--block"]
     head = subprocess.Popen(
         [ray_cli, "start", "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(temp),

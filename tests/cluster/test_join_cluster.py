@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
 
-from tests.processes import free_port, stop
+from tests.processes import free_port, ray_cluster_env, stop
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,11 @@ def ray_head(tmp_path_factory):
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     if not Path(ray_cli).exists():
         pytest.skip("the `ray` command is not installed next to this Python")
-    home = tmp_path_factory.mktemp("home")  # the head writes its auth token under $HOME/.ray
+    home = tmp_path_factory.mktemp("home")  # the cluster's auth token lies under $HOME/.ray
     temp = Path(f"/tmp/farm-test-ray-{os.getpid()}")  # short: Ray's unix socket paths must fit 107 bytes
     port = free_port()
     env = {
-        **os.environ,
-        "HOME": str(home),
+        **ray_cluster_env(home),
         # Ray's single-machine mode keeps every server on loopback (see cluster/runtime.py).
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     }
