@@ -417,7 +417,7 @@ def test_files_in_formats_the_reader_cannot_decode_are_tracks_not_left_out(tmp_p
 
 
 def test_an_alac_file_gets_an_error_row_that_names_its_format(tmp_path):
-    from farm.qc import audit_track  # noqa: PLC0415
+    from farm.qc import audit_track
 
     path = tmp_path / "x.m4a"
     path.write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 4096)

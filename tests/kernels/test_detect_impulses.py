@@ -950,7 +950,7 @@ def test_glitch_of_a_few_milliseconds_is_a_noise_burst(sr, ms):
 
 
 def _mono_splices(render_music, seeds):
-    from farm.bench.defects import plant  # noqa: PLC0415
+    from farm.bench.defects import plant
 
     sr, found, clean = 44100, 0, []
     for seed in seeds:
