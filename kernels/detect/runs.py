@@ -271,25 +271,20 @@ class RunDetector:
         self._pre_frames = max(1, round(dropout_pre_s * sr / self.frame))
         self._ctx_frames = max(2, round(dropout_context_s * sr / self.frame))
         self._near_frames = max(2, round(0.017 * sr / self.frame))  # the 20 ms before, less the pre window
-        self._floor_db = float(dropout_floor_db)
+        # The container's quantisation step (integer files): music within a few steps of it is made of steps, so
+        # it holds a level for 5 ms and starts at one step without being cut. Below 16 bits only this binds.
+        step_db = -6.0206 * (int(bits_per_sample) - 1) if bits_per_sample is not None else -math.inf
+        self._floor_db = max(float(dropout_floor_db), step_db + _QUANT_MUSIC_DB - self._silence_db)
         self._fall_db = float(dropout_fall_db)
         self._steep_fall_db = float(dropout_steep_fall_db)
         self._slope_db = float(dropout_slope_db)
-        self._held_floor_db = float(dropout_held_floor_dbfs)
+        self._held_floor_db = max(float(dropout_held_floor_dbfs), step_db + _QUANT_MUSIC_DB)
         self._lowest_floor_db = min(self._silence_db + self._floor_db, self._held_floor_db)
         self._lowest_floor = 10.0 ** (self._lowest_floor_db / 20.0)
         if bits_per_sample is not None and bits_per_sample <= 24:
             self._flat = 2.01 * 2.0 ** -(int(bits_per_sample) - 1)
         else:
             self._flat = 1e-9
-        # The container's quantisation step (integer files): music within a few steps of it is made of steps, so
-        # it holds a level for 5 ms and starts at one step without being cut. Below 16 bits only this binds.
-        step_db = -6.0206 * (int(bits_per_sample) - 1) if bits_per_sample is not None else -math.inf
-        self._held_floor_db = max(self._held_floor_db, step_db + _QUANT_MUSIC_DB)
-        self._floor_db = max(self._floor_db, step_db + _QUANT_MUSIC_DB - self._silence_db)
-        self._lowest_floor_db = min(self._silence_db + self._floor_db, self._held_floor_db)
-        self._lowest_floor = 10.0 ** (self._lowest_floor_db / 20.0)
-        self._quant_edge_db = step_db + _QUANT_EDGE_DB
         self._band = 10.0 ** (-clip_band_db / 20.0)
         self._min_run = int(clip_min_run)
         self._min_runs = int(clip_min_runs)
@@ -303,7 +298,7 @@ class RunDetector:
         self._onset_db = float(edge_onset_db)
         self._end_edge_db = float(end_edge_db)
         self._end_onset_db = float(end_onset_db)
-        self._edge_floor_db = float(edge_floor_dbfs)
+        self._edge_floor_db = max(float(edge_floor_dbfs), step_db + _QUANT_EDGE_DB)
         if not (math.isfinite(edge_held_s) and edge_held_s >= 0 and math.isfinite(edge_held_db) and edge_held_db >= 0):
             raise ValueError(f"edge_held_s {edge_held_s!r} and edge_held_db {edge_held_db!r} must be >= 0")
         # the stream's floor: its quietest 20 ms frame (mean magnitude, loudest channel), digital silence left out
@@ -969,8 +964,7 @@ class RunDetector:
             edge_db = _db(seg.mean(axis=1).max())
             peak_db = _db(onset.max())
             if (edge_db >= music_db - seg_db and peak_db >= music_db - onset_db
-                    and edge_db >= max(self._edge_floor_db, self._quant_edge_db)
-                    and not self._at_floor(held, music_db)):
+                    and edge_db >= self._edge_floor_db and not self._at_floor(held, music_db)):
                 rms_db = _db(math.sqrt(float((seg * seg).mean(axis=1).max())))
                 span = (0.0, self._edge / sr) if kind == "start_cut" else (dur - self._edge / sr, dur)
                 where = "starts" if kind == "start_cut" else "ends"
