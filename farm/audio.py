@@ -611,20 +611,25 @@ _UNDECODED_MAGIC = (
 """Leading bytes of audio formats that libsndfile does not read, and what to call them in the message."""
 
 
-def _not_audio_message(head: bytes, detail: str) -> str:
-    reason = f" (libsndfile: {detail})" if detail else ""
+def _undecoded_format(head: bytes) -> str | None:
+    """What an audio format libsndfile does not read is called, from the file's first bytes; None when unknown."""
     if head[4:8] == b"ftyp":
-        return (
-            "is an MP4/M4A file (AAC or ALAC), which this reader does not decode; convert it to WAV or FLAC first"
-        )
+        return "an MP4/M4A file (AAC or ALAC)"
     for magic, what in _UNDECODED_MAGIC:
         if head.startswith(magic):
-            return f"is {what}, which this reader (libsndfile) does not decode; convert it to FLAC or WAV first"
+            return what
     if head[:4] == b"FRM8" and head[12:16] == b"DSD ":  # DSDIFF: a 64-bit size, then the form type
-        return f"is {_DSD}, which this reader (libsndfile) does not decode; convert it to FLAC or WAV first"
+        return _DSD
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return ("is raw AAC (ADTS), which this reader does not decode; convert it to WAV or FLAC first (it is "
-                "lossy: a lossless copy of it is still a lossy source)")
+        return "raw AAC (ADTS; lossy, so a lossless copy of it is still a lossy source)"
+    return None
+
+
+def _not_audio_message(head: bytes, detail: str) -> str:
+    reason = f" (libsndfile: {detail})" if detail else ""
+    what = _undecoded_format(head)
+    if what is not None:
+        return f"is {what}, which this reader does not decode; convert it to WAV or FLAC first"
     if _looks_like_text(head):
         return "contains text, not audio (a text file or web page saved under an audio name?); find the real file"
     return f"is not in any audio format this reader recognises{reason}: the file is damaged or is not audio"
