@@ -1635,26 +1635,28 @@ class ImpulseDetector:
             # merge with a close earlier event of this kind on this channel; across channels the event covers the
             # channels of both (channel -1 only when that is every channel: a click on the centre and LFE of a
             # 5.1 file is two rows, not one that claims all six)
+            # prev[6], the event's channel so far: its own, -1 once it covers every channel, None for a set between
             chans = every if ch < 0 else frozenset([ch])
             for prev in reversed(merged[-8:]):
-                # the channel the event has so far: its first, -1 once it covers every channel, or a set between
-                label = prev[6] if not prev[7] else -1 if prev[3] == every else None
-                same = label == ch or (label is None and chans <= prev[3])
+                same = prev[6] == ch or (prev[6] is None and chans <= prev[3])
                 if prev[0] == kind and s - prev[2] <= merge and (same or kind != "click" or s - prev[1] <= 2):
                     prev[2] = max(prev[2], e)
                     prev[3] = prev[3] | chans
-                    prev[7] = prev[7] or ch != prev[6]
+                    if ch != prev[6]:
+                        prev[6] = -1 if prev[3] == every else None
                     if value > prev[4]:
                         prev[4], prev[5] = value, detail
                     break
             else:
-                merged.append([kind, s, e, chans, value, detail, ch, False])
+                merged.append([kind, s, e, chans, value, detail, ch])
         out: list[list] = []
-        for kind, s, e, chans, value, detail, first, crossed in merged:
-            targets = [first] if not crossed else [-1] if chans == every else sorted(chans)
-            if len(targets) > 1:
-                detail = f"{detail} (one event on channels {', '.join(map(str, targets))})"
-            out.extend([kind, s, e, ch, value, detail] for ch in targets)
+        for kind, s, e, chans, value, detail, label in merged:
+            if label is not None:
+                out.append([kind, s, e, label, value, detail])
+                continue
+            targets = sorted(chans)
+            detail = f"{detail} (one event on channels {', '.join(map(str, targets))})"
+            out.extend([kind, s, e, c, value, detail] for c in targets)
         # an abrupt first or last sample is the edge detectors' business (start_cut, end_cut), not an impulse
         edge = round(EDGE_S * sr)
         out = [o for o in out if o[1] >= edge and o[2] <= self._n - edge]
