@@ -57,9 +57,10 @@ def main() -> None:
         audio_s = sum(sf.info(str(f)).duration for f in files)
         specs = discover([tmp])
         keep_freed_memory()  # as farm's Ray workers do
-        audit_track(specs[0], QCConfig())  # warm imports and caches, as a long-running worker would be
+        default = QCConfig()
+        audit_track(specs[0], default)  # warm imports and caches, as a long-running worker would be
         farm = {}
-        for read_ahead in (0, QCConfig().read_ahead):
+        for read_ahead in (0, default.read_ahead):
             config = QCConfig(read_ahead=read_ahead)
             t0, c0 = time.perf_counter(), time.process_time()
             for spec in specs:
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"farm qc --workers 1: {audio_s / cli_s:5.0f}x realtime ({cli_s:.2f} s, start-up excluded: "
           f"{startup_s:.2f} s for Ray and the worker's imports, once per run)")
     peer = min(wall for wall, _ in ffmpeg.values())  # the faster of ffmpeg's two ways
-    farm_s = farm[QCConfig().read_ahead][0]
+    farm_s = farm[default.read_ahead][0]
     print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm_s:.2f} "
           f"(without read-ahead {peer / farm[0][0]:.2f}); farm qc {peer / cli_s:.2f}")
 
