@@ -12,17 +12,20 @@ from farm.audio import AudioInfo
 from farm.events import Event
 from kernels.detect import Detection
 from kernels.detect.impulses import ImpulseDetector
+from kernels.detect.repeats import RepeatDetector
 from kernels.detect.runs import RunDetector
 from kernels.detect.spectral import SpectralDetector
 from kernels.detect.stereo import StereoDetector
 
-DETECTORS = (ImpulseDetector, RunDetector, SpectralDetector, StereoDetector)
+DETECTORS = (ImpulseDetector, RunDetector, SpectralDetector, StereoDetector, RepeatDetector)
 
 #: A jump starting this close to a dropout's first sample, or to the sample after its last, is that dropout's edge.
 DROPOUT_EDGE_S = 0.002
 #: A noise burst ending this close to where a stop to digital silence begins (or starting this close to where one
 #: ends) is the music running into (out of) that stop.
 BURST_AT_STOP_S = 0.003
+#: A click or discontinuity starting this close to the joint of a stretch proven to play twice is that joint.
+REPEAT_JOINT_S = 0.002
 #: Dropouts whose samples stay within this of a constant (dBFS) are stops to digital silence, not quiet noise.
 DIGITAL_SILENCE_DBFS = -80.0
 _EDGE_KINDS = frozenset({"discontinuity", "click"})
@@ -54,10 +57,21 @@ def explain(detections: list[Detection]) -> list[Detection]:
     such a dropout ended; two planted bursts ended where the near-silence tier found a dropout (a burst
     switched off over a quiet passage), so only stops to digital silence (:data:`DIGITAL_SILENCE_DBFS`)
     explain a burst.
+
+    A stretch that the repeat detector proved to play twice in a row is a splice with its joint known to the
+    sample; a click or discontinuity of another detector within :data:`REPEAT_JOINT_S` of that joint, on a
+    channel it covers, is the same splice seen by its jump and is not reported again.
     """
     def same_place(d: Detection, o: Detection) -> bool:
         return o.channel == -1 or d.channel == -1 or o.channel == d.channel
 
+    # a stretch proven to play twice (the repeat detector) is a splice whose joint the impulse detector may
+    # have seen too, as a discontinuity or as a click: one defect, one event (the proven one)
+    repeats = [d for d in detections if d.repeated]
+    if repeats:
+        detections = [d for d in detections
+                      if d.repeated or d.kind not in _EDGE_KINDS
+                      or not any(same_place(d, o) and abs(d.start_s - o.start_s) <= REPEAT_JOINT_S for o in repeats)]
     drops = [d for d in detections if d.kind == "dropout"]
     if not drops:
         return list(detections)

@@ -26,6 +26,10 @@ class Detection:
         Dropouts only: the threshold every sample of the run stays within, dBFS (``-84``: digital silence;
         ``-54``: the near-silence tier); ``nan`` for every other kind. Lets the audit tell a stop to exact
         zeros from a cut to quiet noise when it relates findings of different detectors.
+    repeated : int
+        Discontinuities only: the length in samples of a stretch proven to play twice in a row, sample for
+        sample, with the joint at ``start_s`` (:mod:`kernels.detect.repeats`); 0 where that was not shown. Lets
+        the audit report such a splice once when the impulse detector saw its joint too.
     """
 
     kind: str
@@ -35,6 +39,7 @@ class Detection:
     value: float = math.nan
     detail: str = ""
     silence_dbfs: float = math.nan
+    repeated: int = 0
 
     def __post_init__(self) -> None:
         if not (self.end_s >= self.start_s >= 0):

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from farm.catalogue import discover
-from farm.detectors import BURST_AT_STOP_S, DROPOUT_EDGE_S, explain
+from farm.detectors import BURST_AT_STOP_S, DROPOUT_EDGE_S, REPEAT_JOINT_S, explain
 from farm.qc import audit_track
 from kernels.detect import Detection
 
@@ -44,6 +44,15 @@ def test_jumps_at_a_dropouts_edges_are_the_dropout():
     # inside the gap, on the other channel only, 10 ms after it, or another kind: still reported
     assert [(d.kind, d.start_s, d.channel) for d in kept if d.kind != "dropout"] == [
         ("discontinuity", 6.04, -1), ("click", 6.0, 0), ("discontinuity", 6.09, -1), ("noise_burst", 6.0, -1)]
+
+
+def test_a_proven_repeat_is_reported_once():
+    # the repeat detector's joint (sample-exact) and the impulse detector's view of the same jump: one event
+    proven = Detection("discontinuity", 4.0, 4.0, -1, -20.0, "played again", repeated=900)
+    found = [_d("discontinuity", 4.0 + REPEAT_JOINT_S * 0.5), _d("click", 4.0 - REPEAT_JOINT_S * 0.9, channel=1),
+             _d("click", 4.01, channel=0), _d("noise_burst", 4.0, 4.001), proven]
+    assert [(d.kind, d.start_s) for d in explain(found)] == [("click", 4.01), ("noise_burst", 4.0),
+                                                             ("discontinuity", 4.0)]
 
 
 def test_without_dropouts_nothing_is_dropped():
@@ -109,3 +118,19 @@ def test_glitch_of_a_few_milliseconds_in_a_song_is_a_noise_burst(render_music, t
     y[:, s : s + n] += np.random.default_rng(4).standard_normal((2, n)) * 10 ** (-12 / 20)
     local = _local(tmp_path, np.clip(y, -1, 1), ("noise_burst", "click", "discontinuity"))
     assert len(local) == 1 and local[0][1] == "noise_burst" and abs(local[0][0] - at_s) <= 0.05
+
+
+def test_a_repeated_run_in_a_song_is_one_discontinuity_at_its_joint(render_music, tmp_path):
+    # 1234 samples of a rendered song played again at 7.5 s, through the whole audit: reported once, at the
+    # joint, whether or not the impulse detector also heard the jump there
+    sr = 44100
+    y = _song(render_music, 306, 15.0)
+    y = np.round(y * 2**23) / 2**23  # the 24-bit grid the file will hold
+    p, lag = int(7.5 * sr), 1234
+    y = np.concatenate([y[:, :p], y[:, p - lag :]], axis=1)
+    path = tmp_path / "song.wav"
+    sf.write(str(path), y.T, sr, subtype="PCM_24")
+    report = audit_track(discover([str(path)])[0])
+    splices = [e for e in report.events if e["kind"] in ("discontinuity", "click")]
+    assert [(e["kind"], round(e["start_s"] * sr), e["channel"]) for e in splices] == [("discontinuity", p, -1)]
+    assert "1234 samples before it play again" in splices[0]["detail"]
