@@ -1524,7 +1524,6 @@ class ImpulseDetector:
             # every run of onset boundaries is one rise, starting where it is at least half its steepest
             steep = inside[c, cand] / (before[c, cand] + 1e-30)
             half = 0.5 * np.repeat(np.maximum.reduceat(steep, run_at), np.diff(np.r_[run_at, cand.size]))
-            good = np.flatnonzero(steep >= half)
             first = cand[run_at]
             # only rises with a fall in reach are looked at closely; not the rest of one decided before qa, and
             # not those left to the next call
