@@ -8,8 +8,9 @@ bit where nothing was mixed or dithered after the edit. Music never does that ov
 unless it is periodic to the sample (a naive oscillator with a whole number of samples per period, a loop),
 and then the equality does not stop after one lag.
 
-The search is content-defined so that it costs a few passes over the samples, not one per lag: a sample of
-channel 0 is an *anchor* when a multiplicative hash of its bits falls in one of 64 buckets, and each anchor
+The search is content-defined so that it costs a few passes over the samples, not one per lag: a sample is
+an *anchor* when a multiplicative hash of the bits of its first and last channels (summed, so that a silent
+channel leaves the other to decide) falls in one of 64 buckets, and each anchor
 gets a key hashing four of the ``_WINDOW`` (16) samples from it, in every channel. A repeated stretch
 holds anchors at the same places in both copies, so two anchors ``20 .. 2048`` samples apart with equal keys
 are a candidate; the anchors fall on about one sample in 64, so a repeat of 100 samples holds one in 3 cases
@@ -21,7 +22,7 @@ different values): a periodic waveform matches for many periods, digital silence
 everything. The joint is the run's first sample. A copy that was dithered or mixed into afterwards is not
 equal sample for sample; the impulse detector's repeat test (to -40 dB, at its candidates) covers that.
 
-Cost: about one multiply, shift and compare per sample of channel 0, and a sort of the block's anchor keys
+Cost: about an add, a multiply, a shift and a compare per sample, and a sort of the block's anchor keys
 (about one sample in 64).
 """
 
@@ -127,7 +128,8 @@ class RepeatDetector:
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
         bits = x.view(np.uint64)
-        bucket = bits[0, :n] * _HASH
+        bucket = bits[0, :n] + bits[-1, :n]  # wraps: any sum of the two will do, as long as it is the same
+        bucket *= _HASH
         bucket >>= np.uint64(64 - _ANCHOR_BITS)
         at = np.flatnonzero(bucket == _ANCHOR_BUCKET)
         keys = np.zeros(at.size, dtype=np.uint64)
@@ -195,7 +197,7 @@ class RepeatDetector:
         if run < lag:
             return  # equal for less than the lag: two like sounds, not a stretch played again
         stretch = audio[:, start:end]
-        if float(np.abs(stretch).max()) < _MIN_PEAK or np.unique(stretch[0]).size <= _MIN_DISTINCT:
+        if float(np.abs(stretch).max()) < _MIN_PEAK or np.unique(stretch).size <= _MIN_DISTINCT:
             return
         self._covered = max(self._covered, first + end)
         joint = first + start

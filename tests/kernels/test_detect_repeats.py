@@ -85,6 +85,16 @@ def test_long_repeats_are_always_found_and_results_do_not_depend_on_blocks():
         assert [(round(d.start_s * sr), d.repeated) for d in found] == expect, block
 
 
+def test_a_repeat_with_one_channel_silent_is_found():
+    # a mono recording on the right channel only: the left channel's digital silence must not hide the copy
+    sr = 44100
+    x = _music(sr, 4.0, seed=21)
+    x[0] = 0.0
+    p, lag = 100000, 1500
+    found = _detect(_repeat(x, p, lag), sr)
+    assert [(round(d.start_s * sr), d.repeated) for d in found] == [(p, lag)]
+
+
 def test_periodic_audio_silence_and_constants_are_not_repeats():
     sr = 44100
     n = 5 * sr
