@@ -1537,9 +1537,10 @@ class ImpulseDetector:
             # does its level hold)
             run_of = np.cumsum(is_first) - 1
             for run_i in np.flatnonzero(reach).tolist():
-                in_run = cand[run_of == run_i]
-                start_at = int(in_run[np.flatnonzero(steep[run_of == run_i] >= half[run_of == run_i])[0]])
-                for b0 in [start_at] + [int(b) for b in in_run if b > start_at]:
+                mine = run_of == run_i
+                in_run = cand[mine]
+                start_at = int(in_run[np.argmax(steep[mine] >= half[mine])])  # the first boundary that steep
+                for b0 in [start_at, *in_run[in_run > start_at].tolist()]:
                     retry = b0 != start_at
                     found_before, busy_before = len(self._events), self._burst_busy[c]
                     if qa + b0 < self._burst_busy[c]:

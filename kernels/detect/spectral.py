@@ -100,6 +100,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from kernels._xp import as_block, check_channels, to_numpy
 from kernels.detect.base import Detection
@@ -149,13 +150,6 @@ LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above i
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
 BIT_DEPTH_MIN_SAMPLES = 256
 BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
-
-
-def _centred_mean(a: np.ndarray, length: int) -> np.ndarray:
-    """Mean of ``length`` samples centred on each sample along the last axis (edges held), same shape."""
-    pad = [(0, 0)] * (a.ndim - 1) + [(length // 2 + 1, length - length // 2 - 1)]
-    c = np.cumsum(np.pad(a, pad, mode="edge"), axis=-1)
-    return (c[..., length:] - c[..., :-length]) / length
 
 
 def _hum_decimation(sample_rate: int) -> int:
@@ -494,7 +488,7 @@ class SpectralDetector:
         sets = [x.sum(axis=0)] + ([x[ch] for ch in range(self.channels)] if self.channels > 1 else [])
         idx = np.arange(0, n, hop)
         smooth = max(1, round(HUM_EDGE_LOWPASS_S * rate))
-        based = [_centred_mean(carrier * sig, smooth)[:, idx] for sig in sets]
+        based = [uniform_filter1d(carrier * sig, smooth, axis=-1, mode="nearest")[:, idx] for sig in sets]
         # real mains runs a little off nominal, and over a region of seconds even 0.05 Hz turns the phasor (k
         # times that on harmonic k): the drift that gathers the most hum power where the hum surely is, kept only
         # when it gathers clearly more than nominal (a search over many drifts always gains a little)
@@ -518,7 +512,7 @@ class SpectralDetector:
             floor = 1e-3 * np.abs(h)[:, None] ** 2 + 1e-300
             rest = z
             for _ in range(HUM_EDGE_PASSES):
-                power = np.maximum(_centred_mean(np.abs(rest) ** 2, window), floor)
+                power = np.maximum(uniform_filter1d(np.abs(rest) ** 2, window, axis=-1, mode="nearest"), floor)
                 step = ((2.0 * (np.conj(h)[:, None] * z).real - np.abs(h)[:, None] ** 2) / power).sum(axis=0)
                 # likelihood of hum from j to the region's far end (onset) or from its start to j (offset)
                 llr = np.cumsum(step[::-1])[::-1] if onset else np.concatenate([[0.0], np.cumsum(step)[:-1]])
