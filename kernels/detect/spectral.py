@@ -30,9 +30,13 @@ Hum (``hum``)
     turn its phasor away, so the mean phasor of the sounding frames away from the hum windows and from the
     sections as their edges were placed (a weak hum fills fewer windows than its span; frames of digital
     silence, such as a head of zeros put in front later, and the two frames either side of it left out) is
-    projected onto it, each line weighted by the inverse of the music's power near it: about 1 where the hum
-    goes on under louder music, about 0 where there is none. The hum is reported once, spanning the track,
-    when that projection reaches 0.5 or nothing sounding is left away from the hum; otherwise
+    projected onto it: about 1 where the hum goes on under louder music, about 0 where there is none. Both the
+    hum's phasor and that projection weigh each frame's phasor on each line by the inverse of the music's power
+    2-12 Hz beside that line in that frame (kept per frame with the phasors): the music on a line's bin is
+    noise of about that power, so a frame where a bass note sits next to a line hardly counts and a quiet one
+    counts much (an unweighted mean let two or three such frames turn the projection negative: on seven
+    benchmark corpora two whole-track hums were reported as sections for that). The hum is reported once,
+    spanning the track, when that projection reaches 0.5 or nothing sounding is left away from the hum; otherwise
     each run of hum windows (runs closer than ``hum_merge_gap_s`` join) is a section. Where no window reaches a
     section's score, two windows or more that score ``HUM_WEAK_SCORE`` (two comb lines at least: one line counts
     15 dB at most) are weak evidence, and the same projection decides a whole-track hum from them (at most twice
@@ -91,7 +95,7 @@ Bit depth (``bit_depth``)
     bits reads 16. The check stops as soon as a sample uses the last bit or is not on the container's grid
     (float data): the verdict is then the container's own depth and nothing is reported.
 
-Memory: per 1 s window two scores and 24 line and ring levels, per 0.5 s frame the 12 comb phasors (complex64),
+Memory: per 1 s window two scores, per 0.5 s frame the 12 comb phasors (complex64) and the music's power beside each,
 a 40 s ring of decimated audio per channel, and one average spectrum; a two-hour file needs about 6 MB.
 """
 
@@ -276,8 +280,10 @@ class SpectralDetector:
         self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
         self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
         self._hum_starts: list[np.ndarray] = []  # per scored window: index of its first frame
-        self._hum_levels: list[np.ndarray] = []  # per scored window: floor power summed over each comb
         self._hum_phasors: list[np.ndarray] = []  # per frame: complex spectrum on each comb line (12)
+        self._hum_noise: list[np.ndarray] = []  # per frame: mean power 2-12 Hz either side of each comb line (12)
+        self._noise_cols = {base: np.concatenate([self._comb[base][3], self._comb[base][4]], axis=1)
+                            for base in HUM_BASES_HZ}
         self._hum_frames_seen = 0
 
         # lossy bandwidth and bit depth: sparse short frames
@@ -376,7 +382,12 @@ class SpectralDetector:
         self._hum_phasors.append(spectra[:, self._line_cols].astype(np.complex64))
         rest = buf[count * hop :].copy()
         self._dec_parts, self._dec_pending = [rest], rest.size
-        self._hum_windows(spectra.real**2 + spectra.imag**2)
+        power = spectra.real**2 + spectra.imag**2
+        # the music's power next to each comb line in each frame (2-12 Hz away, where an on-bin hum leaves
+        # nothing through the Hann window): how much a frame's phasor on that line can be trusted
+        self._hum_noise.append(np.concatenate(
+            [power[:, self._noise_cols[base]].mean(axis=-1) for base in HUM_BASES_HZ], axis=1).astype(np.float32))
+        self._hum_windows(power)
 
     def _hum_windows(self, power: np.ndarray) -> None:
         """Score the windows that the new frames ``power`` (frames, bins) complete, one every
@@ -401,7 +412,6 @@ class SpectralDetector:
         scores = np.stack([self._comb_score(floor, base, early, late) for base in HUM_BASES_HZ], axis=1)
         self._hum_scores.append(scores)
         self._hum_starts.append(starts[pick])
-        self._hum_levels.append(np.stack([self._comb_levels(floor, base) for base in HUM_BASES_HZ], axis=1))
         self._hum_note_edges(scores, starts[pick])
 
     # ------------------------------------------------------------------ hum section edges
@@ -543,11 +553,6 @@ class SpectralDetector:
             prom = 10.0 * np.log10(line / background)
         return np.where(counts & np.isfinite(prom), prom, 0.0)
 
-    def _comb_levels(self, floor: np.ndarray, base: int) -> np.ndarray:
-        """Floor power of each comb line and the median of its ring, ``(..., 2, harmonics)``."""
-        centres, _, _, ring, _ = self._comb[base]
-        return np.stack([floor[..., centres[:, 0]], np.median(floor[..., ring], axis=-1)], axis=-2)
-
     def _comb_score(self, floor, base, first=None, second=None):
         """Sum over the comb of the line prominences clipped to 0..15 dB, per floor spectrum."""
         return np.clip(self._comb_prominence_db(floor, base, first, second), 0.0, 15.0).sum(axis=-1)
@@ -635,7 +640,6 @@ class SpectralDetector:
             return []
         scores = np.concatenate(self._hum_scores)  # (windows, 2)
         starts = np.concatenate(self._hum_starts)
-        levels = np.concatenate(self._hum_levels)
         winner = np.argmax(scores, axis=1)
         top = scores[np.arange(len(scores)), winner]
         hits = {base: (winner == j) & (top >= self.hum_section_score) for j, base in enumerate(HUM_BASES_HZ)}
@@ -663,7 +667,7 @@ class SpectralDetector:
         whole = {}
         for j, base in enumerate(HUM_BASES_HZ):
             if base in sections:
-                whole[base] = self._hum_held(j, hits[base], starts, levels, sections[base])
+                whole[base] = self._hum_held(j, hits[base], starts, sections[base])
         # one 5 s window gives a loose phasor: hum heard there alone whose phasor "holds" at more than twice its
         # level elsewhere is something louder and coherent in the music, not the same hum going on (a saturated
         # pop song on seed 19: one window at 28 dB, 263 %; whole-track hums on the kept corpora that held over
@@ -678,7 +682,7 @@ class SpectralDetector:
                 if weak.sum() < HUM_WEAK_WINDOWS:
                     continue
                 spans = [self._window_span_s(int(s)) for s in starts[weak]]
-                ok, share = self._hum_held(j, weak, starts, levels, spans)
+                ok, share = self._hum_held(j, weak, starts, spans)
                 if ok and share <= HUM_TRACK_ONE_WINDOW_MAX:
                     whole[base], hits[base] = (ok, share), weak
                     held.append(base)
@@ -700,15 +704,16 @@ class SpectralDetector:
         found.sort(key=lambda d: d.start_s)
         return found
 
-    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, levels: np.ndarray,
-                  spans: list[tuple]) -> tuple[bool, float]:
+    def _hum_held(self, j: int, hit: np.ndarray, starts: np.ndarray, spans: list[tuple]) -> tuple[bool, float]:
         """Whether the hum heard in the windows ``hit`` runs through the whole track, and the share of its
         phasor that holds away from those windows.
 
         The phasors of the hum windows' frames give the hum's phasor on each line (with the mains frequency a
-        little off nominal: a drift of up to 0.1 Hz is searched). The mean phasor of the sounding frames away
-        from those windows is projected onto it, each line weighted by the inverse of the music's power near
-        it: about 1 where the hum goes on under louder music, about 0 where there is none.
+        little off nominal: a drift of up to ``HUM_DRIFT_HZ`` is searched). The phasors of the sounding frames
+        away from those windows are projected onto it by least squares: about 1 where the hum goes on under
+        louder music, about 0 where there is none. In both steps each frame's phasor on a line counts by the
+        inverse of the music's power beside that line in that frame (2-12 Hz away, where an on-bin hum leaves
+        nothing through the Hann window), so a frame where a loud note sits next to a line hardly counts.
         """
         cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
         phasors = np.concatenate(self._hum_phasors)[:, cols].astype(np.complex128)
@@ -724,24 +729,29 @@ class SpectralDetector:
         frame_s = self._hum_hop / self._dec_rate
         for start_s, end_s, *_ in spans:
             covered[max(0, int(start_s / frame_s) - 1) : int(end_s / frame_s) + 1] = True
-        weight = 1.0 / (np.median(levels[hit, j, 1, :], axis=0) + 1e-300)
         hop_s = self._hum_hop / self._dec_rate
         k = np.arange(1, HUM_HARMONICS + 1)
         drift = np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
         when = np.arange(frames) * hop_s
         best = None
+        # each frame's phasor on a line is the hum plus the music on that bin, whose power is about the music's
+        # power just beside the line in that frame: frames are weighted by its inverse (a loud bass note next to
+        # a line says little about the hum there; a quiet moment says much)
+        inv = 1.0 / (np.concatenate(self._hum_noise)[:, cols].astype(np.float64) + 1e-300)
+        fw = inv[inside] / inv[inside].sum(axis=0)  # per line, weights of the hum windows' frames summing to 1
+        weight = inv[inside].sum(axis=0)  # per line, how well the hum windows measure its phasor
         # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine
         for grid in (drift, None):
             if grid is None:
                 grid = best[1] + np.arange(-HUM_DRIFT_STEP_HZ, HUM_DRIFT_STEP_HZ + 1e-9, HUM_DRIFT_STEP_HZ / 10)
             for f in grid:
-                ref = (np.exp(-2j * np.pi * f * np.outer(when[inside], k)) * phasors[inside]).mean(axis=0)
+                ref = (np.exp(-2j * np.pi * f * np.outer(when[inside], k)) * phasors[inside] * fw).sum(axis=0)
                 power = float((np.abs(ref) ** 2 * weight).sum())
                 if best is None or power > best[0]:
                     best = (power, f, ref)
         power, f, ref = best
         # nominal unless a drift gathers clearly more (a search over many drifts always gains a little)
-        nominal = phasors[inside].mean(axis=0)
+        nominal = (phasors[inside] * fw).sum(axis=0)
         if power <= float((np.abs(nominal) ** 2 * weight).sum()) * HUM_EDGE_DRIFT_GAIN:
             f, ref = 0.0, nominal
         turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
@@ -755,9 +765,11 @@ class SpectralDetector:
         away = sounding & ~covered & ~near_silence
         if not away.any():  # the hum windows cover all the sounding audio
             return True, 1.0
-        # a hum through the track keeps its phasor away from the windows that hear it, on average
-        held = np.conj(ref) * weight * turned[away].mean(axis=0)
-        proj = float(held.real.sum() / (np.abs(ref) ** 2 * weight).sum())
+        # a hum through the track keeps its phasor away from the windows that hear it: the least-squares share
+        # of the reference phasor in the away frames, each frame and line weighted by the inverse of the music's
+        # power beside that line in that frame
+        w_away = inv[away]
+        proj = float((np.conj(ref) * turned[away] * w_away).real.sum() / (np.abs(ref) ** 2 * w_away).sum())
         return proj >= HUM_TRACK_AWAY, proj
 
     def _lossy_finding(self, duration: float) -> Detection | None:

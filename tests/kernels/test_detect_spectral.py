@@ -98,6 +98,43 @@ def test_bass_lines_on_55_60_and_110_hz_are_not_hum(notes):
     assert _kinds(_detect(x, sr), "hum") == []
 
 
+def _bass_then_quiet_tail(sr, seed, loud_s=16, tail_s=8):
+    """A bass line with kicks for ``loud_s``, then a quiet tail (noise at -66 dBFS) where a hum stands alone."""
+    rng = np.random.default_rng(seed)
+    n, loud = (loud_s + tail_s) * sr, loud_s * sr
+    x = np.zeros((2, n))
+    x[:, :loud] = _bass_line(loud, sr, [41.2, 55.0, 73.4, 82.4, 98.0, 61.7], seed=seed)
+    x[:, loud:] += 0.0005 * rng.standard_normal((2, n - loud))
+    return x
+
+
+@pytest.mark.parametrize("level", [-44, -48])
+@pytest.mark.parametrize("seed", range(6))
+def test_whole_track_hum_heard_only_in_a_quiet_tail_is_whole_track(seed, level):
+    # the hum is heard alone in the tail; under the bass line and kicks, whose coherent thumps put a few frames'
+    # phasors far off on the comb lines, its phasor must still be seen to hold (an unweighted mean of the frames
+    # called this a section from 5-15 s for seed 0)
+    sr = 44100
+    x = _bass_then_quiet_tail(sr, seed)
+    x += _hum(x.shape[1], sr, 50, level, seed=seed)
+    found = _kinds(_detect(x, sr), "hum")
+    assert [(f.value, f.start_s) for f in found] == [(50, 0.0)]
+    assert found[0].end_s == pytest.approx(24.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hum_starting_before_a_quiet_tail_is_a_section(seed):
+    # the same music with the hum from 14 s only: a section near there, never the whole track (the unweighted
+    # mean called it whole-track for seeds 2-5, the kicks' coherent frames adding up to half the hum's phasor)
+    sr = 44100
+    x = _bass_then_quiet_tail(sr, seed)
+    x += _hum(x.shape[1], sr, 50, -44, start=14 * sr, seed=seed)
+    found = _kinds(_detect(x, sr), "hum")
+    assert len(found) == 1
+    assert 13.0 <= found[0].start_s <= 17.0
+    assert found[0].end_s == pytest.approx(24.0)
+
+
 def test_sustained_a1_is_not_hum():
     sr = 48000
     t = np.arange(40 * sr) / sr
