@@ -125,13 +125,14 @@ def test_whole_track_hum_heard_only_in_a_quiet_tail_is_whole_track(seed, level):
 @pytest.mark.parametrize("seed", range(6))
 def test_hum_starting_before_a_quiet_tail_is_a_section(seed):
     # the same music with the hum from 14 s only: a section near there, never the whole track (the unweighted
-    # mean called it whole-track for seeds 2-5, the kicks' coherent frames adding up to half the hum's phasor)
+    # mean called it whole-track for seeds 3-5, the kicks' coherent frames adding up to half the hum's phasor).
+    # Where the onset cannot be placed the section starts with its first window (12 s for seeds 1 and 3).
     sr = 44100
     x = _bass_then_quiet_tail(sr, seed)
     x += _hum(x.shape[1], sr, 50, -44, start=14 * sr, seed=seed)
     found = _kinds(_detect(x, sr), "hum")
     assert len(found) == 1
-    assert 13.0 <= found[0].start_s <= 17.0
+    assert 11.5 <= found[0].start_s <= 17.0
     assert found[0].end_s == pytest.approx(24.0)
 
 
@@ -334,6 +335,22 @@ def test_hum_section_in_a_song_is_located_to_50_ms(render_music, seed, style):
     # the issue's location bar; a -32 dBFS hum under these songs is placed within about 30 ms
     assert found[0].start_s == pytest.approx(start / sr, abs=0.05)
     assert found[0].end_s == pytest.approx(stop / sr, abs=0.05)
+
+
+@pytest.mark.parametrize(("seed", "style", "start", "stop", "level"),
+                         [(505, "electronic", 122405, 404939, -47.9), (536, "pop", 79688, 308887, -47.0)])
+def test_a_weak_hum_section_whose_edges_cannot_be_placed_keeps_its_windows_span(render_music, seed, style,
+                                                                               start, stop, level):
+    # a weak 60 Hz section heard in one or two 5 s windows, under music whose own energy near the comb lines
+    # drives the edge likelihood to the end of its search: the edges were placed there, 10-30 ms apart (a
+    # "section" of 8.49-8.50 s and one of 4.48-4.51 s). Edges pinned to the search's end next to the part the
+    # windows vouch for, or crossing each other, are not edges: the section spans its windows instead.
+    sr = 44100
+    x = np.array(render_music(seed, sr, 13, style=style, renderer=_renderer()))
+    found = _kinds(_detect(x + _hum(x.shape[1], sr, 60, level, start=start, stop=stop, seed=seed), sr), "hum")
+    for f in found:
+        assert f.end_s - f.start_s >= 1.0
+        assert f.start_s < stop / sr and f.end_s > start / sr
 
 
 def _drifted_hum(n, sr, f0, level_dbfs, *, start=0, stop=None, seed=0):
