@@ -282,27 +282,29 @@ def _lowpass_templates(L: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     over the ``2 L + 1`` residual samples centred on the residual peak, unit norm; with each pulse's first
     sample relative to the peak and its width."""
     n = np.arange(-L - ORDER - 8, L + 9, dtype=np.float64)  # raw sample offsets from the peak
+    j0 = int(np.flatnonzero(n == -L)[0]) - ORDER  # residual element j: raw offset n[j + ORDER]
+    offsets = np.arange(-9, 9)  # every sample a pulse of 1-5 samples starting at -width-4 .. 4 covers
+    halves = np.arange(-12, 7) / 2.0  # joints of the low-passed steps, between samples too
     rows, starts, widths = [], [], []
     for fc in np.arange(0.15, 0.4501, 0.025):
+        # one low-passed sample at each offset; a pulse adds its samples in order (the same sums, bit for bit,
+        # as adding the shifted impulses one by one)
+        one = 2 * fc * np.sinc(2 * fc * (n[None, :] - offsets[:, None]))
         for width in range(1, 6):
-            for s in range(-width - 4, 5):
-                t = sum(2 * fc * np.sinc(2 * fc * (n - s - i)) for i in range(width))
-                r = np.diff(t, ORDER)  # element j: raw offset n[j + ORDER]
-                j0 = int(np.flatnonzero(n == -L)[0]) - ORDER
-                rows.append(r[j0 : j0 + 2 * L + 1])
-                starts.append(s)
-                widths.append(width)
+            first = np.arange(-width - 4, 5)
+            t = one[first - offsets[0]].copy()
+            for i in range(1, width):
+                t += one[first + i - offsets[0]]
+            rows.append(np.diff(t, ORDER, axis=1)[:, j0 : j0 + 2 * L + 1])
+            starts.extend(first.tolist())
+            widths.extend([width] * first.size)
         # a step (a splice) low-passed later: the running sum of the low-passed impulse, its joint anywhere
         # between two samples (a step made at a lower rate and upsampled); width 0
-        for s2 in range(-12, 7):
-            s = s2 / 2.0
-            t = np.cumsum(2 * fc * np.sinc(2 * fc * (n - s)))
-            r = np.diff(t, ORDER)
-            j0 = int(np.flatnonzero(n == -L)[0]) - ORDER
-            rows.append(r[j0 : j0 + 2 * L + 1])
-            starts.append(math.ceil(s))
-            widths.append(0)
-    t = np.array(rows)
+        t = np.cumsum(2 * fc * np.sinc(2 * fc * (n[None, :] - halves[:, None])), axis=1)
+        rows.append(np.diff(t, ORDER, axis=1)[:, j0 : j0 + 2 * L + 1])
+        starts.extend(math.ceil(h) for h in halves.tolist())
+        widths.extend([0] * halves.size)
+    t = np.concatenate(rows)
     return t / np.linalg.norm(t, axis=1, keepdims=True), np.array(starts), np.array(widths)
 
 

@@ -1008,3 +1008,32 @@ def test_a_click_on_two_channels_of_a_six_channel_file_is_reported_on_those_two(
     # on a stereo pair the same merge is still one event on channel -1
     stereo = six[2:4].copy()
     assert [d.channel for d in _detect(stereo, sr) if d.kind == "click"] == [-1]
+
+
+@pytest.mark.parametrize("half", [33, 66, 72, 144])
+def test_lowpassed_pulse_templates_equal_a_shape_by_shape_construction(half):
+    # the templates are built a cutoff at a time with whole arrays; every row must equal, bit for bit, the
+    # shape built on its own by adding the pulse's low-passed samples one by one (the definition)
+    import math
+
+    from kernels.detect.impulses import ORDER, _lowpass_templates
+
+    n = np.arange(-half - ORDER - 8, half + 9, dtype=np.float64)
+    j0 = int(np.flatnonzero(n == -half)[0]) - ORDER
+    rows, starts, widths = [], [], []
+    for fc in np.arange(0.15, 0.4501, 0.025):
+        for width in range(1, 6):
+            for s in range(-width - 4, 5):
+                t = sum(2 * fc * np.sinc(2 * fc * (n - s - i)) for i in range(width))
+                rows.append(np.diff(t, ORDER)[j0 : j0 + 2 * half + 1])
+                starts.append(s)
+                widths.append(width)
+        for s2 in range(-12, 7):
+            t = np.cumsum(2 * fc * np.sinc(2 * fc * (n - s2 / 2.0)))
+            rows.append(np.diff(t, ORDER)[j0 : j0 + 2 * half + 1])
+            starts.append(math.ceil(s2 / 2.0))
+            widths.append(0)
+    t = np.array(rows)
+    shapes, got_starts, got_widths = _lowpass_templates(half)
+    assert np.array_equal(shapes, t / np.linalg.norm(t, axis=1, keepdims=True))
+    assert np.array_equal(got_starts, starts) and np.array_equal(got_widths, widths)
