@@ -125,3 +125,51 @@ def test_truncated_file_gives_the_same_error_row_with_read_ahead(tmp_path):
 def test_read_ahead_is_validated():
     with pytest.raises(ValueError, match="read_ahead"):
         QCConfig(read_ahead=-1)
+
+
+# ---------------------------------------------------------------- the analysis helper thread
+
+
+def _audit_threads(path, threads, **kw):
+    (spec,) = discover([str(path)])
+    return audit_track(spec, QCConfig(block_frames=4096, analysis_threads=threads, **kw))
+
+
+def _helpers():
+    return {t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")}
+
+
+def test_audit_is_identical_with_one_or_two_analysis_threads(tmp_path):
+    x = render_music_like(seconds=8.0, seed=12)
+    x[:, 100_000:100_400] = 0.0  # a dropout
+    x[0, 200_000] += 0.4  # a click on the left channel
+    x[1, 250_000:330_000] *= -1.0  # a section out of phase
+    path = tmp_path / "m.flac"
+    sf.write(str(path), np.clip(x, -1, 1).T, 44100, subtype="PCM_24")
+    a, b = _audit_threads(path, 1), _audit_threads(path, 2)
+    assert a.row == b.row
+    assert a.events == b.events
+    assert {"dropout", "click"} <= {e["kind"] for e in a.events}
+    assert not _helpers()
+
+
+def test_a_failure_on_the_helper_thread_is_the_same_error_row(tmp_path, monkeypatch):
+    from kernels.detect.stereo import StereoDetector
+
+    def broken(self, block):
+        raise RuntimeError("stereo analysis broke")
+
+    monkeypatch.setattr(StereoDetector, "process", broken)
+    x = render_music_like(seconds=3.0, seed=13)
+    path = tmp_path / "m.flac"
+    sf.write(str(path), x.T, 44100, subtype="PCM_24")
+    a, b = _audit_threads(path, 1), _audit_threads(path, 2)
+    assert a.status == b.status == "error"
+    assert a.row["error"] == b.row["error"] and "stereo analysis broke" in b.row["error"]
+    assert not _helpers() and not _threads()
+
+
+def test_analysis_threads_is_validated():
+    for bad in (0, 3, True, 1.5):
+        with pytest.raises(ValueError, match="analysis_threads"):
+            QCConfig(analysis_threads=bad)
