@@ -5,7 +5,9 @@
 Renders realistic songs (fluidsynth when available, else the built-in synthesiser), writes them as 24-bit FLAC,
 then times, one file after another (one farm worker, one ffmpeg process):
 - ``farm``: ``farm.qc.audit_track`` (decode + K-weighting + loudness + LRA + true peak + stats + every
-  detector), in-process, with and without the read-ahead that decodes the next blocks on a second thread;
+  detector), in-process, as configured by default (262144-frame blocks, decoded ahead on a second thread,
+  analysed on two) and as before session 21 (65536-frame blocks, one analysing thread; with and without the
+  read-ahead of session 19);
 - ``ffmpeg``: ``ffmpeg -nostats -i F -af ebur128=peak=true -f null -`` (decode + loudness + LRA + true peak),
   with ``-threads 1`` and with its own threading; the faster of the two is the peer the ratios use.
 - ``farm qc --workers 1``: the whole command on an embedded Ray with one worker (the start-up excluded, as
@@ -60,12 +62,17 @@ def main() -> None:
         default = QCConfig()
         audit_track(specs[0], default)  # warm imports and caches, as a long-running worker would be
         farm = {}
-        for read_ahead in (0, default.read_ahead):
-            config = QCConfig(read_ahead=read_ahead)
+        setups = {
+            "65536-frame blocks, decode on the same thread": QCConfig(read_ahead=0, block_frames=65536,
+                                                                      analysis_threads=1),
+            "65536-frame blocks, read-ahead, one thread": QCConfig(block_frames=65536, analysis_threads=1),
+            "default (262144 frames, two threads)": default,
+        }
+        for what, config in setups.items():
             t0, c0 = time.perf_counter(), time.process_time()
             for spec in specs:
                 audit_track(spec, config)
-            farm[read_ahead] = (time.perf_counter() - t0, time.process_time() - c0)
+            farm[what] = (time.perf_counter() - t0, time.process_time() - c0)
         ffmpeg = {}
         for label, threads in (("-threads 1", ["-threads", "1"]), ("its own threading", [])):
             t0 = time.perf_counter()
@@ -86,17 +93,16 @@ def main() -> None:
         cli_s, startup_s = run["wall_s"], run.get("startup_s", float("nan"))
     print(f"{len(files)} songs, {audio_s / 60:.1f} min of {args.rate} Hz stereo 24-bit FLAC")
     print("(wall clock; CPU time in brackets: farm decodes on a second thread, ffmpeg may use several)")
-    for read_ahead, (wall, cpu) in farm.items():
-        what = "decode on the same thread" if read_ahead == 0 else f"read-ahead {read_ahead} blocks"
-        print(f"farm audit_track, {what:26s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
+    for what, (wall, cpu) in farm.items():
+        print(f"farm audit_track, {what:46s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
     for label, (wall, cpu) in ffmpeg.items():
-        print(f"ffmpeg ebur128, {label:27s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
+        print(f"ffmpeg ebur128, {label:48s}: {audio_s / wall:5.0f}x realtime ({wall:.2f} s; CPU {cpu:.2f} s)")
     print(f"farm qc --workers 1: {audio_s / cli_s:5.0f}x realtime ({cli_s:.2f} s, start-up excluded: "
           f"{startup_s:.2f} s for Ray and the worker's imports, once per run)")
     peer = min(wall for wall, _ in ffmpeg.values())  # the faster of ffmpeg's two ways
-    farm_s = farm[default.read_ahead][0]
-    print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm_s:.2f} "
-          f"(without read-ahead {peer / farm[0][0]:.2f}); farm qc {peer / cli_s:.2f}")
+    before = [peer / wall for what, (wall, _) in farm.items() if not what.startswith("default")]
+    print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm[list(farm)[-1]][0]:.2f} "
+          f"(before session 21: {before[1]:.2f}, without read-ahead {before[0]:.2f}); farm qc {peer / cli_s:.2f}")
 
 
 if __name__ == "__main__":
