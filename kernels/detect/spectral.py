@@ -748,9 +748,12 @@ class SpectralDetector:
         # each frame's phasor on a line is the hum plus the music on that bin, whose power is about the music's
         # power just beside the line in that frame: frames are weighted by its inverse (a loud bass note next to
         # a line says little about the hum there; a quiet moment says much)
-        inv = 1.0 / (np.concatenate(self._hum_noise)[:, cols].astype(np.float64) + 1e-300)
-        fw = inv[inside] / inv[inside].sum(axis=0)  # per line, weights of the hum windows' frames summing to 1
+        # (frames of digital silence say nothing and weigh nothing; the music's power is floored at -140 dBFS)
+        sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
+        noise = np.maximum(np.concatenate(self._hum_noise)[:, cols].astype(np.float64), 1e-4 * self._hum_min_power)
+        inv = np.where(sounding[:, None], 1.0 / noise, 0.0)
         weight = inv[inside].sum(axis=0)  # per line, how well the hum windows measure its phasor
+        fw = inv[inside] / np.maximum(weight, 1e-300)  # per line, weights of the hum windows' frames summing to 1
         # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine
         for grid in (drift, None):
             if grid is None:
@@ -766,8 +769,7 @@ class SpectralDetector:
         if power <= float((np.abs(nominal) ** 2 * weight).sum()) * HUM_EDGE_DRIFT_GAIN:
             f, ref = 0.0, nominal
         turned = np.exp(-2j * np.pi * f * np.outer(when, k)) * phasors
-        # digital silence (a head or tail of exact zeros added after the hum) says nothing either way
-        sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
+        # digital silence (a head or tail of exact zeros added after the hum) says nothing either way (``sounding``)
         # frames next to digital silence hold a part of it
         near_silence = np.zeros_like(sounding)
         change = np.flatnonzero(np.diff(sounding.astype(np.int8)) != 0)
@@ -780,7 +782,10 @@ class SpectralDetector:
         # of the reference phasor in the away frames, each frame and line weighted by the inverse of the music's
         # power beside that line in that frame
         w_away = inv[away]
-        proj = float((np.conj(ref) * turned[away] * w_away).real.sum() / (np.abs(ref) ** 2 * w_away).sum())
+        norm = float((np.abs(ref) ** 2 * w_away).sum())
+        if not norm > 0.0:
+            return False, 0.0
+        proj = float((np.conj(ref) * turned[away] * w_away).real.sum()) / norm
         return proj >= HUM_TRACK_AWAY, proj
 
     def _lossy_finding(self, duration: float) -> Detection | None:
