@@ -29,7 +29,9 @@ Hum (``hum``)
     gathers 2 dB more). Louder music masks a hum in the floor spectra but does not
     turn its phasor away, so the mean phasor of the sounding frames away from the hum windows and from the
     sections as their edges were placed (a weak hum fills fewer windows than its span; frames of digital
-    silence, such as a head of zeros put in front later, and the two frames either side of it left out) is
+    silence, such as a head of zeros put in front later, and the two frames either side of it left out, as is
+    any frame whose decimated samples are exact zeros 5 % of the time or more: zeros shorter than a frame leave
+    no silent frame, only part-silent ones whose phasor is cut short) is
     projected onto it: about 1 where the hum goes on under louder music, about 0 where there is none. Both the
     hum's phasor and that projection weigh each frame's phasor on each line by the inverse of the music's power
     2-12 Hz beside that line in that frame (kept per frame with the phasors): the music on a line's bin is
@@ -128,6 +130,7 @@ HUM_TRACK_ONE_WINDOW_MAX = 2.0  # ... and at most this much when the hum was hea
 HUM_WEAK_SCORE = 18.0  # two comb lines or more (one line counts 15 dB at most) ...
 HUM_WEAK_WINDOWS = 2  # ... in this many windows or more: evidence for a whole-track hum, never a section alone
 HUM_TRACK_EDGE_FRAMES = 2  # frames each side of an edge of digital silence that are not "away"
+HUM_PART_SILENT = 0.05  # a frame whose decimated samples are exact zeros this often holds digital silence
 HUM_DRIFT_HZ = 0.3  # mains frequency searched this far from nominal (fundamental; harmonics k times)
 HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
@@ -286,6 +289,7 @@ class SpectralDetector:
         self._hum_starts: list[np.ndarray] = []  # per scored window: index of its first frame
         self._hum_phasors: list[np.ndarray] = []  # per frame: complex spectrum on each comb line (12)
         self._hum_noise: list[np.ndarray] = []  # per frame: mean power 2-12 Hz either side of each comb line (12)
+        self._hum_part_silent: list[np.ndarray] = []  # per frame: holds digital silence in part
         self._noise_cols = {base: np.concatenate([self._comb[base][3], self._comb[base][4]], axis=1)
                             for base in HUM_BASES_HZ}
         self._hum_frames_seen = 0
@@ -384,6 +388,9 @@ class SpectralDetector:
         spectra = np.fft.rfft(frames, axis=1)[:, self._hum_keep]
         # the comb lines' phasors (each relative to its frame's start; turned to one time origin when used)
         self._hum_phasors.append(spectra[:, self._line_cols].astype(np.complex64))
+        # frames that hold some digital silence (a head of zeros put in front later, an edit to zeros): exact zeros
+        # of the decimated channel sum, which music does not give (the Hann window has no zero inside)
+        self._hum_part_silent.append((frames == 0.0).mean(axis=1) >= HUM_PART_SILENT)
         rest = buf[count * hop :].copy()
         self._dec_parts, self._dec_pending = [rest], rest.size
         power = spectra.real**2 + spectra.imag**2
@@ -750,8 +757,9 @@ class SpectralDetector:
         # a line says little about the hum there; a quiet moment says much)
         # (frames of digital silence say nothing and weigh nothing; the music's power is floored at -140 dBFS)
         sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
+        part_silent = np.concatenate(self._hum_part_silent)
         noise = np.maximum(np.concatenate(self._hum_noise)[:, cols].astype(np.float64), 1e-4 * self._hum_min_power)
-        inv = np.where(sounding[:, None], 1.0 / noise, 0.0)
+        inv = np.where((sounding & ~part_silent)[:, None], 1.0 / noise, 0.0)
         weight = inv[inside].sum(axis=0)  # per line, how well the hum windows measure its phasor
         fw = inv[inside] / np.maximum(weight, 1e-300)  # per line, weights of the hum windows' frames summing to 1
         # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine
@@ -775,7 +783,7 @@ class SpectralDetector:
         change = np.flatnonzero(np.diff(sounding.astype(np.int8)) != 0)
         for offset in range(-HUM_TRACK_EDGE_FRAMES + 1, HUM_TRACK_EDGE_FRAMES + 1):
             near_silence[np.clip(change + offset, 0, frames - 1)] = True
-        away = sounding & ~covered & ~near_silence
+        away = sounding & ~covered & ~near_silence & ~part_silent
         if not away.any():  # the hum windows cover all the sounding audio
             return True, 1.0
         # a hum through the track keeps its phasor away from the windows that hear it: the least-squares share

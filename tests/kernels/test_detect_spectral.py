@@ -122,6 +122,20 @@ def test_whole_track_hum_heard_only_in_a_quiet_tail_is_whole_track(seed, level):
     assert found[0].end_s == pytest.approx(24.0)
 
 
+@pytest.mark.parametrize(("head_s", "seed"), [(0.7, 3), (0.7, 1), (1.1, 3), (1.6, 1), (2.0, 3), (3.3, 3)])
+def test_whole_track_hum_after_a_short_head_of_zeros_is_whole_track(head_s, seed):
+    # zeros shorter than a 1 s frame leave no frame of pure silence, so nothing marked the frames that hold
+    # them; a hum heard in every window but the first was then judged on those two part-silent frames alone
+    # (0.7 s, seed 3: a projection of 0.41, a "section" from 1.7 s). Frames holding digital silence in part are
+    # not evidence either way.
+    sr = 44100
+    n, head = 20 * sr, int(head_s * sr)
+    x = np.zeros((2, n))
+    x[:, head:] = _bass_line(n - head, sr, [41.2, 55.0, 73.4, 82.4], seed=seed) + _hum(n - head, sr, 50, -40, seed=seed)
+    found = _kinds(_detect(x, sr), "hum")
+    assert [(f.value, f.start_s) for f in found] == [(50, 0.0)]
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_hum_starting_before_a_quiet_tail_is_a_section(seed):
     # the same music with the hum from 14 s only: a section near there, never the whole track (the unweighted
