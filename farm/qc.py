@@ -42,7 +42,7 @@ class QCConfig:
 
     Blocks of 262144 frames (about 6 s at 44.1 kHz): every meter and detector gives the same result whatever the
     block size, and larger blocks cost less Python per sample (65536 frames, the default until session 21, took
-    about 7 % more CPU and 57 MiB less peak memory on a 2-minute song).
+    about 8 % more CPU and 57 MiB less peak memory on a 2-minute song).
     """
 
     profile: Profile = field(default_factory=load_profile)
