@@ -1512,20 +1512,18 @@ class ImpulseDetector:
             cand = np.flatnonzero(onset[c])
             if not cand.size:
                 continue
-            is_first = np.r_[True, np.diff(cand) > 1]
-            run_at = np.flatnonzero(is_first)
+            run_at = np.flatnonzero(np.r_[True, np.diff(cand) > 1])
             if qb < last and cand[-1] == n_on - 1 and n_on - cand[run_at[-1]] < 4 * go:
                 # a rise that runs into the next call is decided whole there (where it starts depends on all
                 # of it), so the result does not depend on where blocks end
                 hold = min(hold, int(cand[run_at[-1]]))
-            rises.append((c, cand, is_first, run_at))
-        for c, cand, is_first, run_at in rises:
+            rises.append((c, cand, run_at))
+        for c, cand, run_at in rises:
             offs = np.flatnonzero(offset[c])
             if not offs.size:
                 continue
             # every run of onset boundaries is one rise, starting where it is at least half its steepest
             steep = inside[c, cand] / (before[c, cand] + 1e-30)
-            half = 0.5 * np.repeat(np.maximum.reduceat(steep, run_at), np.diff(np.r_[run_at, cand.size]))
             first = cand[run_at]
             # only rises with a fall in reach are looked at closely; not the rest of one decided before qa, and
             # not those left to the next call
@@ -1537,13 +1535,12 @@ class ImpulseDetector:
             # later boundaries of the same rise are tried too, leaving no trace unless a burst is found (a burst
             # that starts on the attack of a drum hit rises twice within a few ms, and only from the second rise
             # does its level hold)
-            run_of = np.cumsum(is_first) - 1
+            ends = np.r_[run_at[1:], cand.size]
             for run_i in np.flatnonzero(reach).tolist():
-                mine = run_of == run_i
-                in_run = cand[mine]
-                start_at = int(in_run[np.argmax(steep[mine] >= half[mine])])  # the first boundary that steep
-                for b0 in [start_at, *in_run[in_run > start_at].tolist()]:
-                    retry = b0 != start_at
+                in_run, rise = cand[run_at[run_i] : ends[run_i]], steep[run_at[run_i] : ends[run_i]]
+                at = int(np.argmax(rise >= 0.5 * rise.max()))  # the first boundary at least half the steepest
+                for k, b0 in enumerate(in_run[at:].tolist()):
+                    retry = k > 0
                     found_before, busy_before = len(self._events), self._burst_busy[c]
                     if qa + b0 < self._burst_busy[c]:
                         continue
