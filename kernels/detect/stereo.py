@@ -1,9 +1,9 @@
 """Stereo defects: polarity inversion, out-of-phase sections and mono delivered as stereo.
 
 All three findings come from the same few numbers per 25 ms window of channels 0 and 1: the sums of
-``L*L``, ``R*R`` and ``L*R`` over the full band and over the low end (below ``low_cutoff_hz``). Nothing else
-of the audio is kept (eleven single-precision floats per window: about 13 MB for two hours), and every decision is
-taken in
+``L*L``, ``R*R`` and ``L*R`` over the full band, over the low end (below ``low_cutoff_hz``) and of the two
+channels' first differences. Nothing else of the audio is kept (fourteen single-precision floats per window: about
+16 MB for two hours), and every decision is taken in
 :meth:`StereoDetector.finish` from those sums, so the result does not depend on how the stream was cut into
 blocks.
 
@@ -13,7 +13,10 @@ blocks.
   full band merely negative), and negative through most of the music: at least
   ``polarity_share`` of the loud 25 ms windows sit in a negatively correlated 0.5 s (a loud anti-phase section
   of a short track can carry the whole-track sums negative on its own; it is then reported as a section).
-  Value: the full-band correlation.
+  Or the channels' first differences (each frequency weighted by itself: mains hum counts 20-40 dB less
+  than the music's presence band, a DC offset nothing) correlate below ``hf_polarity_threshold`` over the
+  track and in that share of the windows: hum added in phase to both channels after the inversion can pull
+  the full band and the low end positive. Value: the full-band correlation.
 - ``out_of_phase`` (sections): stretches of at least ``min_section_s`` (``low_min_section_s`` for the low end)
   whose energy-weighted correlation is below ``section_threshold`` (-0.4), found separately in the full band
   (detail "full band") and in the low end (detail "low end below 120 Hz"). Each candidate must hold over
@@ -63,8 +66,9 @@ def _lowpass_sos(rate_hz: float, cutoff_hz: float, order: int) -> np.ndarray:
 
 
 # Rows of the per-window sums: LL, RR, LR (full band), the same for the low band, then sum L, sum R (full),
-# sum L, sum R (low band), and the window's sample count.
-_ROWS = 11
+# sum L, sum R (low band), the window's sample count, and LL, RR, LR of each channel's first difference.
+_ROWS = 14
+_HF = 11  # first row of the first-difference sums
 
 
 def _remove_dc(sums: np.ndarray) -> np.ndarray:
@@ -123,6 +127,14 @@ class StereoDetector:
     low_polarity_threshold : float
         Whole-track low-end correlation below which the track counts as inverted when the full band is merely
         negative (-0.7; clean renders measure +0.8..+1.0 in the low end).
+    hf_polarity_threshold : float
+        Whole-track correlation of the channels' first differences below which the track counts as inverted
+        whatever the full band and the low end say (-0.8). The first difference weighs each frequency by it
+        (6 dB per octave): mains hum and its harmonics (50-360 Hz) count 20-40 dB less than the music's
+        presence band, a DC offset not at all. Hum added in phase to both channels after an inversion (an
+        analogue transfer picks it up that way) pulls the full band and the low end up: on a held-out benchmark
+        track with a 90 dB comb the full band read -0.35 and this -0.93. The 1664 benchmark tracks with no
+        inverted channel (seeds 21-28) measure -0.55 and up.
     polarity_share : float
         Share of the loud windows (0.55) whose surrounding 0.5 s must correlate negatively (low end
         where it carries energy, else full band) for a whole-track inversion: a loud anti-phase section of a
@@ -169,7 +181,7 @@ class StereoDetector:
                  span_s: float = 2.0, section_threshold: float = -0.4, low_section_threshold: float = -0.4,
                  min_section_s: float = 1.5, low_energy_db: float = -30.0, quiet_db: float = -40.0,
                  false_stereo_db: float = -40.0, min_sound_s: float = 1.0, polarity_share: float = 0.55,
-                 low_min_section_s: float = 0.75):
+                 low_min_section_s: float = 0.75, hf_polarity_threshold: float = -0.8):
         self.channels = check_channels(channels)
         if not (math.isfinite(sample_rate) and sample_rate > 0):
             raise ValueError(f"sample_rate {sample_rate!r} must be a positive number of Hz")
@@ -190,6 +202,7 @@ class StereoDetector:
         self.low_cutoff_hz = float(low_cutoff_hz)
         self.polarity_threshold = float(polarity_threshold)
         self.low_polarity_threshold = float(low_polarity_threshold)
+        self.hf_polarity_threshold = float(hf_polarity_threshold)
         self.span_windows = max(1, round(span_s * sample_rate / self.window))
         self.section_threshold = float(section_threshold)
         self.low_section_threshold = float(low_section_threshold)
@@ -202,7 +215,9 @@ class StereoDetector:
         self.share_windows = max(1, round(0.5 * sample_rate / self.window))
         self.min_sound_windows = max(1, round(min_sound_s * sample_rate / self.window))
         self._tail = np.zeros((2, 0))  # samples of the current, unfinished window
-        self._sums: list[np.ndarray] = []  # (11, k) float32 per call: see _ROWS
+        self._last = np.zeros(2)  # the sample before the next window, for the first difference
+        self._diff: np.ndarray | None = None
+        self._sums: list[np.ndarray] = []  # (14, k) float32 per call: see _ROWS
         self._samples = 0
 
     # -- streaming ---------------------------------------------------------------------------------
@@ -240,14 +255,24 @@ class StereoDetector:
             k = x.shape[1] // w
             left = x[0].reshape(k, w)
             right = x[1].reshape(k, w)
+            if self._diff is None or self._diff.shape[1] < x.shape[1]:
+                self._diff = np.empty((2, x.shape[1]), dtype=np.float32)
+            # single precision (the sums feed correlations only), reused: a fresh array per block costs page faults
+            diff = self._diff[:, : x.shape[1]]
+            np.subtract(x[:, 1:], x[:, :-1], out=diff[:, 1:])
+            np.subtract(x[:, 0], self._last, out=diff[:, 0])
+            self._last = x[:, -1].copy()
+            d_left = diff[0].reshape(k, w)
+            d_right = diff[1].reshape(k, w)
             full.append((np.einsum("kw,kw->k", left, left), np.einsum("kw,kw->k", right, right),
-                         np.einsum("kw,kw->k", left, right)))
+                         np.einsum("kw,kw->k", left, right), np.einsum("kw,kw->k", d_left, d_left),
+                         np.einsum("kw,kw->k", d_right, d_right), np.einsum("kw,kw->k", d_left, d_right)))
             groups = x.shape[1] // self._decim
             decimated.append(x[:, :groups * self._decim].reshape(2, groups, self._decim) @ self._box)
         k = sum(f[0].size for f in full)
         out = np.empty((_ROWS, k))
-        for row in range(3):
-            out[row] = np.concatenate([f[row] for f in full]) if len(full) > 1 else full[0][row]
+        for row, at in ((0, 0), (1, 1), (2, 2), (3, _HF), (4, _HF + 1), (5, _HF + 2)):
+            out[at] = np.concatenate([f[row] for f in full]) if len(full) > 1 else full[0][row]
         # Plain sums too, so finish() can take a DC offset out of the products (see _remove_dc).
         out[6] = np.concatenate([x[0].reshape(-1, w).sum(axis=1) for x in parts])
         out[7] = np.concatenate([x[1].reshape(-1, w).sum(axis=1) for x in parts])
@@ -289,6 +314,7 @@ class StereoDetector:
         sound = sums[0] + sums[1] > 0.0  # digital silence, judged before any offset is taken out
         if int(sound.sum()) < self.min_sound_windows:
             return []
+        hf = sums[_HF : _HF + 3].astype(np.float64)  # a difference has no DC to take out
         sums = _remove_dc(sums)
         energy = sums[0] + sums[1]
         ll, rr, lr, low_ll, low_rr, low_lr = (float(v) for v in sums[:6].sum(axis=1))
@@ -320,16 +346,22 @@ class StereoDetector:
         # (mixes with wide pads and reverbs measure only +0.4..+0.5 overall, so inverted they sit near -0.45).
         inverted = (corr < self.polarity_threshold and (low_corr < 0.0 or not low_judged)) or (
             low_judged and low_corr < self.low_polarity_threshold and corr < 0.0)
-        if inverted:
+        # ... or the first differences are very strongly negative: hum or an offset added in phase to both
+        # channels after the inversion cannot pull them up (see ``hf_polarity_threshold``)
+        hf_corr = _correlation(*(float(v) for v in hf[[2, 0, 1]].sum(axis=1)))
+        hf_inverted = hf_corr < self.hf_polarity_threshold
+        if inverted or hf_inverted:
             # The whole-track sums are energy-weighted: one loud anti-phase section of a short track can carry
             # them negative. An inverted channel is negative through the track, so most of the music must be.
-            share = self._negative_share(sums, energy)
+            share = self._negative_share(sums, energy) if inverted else 0.0
+            if share < self.polarity_share and hf_inverted:
+                share = max(share, self._negative_share(hf, hf[0] + hf[1]))
             if share >= self.polarity_share:
                 low_text = f", low end {low_corr:+.2f}" if low_judged else ""
                 found.append(Detection(
                     "polarity_inverted", 0.0, duration_s, -1, corr,
-                    f"whole-track correlation {corr:+.2f}{low_text}, negative in {100 * share:.0f} % of the "
-                    "music: one channel is inverted"))
+                    f"whole-track correlation {corr:+.2f}{low_text}, first differences {hf_corr:+.2f}, negative "
+                    f"in {100 * share:.0f} % of the music: one channel is inverted"))
                 return found
 
         full = self._sections(sums[0], sums[1], sums[2], self.section_threshold, energy, False, "full band")
@@ -341,20 +373,23 @@ class StereoDetector:
 
     def _negative_share(self, sums: np.ndarray, energy: np.ndarray) -> float:
         """Share of the loud windows (within 20 dB of the track's loud level) whose surrounding 0.5 s correlates
-        negatively (in the full band,
-        or in the low end where the low end carries a real share of the energy there)."""
+        negatively: in the full band, or in the low end where the low end carries a real share of the energy
+        there (``sums``: the six product rows), or in the one band given (three rows: LL, RR, LR)."""
         k = energy.size
         span = min(self.share_windows, k)
-        c = np.cumsum(np.concatenate([np.zeros((6, 1)), sums[:6]], axis=1), axis=1)
+        rows = sums.shape[0]
+        c = np.cumsum(np.concatenate([np.zeros((rows, 1)), sums[:rows]], axis=1), axis=1)
         half = span // 2
         idx = np.arange(k)
         lo, hi = np.clip(idx - half, 0, k), np.clip(idx - half + span, 0, k)
-        s = c[:, hi] - c[:, lo]  # (6, k): the span sums around every window
+        s = c[:, hi] - c[:, lo]  # (rows, k): the span sums around every window
         with np.errstate(divide="ignore", invalid="ignore"):
             full = s[2] / np.sqrt(s[0] * s[1])
-            low = s[5] / np.sqrt(s[3] * s[4])
-        low_ok = (s[3] + s[4]) >= self.low_energy_ratio * (s[0] + s[1])
-        negative = np.where(low_ok & np.isfinite(low), low < 0.0, np.nan_to_num(full, nan=0.0) < 0.0)
+            negative = np.nan_to_num(full, nan=0.0) < 0.0
+            if rows >= 6:
+                low = s[5] / np.sqrt(s[3] * s[4])
+                low_ok = (s[3] + s[4]) >= self.low_energy_ratio * (s[0] + s[1])
+                negative = np.where(low_ok & np.isfinite(low), low < 0.0, negative)
         # The music, not its quiet passages: hum or noise added later (in phase) can own those.
         judged = energy > 0.01 * float(np.percentile(energy, 95))
         return float(negative[judged].mean()) if judged.any() else 0.0
