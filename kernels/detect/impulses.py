@@ -1511,8 +1511,7 @@ class ImpulseDetector:
         residual). The best step must reach ``splice_whitened_db`` and beat the best pulse by
         ``_WHITE_MARGIN``. Unlike the one-step predictors of :meth:`_prediction_breaks`, which each see only
         one side and must both break, one model for both sides still sees a splice into a louder passage (the
-        side before it predicts the quiet music well, the side after it does not) and a splice whose second
-        side happens to continue the first for a sample or two.
+        side before it predicts the quiet music well, the side after it does not).
         """
         P, G, H, S = _WHITE_ORDER, _WHITE_GUARD, _WHITE_HALF, _WHITE_SLIDE
         N = self._white_span

@@ -885,10 +885,11 @@ class RunDetector:
                 # must make that level, with a counted run of each polarity on it
                 g = chan == ch
                 clip = self._clip_level(level[g], count[g], drop[g])
-                steep = (count[g] >= self._min_run) & (drop[g] >= 4.0 * self._flat)
-                on = steep & (np.abs(level[g] - (clip if clip is not None else -1.0)) <= self._flat)
-                if clip is not None and {1.0, -1.0} <= set(sign[g][on].tolist()):
-                    clips = {1.0: clip, -1.0: clip}
+                if clip is not None:
+                    counted = (count[g] >= self._min_run) & (drop[g] >= 4.0 * self._flat)
+                    on = counted & (np.abs(level[g] - clip) <= self._flat)
+                    if {1.0, -1.0} <= set(sign[g][on].tolist()):
+                        clips = {1.0: clip, -1.0: clip}
             for sg, clip in clips.items():
                 if clip is None:
                     continue
