@@ -404,9 +404,9 @@ def test_loud_in_phase_hum_on_an_in_phase_track_is_not_an_inversion():
 
 @pytest.mark.parametrize(("seed", "path"), [(22, "tracks/0083-ballad.flac"), (28, "tracks/0113-acoustic.wav")])
 def test_benchmark_tracks_with_an_inverted_channel_and_a_hum_are_inverted(tmp_path, fluidsynth, seed, path):
-    """The two inverted tracks of benchmark seeds 21-28 that were missed: a hum section planted after the
-    inversion pulled their full band to -0.68 and -0.35 and their low end up, so they came out as out-of-phase
-    sections. Rebuilt here, bit for bit, by the corpus generator."""
+    """The two inverted tracks of benchmark seeds 21-28 that were missed: a hum planted after the inversion
+    pulled the correlation up where it is loud (full band -0.61 but positive in too much of the music; -0.35),
+    so they came out as out-of-phase sections. Rebuilt here, bit for bit, by the corpus generator."""
     import soundfile as sf
 
     from farm.bench.corpus import _make_track, _plan
