@@ -886,8 +886,7 @@ class RunDetector:
                 g = chan == ch
                 clip = self._clip_level(level[g], count[g], drop[g])
                 if clip is not None:
-                    counted = (count[g] >= self._min_run) & (drop[g] >= 4.0 * self._flat)
-                    on = counted & (np.abs(level[g] - clip) <= self._flat)
+                    on = self._counted(count[g], drop[g]) & (np.abs(level[g] - clip) <= self._flat)
                     if {1.0, -1.0} <= set(sign[g][on].tolist()):
                         clips = {1.0: clip, -1.0: clip}
             for sg, clip in clips.items():
@@ -921,6 +920,11 @@ class RunDetector:
                                  f"each channel's and polarity's own)"))
         return out
 
+    def _counted(self, count: np.ndarray, drop: np.ndarray) -> np.ndarray:
+        """Runs that count towards a clip level: at least ``clip_min_run`` samples, left steeply on both sides
+        (a step of more than four flatness tolerances)."""
+        return (count >= self._min_run) & (drop >= 4.0 * self._flat)
+
     def _clip_level(self, level: np.ndarray, count: np.ndarray, drop: np.ndarray) -> float | None:
         """The clip level of one channel's polarity from its runs in the band below its extreme, or None.
 
@@ -929,8 +933,7 @@ class RunDetector:
         the flatness tolerance. The level is the highest one with ``clip_min_runs`` such runs within the
         tolerance, it needs ``clip_dominance`` times as many of them as the rest of the band, and one of
         them longer than ``clip_min_run`` (a tone at fs/4 repeats equal pairs at its peaks)."""
-        steep = drop >= 4.0 * self._flat
-        counted = (count >= self._min_run) & steep
+        counted = self._counted(count, drop)
         long_levels = np.sort(level[counted])
         if long_levels.size < self._min_runs:
             return None
@@ -943,7 +946,7 @@ class RunDetector:
         at_clip = np.count_nonzero(np.abs(long_levels - clip) <= self._flat)
         if at_clip < self._dominance * (long_levels.size - at_clip):
             return None
-        if not np.any((count > self._min_run) & steep & (np.abs(level - clip) <= self._flat)):
+        if not np.any(counted & (count > self._min_run) & (np.abs(level - clip) <= self._flat)):
             return None
         return clip
 
