@@ -39,6 +39,11 @@ from farm.qc import QCConfig, audit_track  # noqa: E402
 from farm.synth.midi import generate_song  # noqa: E402
 from farm.synth.render import render_song  # noqa: E402
 
+# the set-ups timed, by name: as before session 21 (without and with read-ahead), and the default
+OLD_PLAIN = "65536-frame blocks, decode on the same thread"
+OLD = "65536-frame blocks, read-ahead, one thread"
+DEFAULT = "default (262144 frames, two threads)"
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,10 +68,9 @@ def main() -> None:
         audit_track(specs[0], default)  # warm imports and caches, as a long-running worker would be
         farm = {}
         setups = {
-            "65536-frame blocks, decode on the same thread": QCConfig(read_ahead=0, block_frames=65536,
-                                                                      analysis_threads=1),
-            "65536-frame blocks, read-ahead, one thread": QCConfig(block_frames=65536, analysis_threads=1),
-            "default (262144 frames, two threads)": default,
+            OLD_PLAIN: QCConfig(read_ahead=0, block_frames=65536, analysis_threads=1),
+            OLD: QCConfig(block_frames=65536, analysis_threads=1),
+            DEFAULT: default,
         }
         for what, config in setups.items():
             t0, c0 = time.perf_counter(), time.process_time()
@@ -100,9 +104,9 @@ def main() -> None:
     print(f"farm qc --workers 1: {audio_s / cli_s:5.0f}x realtime ({cli_s:.2f} s, start-up excluded: "
           f"{startup_s:.2f} s for Ray and the worker's imports, once per run)")
     peer = min(wall for wall, _ in ffmpeg.values())  # the faster of ffmpeg's two ways
-    before = [peer / wall for what, (wall, _) in farm.items() if not what.startswith("default")]
-    print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm[list(farm)[-1]][0]:.2f} "
-          f"(before session 21: {before[1]:.2f}, without read-ahead {before[0]:.2f}); farm qc {peer / cli_s:.2f}")
+    print(f"speed ratio against the faster ffmpeg ({peer:.2f} s): audit_track {peer / farm[DEFAULT][0]:.2f} "
+          f"(before session 21: {peer / farm[OLD][0]:.2f}, without read-ahead {peer / farm[OLD_PLAIN][0]:.2f}); "
+          f"farm qc {peer / cli_s:.2f}")
 
 
 if __name__ == "__main__":
