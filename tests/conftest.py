@@ -35,7 +35,8 @@ def render_music() -> Callable[..., np.ndarray]:
     every machine; pass ``renderer="fluidsynth"`` (after checking it is available) for sampled instruments.
     The returned array is read-only: copy it before changing it, since other tests get the same object.
     """
-    from farm.synth import generate_song, render_song  # noqa: PLC0415 - keep collection cheap
+    # imported here: keeps collection cheap
+    from farm.synth import generate_song, render_song
 
     cache: dict[tuple, np.ndarray] = {}
 
@@ -50,6 +51,18 @@ def render_music() -> Callable[..., np.ndarray]:
         return cache[key]
 
     return render
+
+
+@pytest.fixture(scope="session")
+def fluidsynth() -> str:
+    """The renderer name for sampled-instrument renders (and benchmark corpus rebuilds); skips the test, with the
+    reason, where fluidsynth or a General MIDI soundfont is missing."""
+    from farm.synth import fluidsynth_available  # imported here: keeps collection cheap
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"fluidsynth renders need fluidsynth and a GM soundfont: {reason}")
+    return "fluidsynth"
 
 
 @pytest.fixture(scope="session")

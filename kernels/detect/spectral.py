@@ -57,8 +57,10 @@ Hum (``hum``)
     (300 Hz) is left out when that one has been heard in the track. The region is brought to baseband at the six
     harmonics, for the channel sum and for each channel (a low end put out of phase cancels the hum in the sum,
     not in a channel), with the region's DC removed, and low-passed (a centred 40 ms mean, sampled every 5 ms).
-    The music near each line is treated as complex noise whose power changes with time (measured over 0.1 s;
-    a second pass measures it with the first pass's hum taken out): the log-likelihood that the hum is there
+    The music near each line is treated as complex noise whose power changes with time (measured over 0.1 s,
+    with the hum taken out or not, whichever leaves less: the power is then the music's on both sides of the
+    edge, whatever edge is tried; until session 23 a second pass took out the hum found by a first, so a late
+    first edge left the hum's power counted as music's before it and kept the edge late): the log-likelihood that the hum is there
     from each candidate edge on is a running sum of ``(2 Re(conj(h) z) - |h|^2) / power``, so a stretch where
     the music near the lines is quiet says much and one under a loud bass note little, and its maximum places
     the edge; the channel set with the largest likelihood decides. How close that comes depends on the hum
@@ -146,7 +148,6 @@ HUM_EDGE_SURE_MIN_S = 0.5  # ... and an edge is placed only when that part holds
 HUM_EDGE_HOP_S = 0.005  # candidate edges this far apart
 HUM_EDGE_LOWPASS_S = 0.04  # the baseband signals' centred mean (first null 25 Hz from each line)
 HUM_EDGE_POWER_S = 0.1  # the music's power near each line measured over this long
-HUM_EDGE_PASSES = 2  # the second pass measures that power with the first pass's hum taken out
 HUM_BATCH_FRAMES = 32  # frames analysed together (16 s), so per-call overhead hardly counts
 LOSSY_PERIOD_S = 1.0
 LOSSY_FRAME_S = 0.085  # rounded up to a power of two: 4096 at 44.1/48 kHz, 8192 at 88.2/96 kHz
@@ -480,8 +481,8 @@ class SpectralDetector:
         (a centred 40 ms mean, sampled every 5 ms). With the music near each line as complex noise whose power
         changes with time (measured over 0.1 s), the log-likelihood that the hum is there from (up to) each
         candidate edge is a running sum of ``(2 Re(conj(h) z) - |h|^2) / power``: a sample where the music near the
-        line is quiet counts for much, one under a loud bass note for little. Its maximum places the edge; a
-        second pass measures the music's power with the hum found in the first taken out. The channel set with the
+        line is quiet counts for much, one under a loud bass note for little. Its maximum places the edge. The
+        music's power is taken with the hum removed or not, whichever leaves less. The channel set with the
         largest likelihood decides (a low end put out of phase cancels the hum in the sum, not in one channel).
         """
         n = x.shape[1]
@@ -525,20 +526,20 @@ class SpectralDetector:
             based = [z * back for z in based]
         c_lo = min(max(0, (lo - first) // hop), idx.size - 1)
         c_hi = max(c_lo + 1, min(-(-(hi - first) // hop), idx.size))
-        position = np.arange(idx.size)
         window = max(1, round(HUM_EDGE_POWER_S * rate / hop))
         best = None
         for z in based:
             h = z[:, sure[0] : sure[1]].mean(axis=1)
             floor = 1e-3 * np.abs(h)[:, None] ** 2 + 1e-300
-            rest = z
-            for _ in range(HUM_EDGE_PASSES):
-                power = np.maximum(uniform_filter1d(np.abs(rest) ** 2, window, axis=-1, mode="nearest"), floor)
-                step = ((2.0 * (np.conj(h)[:, None] * z).real - np.abs(h)[:, None] ** 2) / power).sum(axis=0)
-                # likelihood of hum from j to the region's far end (onset) or from its start to j (offset)
-                llr = np.cumsum(step[::-1])[::-1] if onset else np.concatenate([[0.0], np.cumsum(step)[:-1]])
-                at = c_lo + int(np.argmax(llr[c_lo:c_hi]))
-                rest = z - h[:, None] * ((position >= at) if onset else (position < at))[None, :]
+            # the music's power near each line: whichever hypothesis leaves less of it (the hum there, or not)
+            # over the surrounding 0.1 s, so that no edge placed first decides where the hum's power is counted
+            power = np.maximum(np.minimum(uniform_filter1d(np.abs(z) ** 2, window, axis=-1, mode="nearest"),
+                                          uniform_filter1d(np.abs(z - h[:, None]) ** 2, window, axis=-1,
+                                                           mode="nearest")), floor)
+            step = ((2.0 * (np.conj(h)[:, None] * z).real - np.abs(h)[:, None] ** 2) / power).sum(axis=0)
+            # likelihood of hum from j to the region's far end (onset) or from its start to j (offset)
+            llr = np.cumsum(step[::-1])[::-1] if onset else np.concatenate([[0.0], np.cumsum(step)[:-1]])
+            at = c_lo + int(np.argmax(llr[c_lo:c_hi]))
             score = float(llr[at])
             if best is None or score > best[0]:
                 best = (score, at)

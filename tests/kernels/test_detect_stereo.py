@@ -251,15 +251,6 @@ def test_bad_options_raise():
 
 # -- rendered music --------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def fluidsynth():
-    from farm.synth import fluidsynth_available
-
-    ok, reason = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"fluidsynth renders need fluidsynth and a GM soundfont: {reason}")
-    return "fluidsynth"
-
 
 @pytest.mark.parametrize("style", ["pop", "rock", "ballad", "electronic", "acoustic"])
 @pytest.mark.parametrize("sample_rate", [44100, 48000, 96000])
