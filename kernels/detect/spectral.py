@@ -144,6 +144,7 @@ HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and ho
 HUM_EDGE_DRIFT_HZ = 0.3  # mains drift searched when placing an edge (fundamental; harmonics k times)
 HUM_EDGE_DRIFT_GAIN = 10.0 ** (2.0 / 10.0)
 HUM_EDGE_SURE_S = 1.0  # the hum windows vouch for hum from this far inside the first (last) window's edge
+HUM_UNPLACED_S = 2.0  # a section edge the search could not place may lie this far outside its windows' span
 HUM_EDGE_SURE_MIN_S = 0.5  # ... and an edge is placed only when that part holds this much at least
 HUM_EDGE_HOP_S = 0.005  # candidate edges this far apart
 HUM_EDGE_LOWPASS_S = 0.04  # the baseband signals' centred mean (first null 25 Hz from each line)
@@ -743,11 +744,17 @@ class SpectralDetector:
         inside = np.zeros(frames, dtype=bool)  # frames of the hum windows: the hum's phasor is measured there
         for s in starts[hit]:
             inside[int(s) : int(s) + HUM_WINDOW_FRAMES] = True
-        # ... and frames of the sections as their edges were placed (weak hum fills fewer windows than its span)
+        # ... and frames of the sections as their edges were placed (weak hum fills fewer windows than its span);
+        # where the edges could not be placed, HUM_UNPLACED_S more on each side: the hum may run on there under
+        # louder music, and two quiet frames of it just past the windows' span read as hum "away from the
+        # section" (a 7 s section on seed 23, heard in one window, was reported as whole-track from two such
+        # frames carrying the projection at 0.89)
         covered = inside.copy()
         frame_s = self._hum_hop / self._dec_rate
-        for start_s, end_s, *_ in spans:
-            covered[max(0, int(start_s / frame_s) - 1) : int(end_s / frame_s) + 1] = True
+        for span in spans:
+            start_s, end_s = span[0], span[1]
+            pad = 1 if len(span) > 3 and span[3] else 1 + round(HUM_UNPLACED_S / frame_s)
+            covered[max(0, int(start_s / frame_s) - pad) : int(end_s / frame_s) + pad] = True
         hop_s = self._hum_hop / self._dec_rate
         k = np.arange(1, HUM_HARMONICS + 1)
         drift = np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ)
