@@ -96,9 +96,10 @@ _LOW_PLAIN = (3, 4, 5, 8, 9)
 _LOW_NOTCHED = (14, 15, 16, 17, 18)
 
 
-def _remove_dc(sums: np.ndarray, low: tuple = _LOW_PLAIN) -> np.ndarray:
-    """Products about each channel's whole-track mean instead of about zero: the six product rows, float64,
-    from the stored (single-precision) sums (the low band's: the rows ``low``, plain or notched).
+def _remove_dc(sums: np.ndarray, low: tuple = _LOW_PLAIN, full: bool = True) -> np.ndarray:
+    """Products about each channel's whole-track mean instead of about zero: the six product rows (full band,
+    then the low band's from the rows ``low``, plain or notched; only the low band's three without ``full``),
+    float64, from the stored (single-precision) sums.
 
     A DC offset adds the same constant to every sample; raw L*R sums then read it as correlation (an
     offset of 0.04 full scale is about as much energy as quiet music), and an inverted channel with an
@@ -106,9 +107,10 @@ def _remove_dc(sums: np.ndarray, low: tuple = _LOW_PLAIN) -> np.ndarray:
     constant offset, and changes nothing for music, whose mean is tiny.
     """
     n = sums[10].astype(np.float64)
-    out = np.empty((6, sums.shape[1]))
+    bands = ((0, 1, 2, 6, 7), low) if full else (low,)
+    out = np.empty((3 * len(bands), sums.shape[1]))
     total = float(n.sum())
-    for at, (ll, rr, lr, sl, sr) in ((0, (0, 1, 2, 6, 7)), (3, low)):
+    for at, (ll, rr, lr, sl, sr) in zip(range(0, 6, 3), bands):
         s_l, s_r = sums[sl].astype(np.float64), sums[sr].astype(np.float64)
         ml, mr = (float(s_l.sum()) / total, float(s_r.sum()) / total) if total > 0 else (0.0, 0.0)
         out[at] = np.maximum(sums[ll] - 2.0 * ml * s_l + n * ml * ml, 0.0)
@@ -370,12 +372,13 @@ class StereoDetector:
         if int(sound.sum()) < self.min_sound_windows:
             return []
         hf = sums[_HF : _HF + 3].astype(np.float64)  # a difference has no DC to take out
-        sums, notched = _remove_dc(sums), _remove_dc(sums, _LOW_NOTCHED)
+        sums, notched = _remove_dc(sums), _remove_dc(sums, _LOW_NOTCHED, full=False)
         # Windows whose low end the mains notches take half or more of (a hum owns it there: between bass notes,
         # in quiet passages) are read through the notches; the others as they are (a notch rings for a tenth of
         # a second after a bass note near its line changes, so it is not used where it takes little).
-        hum = sums[3] + sums[4] >= self._notch_ratio * (notched[3] + notched[4])
-        sums[3:6, hum] = notched[3:6, hum]
+        hum = sums[3] + sums[4] >= self._notch_ratio * (notched[0] + notched[1])
+        sums[3:6, hum] = notched[:, hum]
+        del notched
         energy = sums[0] + sums[1]
         ll, rr, lr, low_ll, low_rr, low_lr = (float(v) for v in sums[:6].sum(axis=1))
 
