@@ -60,10 +60,10 @@ Hum (``hum``)
     The music near each line is treated as complex noise whose power changes with time (measured over 0.1 s,
     with the hum taken out or not, whichever leaves less: the power is then the music's on both sides of the
     edge, whatever edge is tried; until session 23 a second pass took out the hum found by a first, so a late
-    first edge left the hum's power counted as music's before it and kept the edge late): the log-likelihood that the hum is there
-    from each candidate edge on is a running sum of ``(2 Re(conj(h) z) - |h|^2) / power``, so a stretch where
-    the music near the lines is quiet says much and one under a loud bass note little, and its maximum places
-    the edge; the channel set with the largest likelihood decides. How close that comes depends on the hum
+    first edge left the hum's power counted as music's before it and kept the edge late): the log-likelihood
+    that the hum is there from each candidate edge on is a running sum of ``(2 Re(conj(h) z) - |h|^2) / power``,
+    so a stretch where the music near the lines is quiet says much and one under a loud bass note little, and its
+    maximum places the edge; the channel set with the largest likelihood decides. How close that comes depends on the hum
     against the music within a few Hz of the comb lines: on 20 s songs rendered for a probe (seeds 410-439,
     -36 dBFS, 7 s sections) 18 of 24 found sections started within 50 ms (the search this replaced, which
     normalised by the region's median music power: 10); on the clean songs of seven benchmark corpora (seeds
@@ -144,8 +144,8 @@ HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and ho
 HUM_EDGE_DRIFT_HZ = 0.3  # mains drift searched when placing an edge (fundamental; harmonics k times)
 HUM_EDGE_DRIFT_GAIN = 10.0 ** (2.0 / 10.0)
 HUM_EDGE_SURE_S = 1.0  # the hum windows vouch for hum from this far inside the first (last) window's edge
-HUM_UNPLACED_S = 2.0  # a section edge the search could not place may lie this far outside its windows' span
 HUM_EDGE_SURE_MIN_S = 0.5  # ... and an edge is placed only when that part holds this much at least
+HUM_UNPLACED_S = 2.0  # a section edge the search could not place may lie this far outside its windows' span
 HUM_EDGE_HOP_S = 0.005  # candidate edges this far apart
 HUM_EDGE_LOWPASS_S = 0.04  # the baseband signals' centred mean (first null 25 Hz from each line)
 HUM_EDGE_POWER_S = 0.1  # the music's power near each line measured over this long

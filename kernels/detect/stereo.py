@@ -29,8 +29,9 @@ blocks.
   resolution (25 ms) as the stretch of most negative ``L*R`` around the candidate; where an edge falls in a run
   of windows too quiet to be judged, it is moved to where their own ``L*R`` changes sign. Low-end edges are then
   moved 7.5 ms earlier, the low-pass's group delay at 60 Hz (the bass reaches the low band's windows that much
-  late: on nine benchmark corpora low-end starts were a median 14.8 ms late, full-band ones 5.4 ms). Value: the section's correlation. Not reported
-  when the whole track is ``polarity_inverted`` (that is one finding, not many). A low-end section lying
+  late: on nine benchmark corpora low-end starts were a median 14.8 ms late, full-band ones 5.4 ms). Value: the
+  section's correlation. Not reported when the whole track is ``polarity_inverted`` (that is one finding, not
+  many). A low-end section lying
   mostly (over half) inside a full-band section and starting within 50 ms of it is the same inversion: it is
   folded into that section's detail ("; the low end too (correlation ...)") instead of being a second finding.
 - ``false_stereo`` (whole track): the median over sounding windows of the side-to-mid energy ratio
@@ -168,7 +169,7 @@ class StereoDetector:
         for a tenth of a second after a bass note near its line flips or stops, so windows it takes little from
         are read as they are. On a held-out benchmark track (50 Hz hum at -31.8 dBFS) a low-end inversion read
         plain started 3.7 s late, where a loud bass note first outweighed the hum; read through the notches,
-        22 ms late. Pass ``hum_notch_db=99`` for the plain low band everywhere.
+        15 ms late (with the low-pass's delay taken off, below). Pass ``hum_notch_db=99`` for the plain low band everywhere.
     polarity_share : float
         Share of the loud windows (0.55) whose surrounding 0.5 s must correlate negatively (low end
         where it carries energy, else full band) for a whole-track inversion: a loud anti-phase section of a
