@@ -473,8 +473,8 @@ def _plucked_bass(sample_rate: int, seconds: float, seed: int = 3) -> np.ndarray
 def test_low_end_section_under_an_in_phase_hum_is_found(base_hz, level_db):
     """A mains comb in phase on both channels through the track (an analogue transfer picks it up after the
     edit) adds a steady positive L*R to the low end: where the plucked bass has decayed, the hum owns the low
-    end and the inverted section read positive (nothing found at any of these levels). The low band's mains
-    lines are notched out when they own its quietest windows."""
+    end and the inverted section read positive (nothing found at any of these levels). The windows the hum owns
+    are now read through notches on the mains lines."""
     sr, seconds = 44100, 16.0
     n = int(seconds * sr)
     t = np.arange(n) / sr
