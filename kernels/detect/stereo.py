@@ -327,30 +327,23 @@ class StereoDetector:
         dec = np.concatenate(decimated, axis=1) if len(decimated) > 1 else decimated[0]
         m = dec.shape[1] // k
         if m:
-            # one recursive filter call per block, its state carried to the next
+            # one recursive filter call per block, its state carried to the next; then the same low band with the
+            # mains comb notched out, used where a hum owns the window (see finish)
             low, self._zi = scipy.signal.sosfilt(self._sos, dec, axis=-1, zi=self._zi)
-            lo_l = low[0, :k * m].reshape(k, m)
-            lo_r = low[1, :k * m].reshape(k, m)
-            # One decimated sample stands for D input samples: scale so both bands are sums over samples.
-            out[3] = np.einsum("km,km->k", lo_l, lo_l) * self._decim
-            out[4] = np.einsum("km,km->k", lo_r, lo_r) * self._decim
-            out[5] = np.einsum("km,km->k", lo_l, lo_r) * self._decim
-            out[8] = lo_l.sum(axis=1) * self._decim
-            out[9] = lo_r.sum(axis=1) * self._decim
-            # the same low band with the mains comb notched out, used where a hum owns its quiet windows
+            notched = low
             if self._notch.shape[0]:
-                low, self._notch_zi = scipy.signal.sosfilt(self._notch, low, axis=-1, zi=self._notch_zi)
-                lo_l = low[0, :k * m].reshape(k, m)
-                lo_r = low[1, :k * m].reshape(k, m)
-            out[_NOTCHED] = np.einsum("km,km->k", lo_l, lo_l) * self._decim
-            out[_NOTCHED + 1] = np.einsum("km,km->k", lo_r, lo_r) * self._decim
-            out[_NOTCHED + 2] = np.einsum("km,km->k", lo_l, lo_r) * self._decim
-            out[_NOTCHED + 3] = lo_l.sum(axis=1) * self._decim
-            out[_NOTCHED + 4] = lo_r.sum(axis=1) * self._decim
+                notched, self._notch_zi = scipy.signal.sosfilt(self._notch, low, axis=-1, zi=self._notch_zi)
+            for (ll, rr, lr, sl, sr), band in ((_LOW_PLAIN, low), (_LOW_NOTCHED, notched)):
+                lo_l = band[0, :k * m].reshape(k, m)
+                lo_r = band[1, :k * m].reshape(k, m)
+                # One decimated sample stands for D input samples: scale so both bands are sums over samples.
+                out[ll] = np.einsum("km,km->k", lo_l, lo_l) * self._decim
+                out[rr] = np.einsum("km,km->k", lo_r, lo_r) * self._decim
+                out[lr] = np.einsum("km,km->k", lo_l, lo_r) * self._decim
+                out[sl] = lo_l.sum(axis=1) * self._decim
+                out[sr] = lo_r.sum(axis=1) * self._decim
         else:
-            out[3:6] = 0.0
-            out[8:10] = 0.0
-            out[_NOTCHED:] = 0.0
+            out[list(_LOW_PLAIN + _LOW_NOTCHED)] = 0.0
         # Stored in single precision (7 significant digits are plenty for correlations and energy ratios): half
         # the memory of a long stream's window sums.
         self._sums.append(out.astype(np.float32))
