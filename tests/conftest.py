@@ -65,6 +65,25 @@ def fluidsynth() -> str:
     return "fluidsynth"
 
 
+@pytest.fixture
+def benchmark_track(fluidsynth, tmp_path) -> Callable[..., tuple]:
+    """Return ``rebuild(seed, path, dtype="float64")`` -> ``(audio, sample_rate, truths, plan)``: track ``path`` of
+    the benchmark corpus of ``seed`` (``farm bench qc-accuracy --seed N --hours 1 --min-per-kind 20``), rendered,
+    planted and written bit for bit by the corpus generator under ``tmp_path``, read back as ``(channels, n)``."""
+    import soundfile as sf  # imported here: keeps collection cheap
+
+    from farm.bench.corpus import _make_track, _plan
+
+    def rebuild(seed: int, path: str, dtype: str = "float64") -> tuple:
+        (plan,) = [p for p in _plan(seed, 1.0, 0.5, fluidsynth, 20) if p.path == path]
+        (tmp_path / "tracks").mkdir(exist_ok=True)
+        truths, _, _ = _make_track(plan, str(tmp_path))
+        x, sr = sf.read(tmp_path / path, always_2d=True, dtype=dtype)
+        return np.ascontiguousarray(x.T), sr, truths, plan
+
+    return rebuild
+
+
 @pytest.fixture(scope="session")
 def requires_tool() -> Callable[[str], str]:
     """Return ``need(name)``: the path of program ``name``, or skip the test saying which program is missing."""

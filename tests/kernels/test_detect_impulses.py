@@ -1061,27 +1061,15 @@ def test_the_whitened_step_test_tells_a_step_from_a_pulse_and_from_music():
 
 @pytest.mark.parametrize(("seed", "path"), [(24, "tracks/0129-electronic.wav"), (24, "tracks/0211-pop.wav"),
                                             (27, "tracks/0164-electronic.flac")])
-def test_a_splice_the_one_sided_predictors_miss_is_found_by_the_whitened_fit(tmp_path, seed, path):
+def test_a_splice_the_one_sided_predictors_miss_is_found_by_the_whitened_fit(benchmark_track, seed, path):
     """Three of the benchmark's planted splices (seeds 24 and 27) that passed the one-sample step test but not
     the one-step predictors (two are edits into a louder passage: the predictor fitted after the joint follows
     the loud music and does not break there). Rebuilt here, bit for bit, by the corpus generator."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-    from farm.synth import fluidsynth_available
-
-    ok, why = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"the corpus tracks are fluidsynth renders: {why}")
-    (plan,) = [p for p in _plan(seed, 1.0, 0.5, "fluidsynth", 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    truths, _, _ = _make_track(plan, str(tmp_path))
+    x, sr, truths, plan = benchmark_track(seed, path, dtype="float32")
     (truth,) = [t for t in truths if t.kind == "discontinuity"]
-    x, sr = sf.read(tmp_path / path, always_2d=True, dtype="float32")
     bits = 16 if plan.subtype == "PCM_16" else 24
     for whitened_db, found in ((30.0, True), (99.0, False)):
-        dets = _detect(np.ascontiguousarray(x.T), sr, block=65536, bits_per_sample=bits,
-                       splice_whitened_db=whitened_db)
+        dets = _detect(x, sr, block=65536, bits_per_sample=bits, splice_whitened_db=whitened_db)
         near = [d for d in dets if d.kind == "discontinuity" and abs(d.start_s - truth.start_s) <= 2 / sr]
         assert len(near) == int(found), (whitened_db, dets)
         assert all(d.kind != "discontinuity" or any(t.start_s - TOL_S <= d.start_s <= t.end_s + TOL_S
@@ -1089,46 +1077,25 @@ def test_a_splice_the_one_sided_predictors_miss_is_found_by_the_whitened_fit(tmp
                    for d in dets), dets
 
 
-def test_a_lone_swing_between_the_tops_of_a_saturated_ballad_is_not_a_splice(tmp_path, monkeypatch):
+def test_a_lone_swing_between_the_tops_of_a_saturated_ballad_is_not_a_splice(benchmark_track, monkeypatch):
     """Held-out seed 28's one clean false alarm: a ballad driven 3.2x, where a drum hit swings the waveform once from
     its top at +0.80 to the other at -0.82, jumping 0.90 in one sample on the way (no second swing within 10 ms for
     the saturated-edge test's repeat count). Rebuilt bit for bit by the corpus generator."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-    from farm.synth import fluidsynth_available
-
-    ok, why = fluidsynth_available()
-    if not ok:
-        pytest.skip(f"the corpus tracks are fluidsynth renders: {why}")
-    path = "tracks/0124-ballad.wav"
-    (plan,) = [p for p in _plan(28, 1.0, 0.5, "fluidsynth", 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    truths, _, _ = _make_track(plan, str(tmp_path))
+    x, sr, truths, _ = benchmark_track(28, "tracks/0124-ballad.wav", dtype="float32")
     assert truths == []  # a clean track
-    x, sr = sf.read(tmp_path / path, always_2d=True, dtype="float32")
-    x = np.ascontiguousarray(x.T)
     assert _detect(x, sr, block=65536, bits_per_sample=24) == []
     monkeypatch.setattr(ImpulseDetector, "_top_to_top", lambda *a: False)  # the test before session 22
     assert [(d.kind, round(d.start_s, 3)) for d in _detect(x, sr, block=65536, bits_per_sample=24)] == [
         ("discontinuity", 4.482)]
 
 
-def test_a_click_on_a_steep_slope_is_not_an_onset(tmp_path, fluidsynth):
+def test_a_click_on_a_steep_slope_is_not_an_onset(benchmark_track):
     """Benchmark seed 23, rebuilt bit for bit: a one-sample click of +0.155 in a 96 kHz rock song, a few samples past a
     peak of a loud bass, where the waveform falls 0.027 a sample. The onset test compared the 8 samples after the
     click with the 8 before: a move of 0.22, more than the click and than the music's mean slope over the 32
     samples before allows, so "a new level": an onset. The music's own motion (the line through the samples
     before, carried on) accounts for that move, and the click is found."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-
-    path = "tracks/0077-rock.wav"
-    (plan,) = [p for p in _plan(23, 1.0, 0.5, fluidsynth, 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    truths, _, _ = _make_track(plan, str(tmp_path))
+    x, sr, truths, _ = benchmark_track(23, "tracks/0077-rock.wav", dtype="float32")
     (truth,) = [t for t in truths if t.kind == "click"]
-    x, sr = sf.read(tmp_path / path, always_2d=True, dtype="float32")
-    dets = _detect(np.ascontiguousarray(x.T), sr, block=65536, bits_per_sample=16)
+    dets = _detect(x, sr, block=65536, bits_per_sample=16)
     assert [d.kind for d in dets if abs(d.start_s - truth.start_s) <= TOL_S] == ["click"], dets

@@ -496,40 +496,25 @@ def test_a_96k_file_made_from_a_128k_aac_is_flagged(render_music, tmp_path, monk
 
 @pytest.mark.parametrize(("path", "start_s", "stop_s"), [("tracks/0039-rock.flac", 6.751, 12.569),
                                                          ("tracks/0100-acoustic.wav", 0.0, 12.663)])
-def test_benchmark_hum_edges_where_the_music_near_the_comb_changes(tmp_path, fluidsynth, path, start_s, stop_s):
+def test_benchmark_hum_edges_where_the_music_near_the_comb_changes(benchmark_track, path, start_s, stop_s):
     """Held-out benchmark seed 29, rebuilt bit for bit by the corpus generator: a 60 Hz section at -35.4 dBFS in
     a rock song, and a 60 Hz hum at -45.4 dBFS through a 12.7 s acoustic song. The edge search took the music's
     power near the lines with a first pass's hum removed after its edge: the hum before a late first edge
     counted as music and kept it late (7.51 s, the windows' own span; in the short song an onset at 1.12 s and
     a section, where the hum runs from the start). Whichever hypothesis leaves less power is the music's now."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-
-    (plan,) = [p for p in _plan(29, 1.0, 0.5, fluidsynth, 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    _make_track(plan, str(tmp_path))
-    x, sr = sf.read(tmp_path / path, always_2d=True)
-    (found,) = _kinds(_detect(x.T, sr, block=262144), "hum")
+    x, sr, _, _ = benchmark_track(29, path)
+    (found,) = _kinds(_detect(x, sr, block=262144), "hum")
     assert found.value == 60.0
     assert found.start_s == pytest.approx(start_s, abs=0.05)
     if start_s == 0.0:
         assert found.end_s == pytest.approx(stop_s, abs=1e-3)  # whole track
 
 
-def test_benchmark_section_whose_edges_are_not_placed_is_not_whole_track(tmp_path, fluidsynth):
+def test_benchmark_section_whose_edges_are_not_placed_is_not_whole_track(benchmark_track):
     """Benchmark seed 23, rebuilt bit for bit: a 50 Hz section from 7.40 s to 14.48 s in a pop song, heard in one
     5 s window (8-13 s) whose edges the search could not place. The two quiet frames just past that window (13-14.5
     s, still inside the section) carried the whole-track projection to 0.89, and the louder rest of the song
     weighed nothing: one whole-track finding. Frames within 2 s of an unplaced edge are not "away" now."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-
-    path = "tracks/0009-pop.wav"
-    (plan,) = [p for p in _plan(23, 1.0, 0.5, fluidsynth, 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    _make_track(plan, str(tmp_path))
-    x, sr = sf.read(tmp_path / path, always_2d=True)
-    (found,) = _kinds(_detect(x.T, sr, block=262144), "hum")
+    x, sr, _, _ = benchmark_track(23, "tracks/0009-pop.wav")
+    (found,) = _kinds(_detect(x, sr, block=262144), "hum")
     assert found.value == 50.0 and 7.0 < found.start_s < 10.0 and 12.0 < found.end_s < 15.0, found

@@ -437,21 +437,14 @@ def test_loud_in_phase_hum_on_an_in_phase_track_is_not_an_inversion():
 
 
 @pytest.mark.parametrize(("seed", "path"), [(22, "tracks/0083-ballad.flac"), (28, "tracks/0113-acoustic.wav")])
-def test_benchmark_tracks_with_an_inverted_channel_and_a_hum_are_inverted(tmp_path, fluidsynth, seed, path):
+def test_benchmark_tracks_with_an_inverted_channel_and_a_hum_are_inverted(benchmark_track, seed, path):
     """The two inverted tracks of benchmark seeds 21-28 that were missed: a hum planted after the inversion
     pulled the correlation up where it is loud (full band -0.61 but positive in too much of the music; -0.35),
     so they came out as out-of-phase sections. Rebuilt here, bit for bit, by the corpus generator."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-
-    (plan,) = [p for p in _plan(seed, 1.0, 0.5, fluidsynth, 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    _make_track(plan, str(tmp_path))
-    x, sr = sf.read(tmp_path / path, always_2d=True)
-    assert kinds(detect(x.T, sr, 262144)) == ["polarity_inverted"]
+    x, sr, _, _ = benchmark_track(seed, path)
+    assert kinds(detect(x, sr, 262144)) == ["polarity_inverted"]
     # neither the first differences nor the notched low end: an out-of-phase section at most
-    without = kinds(detect(x.T, sr, 262144, hf_polarity_threshold=-2.0, hum_notch_db=99.0))
+    without = kinds(detect(x, sr, 262144, hf_polarity_threshold=-2.0, hum_notch_db=99.0))
     assert "polarity_inverted" not in without
 
 
@@ -517,20 +510,12 @@ def test_bass_notes_on_the_mains_lines_keep_their_section_edges(lines_hz):
     assert found.end_s == pytest.approx(8.0, abs=EDGE_TOLERANCE_S)
 
 
-def test_benchmark_low_end_section_under_a_whole_track_hum(tmp_path, fluidsynth):
+def test_benchmark_low_end_section_under_a_whole_track_hum(benchmark_track):
     """Held-out benchmark seed 29: a pop song with a 50 Hz hum at -31.8 dBFS through it and its low end
     inverted from 18.74 s to 24.97 s. Read plain, the section started 3.7 s late, where a loud bass note
     outweighs the hum. Rebuilt here, bit for bit, by the corpus generator."""
-    import soundfile as sf
-
-    from farm.bench.corpus import _make_track, _plan
-
-    path = "tracks/0106-pop.flac"
-    (plan,) = [p for p in _plan(29, 1.0, 0.5, fluidsynth, 20) if p.path == path]
-    (tmp_path / "tracks").mkdir()
-    _make_track(plan, str(tmp_path))
-    x, sr = sf.read(tmp_path / path, always_2d=True)
-    (found,) = detect(x.T, sr, 262144)
+    x, sr, _, _ = benchmark_track(29, "tracks/0106-pop.flac")
+    (found,) = detect(x, sr, 262144)
     assert found.detail.startswith("low end") and found.start_s == pytest.approx(18.737, abs=EDGE_TOLERANCE_S)
-    (plain,) = detect(x.T, sr, 262144, hum_notch_db=99.0)
+    (plain,) = detect(x, sr, 262144, hum_notch_db=99.0)
     assert plain.start_s > 20.0
