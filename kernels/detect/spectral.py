@@ -701,7 +701,7 @@ class SpectralDetector:
                 weak = (winner == j) & (top >= HUM_WEAK_SCORE)
                 if weak.sum() < HUM_WEAK_WINDOWS:
                     continue
-                spans = [self._window_span_s(int(s)) for s in starts[weak]]
+                spans = [(*self._window_span_s(int(s)), 0.0, False) for s in starts[weak]]  # windows: unplaced
                 ok, share = self._hum_held(j, weak, starts, spans)
                 if ok and share <= HUM_TRACK_ONE_WINDOW_MAX:
                     whole[base], hits[base] = (ok, share), weak
@@ -734,6 +734,7 @@ class SpectralDetector:
         louder music, about 0 where there is none. In both steps each frame's phasor on a line counts by the
         inverse of the music's power beside that line in that frame (2-12 Hz away, where an on-bin hum leaves
         nothing through the Hann window), so a frame where a loud note sits next to a line hardly counts.
+        ``spans``: ``(start_s, end_s, peak, placed)`` of each section (weak windows: not placed).
         """
         cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
         phasors = np.concatenate(self._hum_phasors)[:, cols].astype(np.complex128)
@@ -751,9 +752,8 @@ class SpectralDetector:
         # frames carrying the projection at 0.89)
         covered = inside.copy()
         frame_s = self._hum_hop / self._dec_rate
-        for span in spans:
-            start_s, end_s = span[0], span[1]
-            pad = 1 if len(span) > 3 and span[3] else 1 + round(HUM_UNPLACED_S / frame_s)
+        for start_s, end_s, _, placed in spans:
+            pad = 1 if placed else 1 + round(HUM_UNPLACED_S / frame_s)
             covered[max(0, int(start_s / frame_s) - pad) : int(end_s / frame_s) + pad] = True
         hop_s = self._hum_hop / self._dec_rate
         k = np.arange(1, HUM_HARMONICS + 1)
