@@ -98,6 +98,48 @@ def test_bass_lines_on_55_60_and_110_hz_are_not_hum(notes):
     assert _kinds(_detect(x, sr), "hum") == []
 
 
+def _busy_mix(n, sr, seed):
+    """A bass line that never repeats (equal-tempered notes of random length, 0.2-0.6 s, at random levels), a
+    kick at random times and a noise bed at -46 dBFS: the music beside the comb lines is loud everywhere and
+    no quiet moment lets a 5 s window hear a weak hum."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros(n)
+    at = 0
+    while at < n:
+        step = int(rng.uniform(0.2, 0.6) * sr)
+        t = np.arange(min(step, n - at)) / sr
+        f = 440.0 * 2.0 ** (rng.integers(-36, -12) / 12.0)  # A1 .. G#3
+        x[at : at + t.size] += 0.25 * rng.uniform(0.5, 1.0) * np.exp(-t / 0.4) * sum(
+            np.sin(2 * np.pi * k * f * t + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 8))
+        if rng.random() < 0.6:
+            x[at : at + t.size] += 0.4 * np.sin(2 * np.pi * 55 * t * np.exp(-t / 0.1)) * np.exp(-t / 0.08)
+        at += step
+    return np.vstack([x, x]) + 0.005 * rng.standard_normal((2, n))
+
+
+@pytest.mark.parametrize(("seed", "base"), [(0, 60), (1, 50), (1, 60), (2, 50), (3, 50), (3, 60)])
+def test_whole_track_hum_that_no_window_hears_is_found_by_its_coherence(seed, base):
+    # at -46 dBFS under these mixes no 5 s window scores a section or even two weak windows (nothing was found
+    # before); over the track the comb's phasors add up to hundreds of times the music's power near the lines,
+    # the same in every 2 s
+    sr = 44100
+    n = 30 * sr
+    mix = _busy_mix(n, sr, seed)
+    assert _kinds(_detect(mix, sr), "hum") == []
+    found = _kinds(_detect(mix + _hum(n, sr, base, -46, seed=seed), sr), "hum")
+    assert [(f.start_s, f.end_s, f.value) for f in found] == [(0.0, 30.0, float(base))]
+    assert "no 5 s window hears it" in found[0].detail
+
+
+@pytest.mark.parametrize("base", [50, 60])
+def test_a_hum_in_part_of_a_busy_track_is_not_whole_track(base):
+    # the same hum in the middle third only: coherent over the track, but two thirds hold none of it
+    sr = 44100
+    n = 30 * sr
+    x = _busy_mix(n, sr, 1) + _hum(n, sr, base, -46, start=10 * sr, stop=20 * sr)
+    assert [f for f in _kinds(_detect(x, sr), "hum") if f.end_s - f.start_s > 25.0] == []
+
+
 def _bass_then_quiet_tail(sr, seed, loud_s=16, tail_s=8):
     """A bass line with kicks for ``loud_s``, then a quiet tail (noise at -66 dBFS) where a hum stands alone."""
     rng = np.random.default_rng(seed)
@@ -194,6 +236,15 @@ def test_a_looped_beat_at_125_bpm_is_not_hum(note_hz):
     # used to report this as 50 Hz hum through the whole track
     sr = 44100
     assert _kinds(_detect(_looped_beat(sr, 125, 40, note_hz), sr), "hum") == []
+
+
+@pytest.mark.parametrize(("bpm", "sr"), [(120, 48000), (125, 44100), (150, 44100)])
+def test_a_looped_beat_is_not_a_coherent_whole_track_hum(bpm, sr):
+    # a loop of 0.5 s (0.48 s, 0.4 s) puts a tooth on every 50 and 60 Hz line (50 Hz lines) that is as
+    # coherent over the track as hum; the teeth 2-4 Hz beside each line are too, which hum's are not
+    x = _looped_beat(sr, bpm, 60, 41.2)
+    x = x + 0.003 * np.random.default_rng(bpm).standard_normal(x.shape)  # a little noise: frames all weigh
+    assert _kinds(_detect(x, sr), "hum") == []
 
 
 def test_silence_and_short_input_report_nothing():
@@ -518,3 +569,16 @@ def test_benchmark_section_whose_edges_are_not_placed_is_not_whole_track(benchma
     x, sr, _, _ = benchmark_track(23, "tracks/0009-pop.wav")
     (found,) = _kinds(_detect(x, sr, block=262144), "hum")
     assert found.value == 50.0 and 7.0 < found.start_s < 10.0 and 12.0 < found.end_s < 15.0, found
+
+
+@pytest.mark.parametrize(("seed", "path", "base", "duration_s"), [(26, "tracks/0086-acoustic.wav", 50.0, 7.348),
+                                                                  (24, "tracks/0090-rock.flac", 50.0, 6.414)])
+def test_benchmark_whole_track_hum_that_no_window_hears(benchmark_track, seed, path, base, duration_s):
+    """Benchmark seeds 26 and 24, rebuilt bit for bit: 50 Hz hum through a 7.3 s acoustic song (-32.3 dBFS) and
+    a 6.4 s rock song (-43.6 dBFS). Short songs whose low end is busy throughout: no 5 s window scored even
+    two weak windows, and nothing was reported. The comb's phasors over the whole song find it."""
+    x, sr, _, _ = benchmark_track(seed, path)
+    (found,) = _kinds(_detect(x, sr, block=262144), "hum")
+    assert (found.start_s, found.value) == (0.0, base)
+    assert found.end_s == pytest.approx(duration_s, abs=1e-3)
+
