@@ -885,15 +885,20 @@ class SpectralDetector:
         k = np.arange(1, HUM_HARMONICS + 1)
         part = phasors[inside] * fw
         best = None
-        # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine
+        phase = np.outer(when, k)  # cycles per Hz of drift, per frame and harmonic
+        # one drift at a time (a (drifts, frames, lines) array would be large for a long file), coarse then fine;
+        # along an evenly spaced grid each frame's turn is the last one's times a fixed step (no exp per drift)
         for grid in (np.arange(-HUM_DRIFT_HZ, HUM_DRIFT_HZ + 1e-9, HUM_DRIFT_STEP_HZ), None):
             if grid is None:
                 grid = best[1] + np.arange(-HUM_DRIFT_STEP_HZ, HUM_DRIFT_STEP_HZ + 1e-9, HUM_DRIFT_STEP_HZ / 10)
+            turn = np.exp(-2j * np.pi * grid[0] * phase)
+            step = np.exp(-2j * np.pi * (grid[1] - grid[0]) * phase)
             for f in grid:
-                ref = (np.exp(-2j * np.pi * f * np.outer(when, k)) * part).sum(axis=0)
+                ref = (turn * part).sum(axis=0)
                 power = float((np.abs(ref) ** 2 * weight).sum())
                 if best is None or power > best[0]:
                     best = (power, f, ref)
+                turn *= step
         nominal = part.sum(axis=0)
         nominal_power = float((np.abs(nominal) ** 2 * weight).sum())
         if best[0] <= nominal_power * HUM_EDGE_DRIFT_GAIN:
