@@ -119,7 +119,7 @@ Bit depth (``bit_depth``)
 
 Memory: per 1 s window two scores, per 0.5 s frame the 12 comb phasors (complex64), the music's power beside each
 and the 72 phasors 2-4 Hz beside them, a 40 s ring of decimated audio per channel, and one average spectrum; a
-two-hour file holds about 11 MB (2.4 MB before session 24's bins beside the lines).
+two-hour file holds about 11 MB (3 MB before session 24 kept the bins beside the lines).
 """
 
 from __future__ import annotations
