@@ -49,16 +49,17 @@ Hum (``hum``)
     *A hum no window hears.* Under a low end that is busy all the time (a short song, a dense mix) a hum of
     -50..-32 dBFS can stay out of every window's floor, yet its phasors still add up over the whole track
     while the music's do not. With nothing heard otherwise, the comb's phasors of every sounding frame, with
-    the same weights and drift search, give a coherent power in units of the music's power near the lines
-    (a few per line for music alone: the median song without hum reads 10 over six lines). It is a whole-track hum when that reaches ``HUM_COHERENT_SCORE``
-    (200), counting only lines that gather 6 dB more than the most coherent of the bins 2-4 Hz beside them
+    the same weights and drift search, give a coherent power in units of the music's power near the lines (a
+    few per line for music alone: the median song without hum reads 10 over six lines). It is a whole-track
+    hum when that reaches ``HUM_COHERENT_SCORE`` (200), counting only lines that gather 6 dB more than the most
+    coherent of the bins 2-4 Hz beside them
     (each searched for a drift of up to 0.5 Hz: a beat looped sample-exactly has a tooth on every mains line at
     120 or 125 BPM, and teeth beside it too; hum leaves nothing two bins away), when each third of the track
     holds 0.5-2 times that phasor, and when every 2 s run holds it within five standard errors (a bass note
     exactly on a line, recurring on a beat grid, is coherent but comes and goes). On the nine benchmark
     corpora (seeds 21-29) the coherent power of the 1871 tracks without a planted hum reached at most 122
     (99th percentile 92: reverb modes in quiet tails), and none passes the three tests; it found 8 of the 11
-    whole-track hums the windows had missed (-48.6 to -32.3 dBFS).
+    whole-track hums the windows had missed (-49.8 to -32.3 dBFS).
 
     *Placing a section's edges.* The windows find a section to about a second. The last ``HUM_RING_S`` of
     every channel's decimated signal is kept in a ring; when a run of hum windows begins, the onset is searched
@@ -907,8 +908,8 @@ class SpectralDetector:
 
     def _hum_coherent(self, j: int) -> tuple[float, list[float], float] | None:
         """A hum under the music of the whole track that no 5 s window hears: its coherent power over every
-        sounding frame (:meth:`_hum_phasor` on all of them: in units of the music's power near the lines, so
-        about 6 for music alone, one per harmonic; lines no more coherent than the bins beside them left out),
+        sounding frame (:meth:`_hum_phasor` on all of them: in units of the music's power near the lines, a few
+        per line for music alone; lines no more coherent than the bins beside them left out),
         the share of that phasor each third of those frames holds (about 1 each for a hum through the track),
         and the largest departure of a 2 s run's share from 1 in standard errors. ``None`` with too few frames
         to split."""
@@ -920,10 +921,10 @@ class SpectralDetector:
         if power < HUM_COHERENT_SCORE:
             return power, [], math.inf
         # a beat looped sample-exactly is coherent on every tooth of its comb, 1/period Hz apart, so on the bins
-        # 2-4 Hz beside a mains line as well (a tooth lies within half a bin of one of them for any loop shorter
-        # than a third of a second a beat); hum is not (a line on its bin leaves nothing 2 bins away through the
-        # Hann window): a line counts only where it gathers HUM_COHERENT_NEAR_DB more than the most coherent of
-        # those bins (each searched for a drift of up to half a bin)
+        # 2-4 Hz beside a mains line as well (a loop of 0.22 s or longer, 270 BPM, has a tooth 1.5-4.5 Hz from the
+        # line, within half a bin of one of them); hum is not (a line on its bin leaves nothing 2 bins away through
+        # the Hann window): a line counts only where it gathers HUM_COHERENT_NEAR_DB more than the most coherent
+        # of those bins (each searched for a drift of up to half a bin)
         line = np.abs(ref) ** 2 * inv[use].sum(axis=0)
         beside = self._hum_beside_coherence(j, inv, use)
         counts = line >= beside * 10.0 ** (HUM_COHERENT_NEAR_DB / 10.0)

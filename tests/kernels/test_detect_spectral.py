@@ -131,12 +131,14 @@ def test_whole_track_hum_that_no_window_hears_is_found_by_its_coherence(seed, ba
     assert "no 5 s window hears it" in found[0].detail
 
 
-@pytest.mark.parametrize("base", [50, 60])
-def test_a_hum_in_part_of_a_busy_track_is_not_whole_track(base):
-    # the same hum in the middle third only: coherent over the track, but two thirds hold none of it
+@pytest.mark.parametrize(("base", "start_s", "stop_s"), [(50, 10, 30), (50, 10, 20), (60, 10, 20)])
+def test_a_hum_in_part_of_a_busy_track_is_not_whole_track(base, start_s, stop_s):
+    # the same hum over the last two thirds, or the middle one: coherent over the track, but the first third
+    # holds none of its phasor. In the last two thirds at 50 Hz no 2 s run is measured well enough to say so on
+    # its own: without the test of each third that hum was reported through the whole track
     sr = 44100
     n = 30 * sr
-    x = _busy_mix(n, sr, 1) + _hum(n, sr, base, -46, start=10 * sr, stop=20 * sr)
+    x = _busy_mix(n, sr, 1) + _hum(n, sr, base, -46, start=start_s * sr, stop=stop_s * sr, seed=1)
     assert [f for f in _kinds(_detect(x, sr), "hum") if f.end_s - f.start_s > 25.0] == []
 
 
