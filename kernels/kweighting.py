@@ -41,7 +41,7 @@ import sys
 
 import numpy as np
 
-from kernels._xp import array_namespace, signal_module
+from kernels._xp import array_namespace, signal_module, to_numpy
 
 __all__ = ["kweighting_sos", "kweight", "KWEIGHTING_48K_SOS"]
 
@@ -198,6 +198,14 @@ def kweight(x, sample_rate: float, *, zi=None):
         zi = xp.zeros(state_shape, dtype=xp.float64)
     elif tuple(zi.shape) != state_shape:
         raise ValueError(f"zi has shape {tuple(zi.shape)}, expected {state_shape} for x of shape {tuple(x.shape)}")
+    if xp is not np:
+        # CuPy 14's sosfilt fails whenever it is given a state (zi) in any layout, and its lfilter with a state
+        # returns wrong samples (both seen on an H100 in session 24): the recursion runs on the host, scipy's
+        # arithmetic exactly, and the weighted block goes back to the device (a 3 s stereo block: 3.4 ms)
+        import scipy.signal
+
+        y, zf = scipy.signal.sosfilt(to_numpy(sos), to_numpy(x), axis=-1, zi=to_numpy(zi))
+        return xp.asarray(y), xp.asarray(zf)
     if xp is np and x.ndim == 2 and "numba" in sys.modules:
         # where numba is loaded anyway (the mastering chain), farm's own cascade: scipy's arithmetic to the last
         # bit, two channels at a time, ~1.5x faster; a QC worker does not load numba for it (~100 MB, 0.25 s)

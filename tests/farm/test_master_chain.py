@@ -132,5 +132,6 @@ def test_chain_on_cupy_matches_numpy():
                    loudness=Loudness(target_lufs=-14.0), limiter=Limiter(enabled=True, ceiling_dbtp=-1.0))
     cpu = apply_plan(x, fs, plan)
     gpu = apply_plan(cupy.asarray(x), fs, plan)
-    np.testing.assert_allclose(cupy.asnumpy(gpu.audio), cpu.audio, rtol=0, atol=1e-9)
+    # CuPy 14's sosfilt (EQ, crossovers) is a blocked parallel scan: -148 dB of difference at most (tests/kernels)
+    np.testing.assert_allclose(cupy.asnumpy(gpu.audio), cpu.audio, rtol=0, atol=1e-7)
     assert gpu.integrated_lufs == pytest.approx(cpu.integrated_lufs, abs=1e-6)

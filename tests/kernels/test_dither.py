@@ -189,7 +189,7 @@ def test_gpu_parity(shaping):
     # Same host-generated dither, float64 IEEE arithmetic without FMA contraction: identical integers.
     import cupy  # noqa: PLC0415 - only where the skip above did not trigger
 
-    x = np.random.default_rng(6).uniform(-0.9, 0.9, size=(2, BLOCK + 777)) * 10 ** (-np.arange(2)[:, None])
+    x = np.random.default_rng(6).uniform(-0.9, 0.9, size=(2, BLOCK + 777)) * 10.0 ** (-np.arange(2)[:, None])
     x[:, 50:80] = 0.0
     cpu = tpdf_quantise(x, 16, rng_seed=2, noise_shaping=shaping)
     gpu = tpdf_quantise(cupy.asarray(x), 16, rng_seed=2, noise_shaping=shaping)

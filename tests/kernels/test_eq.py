@@ -351,6 +351,7 @@ def test_gpu_parity():
     y_sos = apply_sos(xg, sos)
     y_fir = apply_fir(xg, h)
     assert isinstance(y_sos, cupy.ndarray) and isinstance(y_fir, cupy.ndarray)
-    # Same float64 recursion/FFT sizes on another library: differences at rounding level (~1e-14).
-    np.testing.assert_allclose(cupy.asnumpy(y_sos), apply_sos(x, sos), rtol=0, atol=1e-10)
+    # CuPy 14 runs the sosfilt recursion as a blocked parallel scan, not SciPy's sample loop: on an H100
+    # (session 24) this cascade differed by 4.1e-8 at most on unit-variance noise (-148 dB); the FFT path by ~1e-14.
+    np.testing.assert_allclose(cupy.asnumpy(y_sos), apply_sos(x, sos), rtol=0, atol=1e-7)
     np.testing.assert_allclose(cupy.asnumpy(y_fir), apply_fir(x, h), rtol=0, atol=1e-10)

@@ -176,8 +176,8 @@ def test_gpu_parity():
     x = wide_music(rate, seconds=2.0)
     cpu = adjust_width(x, rate, widths=(0.0, 1.3, 1.6), mono_below_hz=120.0)
     gpu = adjust_width(cupy.asarray(x), rate, widths=(0.0, 1.3, 1.6), mono_below_hz=120.0)
-    # CuPy's sosfilt sums in another order than SciPy's: ~1e-15 relative per section.
-    np.testing.assert_allclose(cupy.asnumpy(gpu), cpu, rtol=0, atol=1e-12)
+    # CuPy 14's sosfilt is a blocked parallel scan, not SciPy's sample loop: 4.5e-11 at most on an H100 (session 24).
+    np.testing.assert_allclose(cupy.asnumpy(gpu), cpu, rtol=0, atol=1e-9)
     a_cpu, a_gpu = width_by_band(x, rate), width_by_band(cupy.asarray(x), rate)
     assert a_gpu.correlation == pytest.approx(a_cpu.correlation, abs=1e-9)
     assert a_gpu.side_to_mid_db == pytest.approx(a_cpu.side_to_mid_db, abs=1e-9)
