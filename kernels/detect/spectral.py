@@ -42,7 +42,8 @@ Hum (``hum``)
     neither side (the frames before the first hum frame, those after the last) holds clearly less: 5 standard
     errors short of 0.5 (since session 24: the projection is dominated by the quietest frames, and a hum heard in a
     loud middle that runs on into a quiet end held 95 % although the quiet start, measured as precisely, held 4 %);
-    otherwise each run of hum windows (runs closer than ``hum_merge_gap_s`` join) is a section. Where no window reaches a
+    otherwise each run of hum windows (runs closer than ``hum_merge_gap_s`` join, before and, since session 24,
+    after their edges are placed: an onset search can reach back into the run before) is a section. Where no window reaches a
     section's score, two windows or more that score ``HUM_WEAK_SCORE`` (two comb lines at least: one line counts
     15 dB at most) are weak evidence, and the same projection decides a whole-track hum from them (at most twice
     the heard level, as for one window); weak windows alone never make a section. Under a busy bass line that
@@ -714,7 +715,16 @@ class SpectralDetector:
                 placed = on is not None and off is not None
                 s = s if on is None else on
                 e = e if off is None else off
-                sections[base].append((s, min(max(e, s), duration), peak, placed))
+                section = (s, min(max(e, s), duration), peak, placed)
+                prev = sections[base][-1] if sections[base] else None
+                if prev is not None and section[0] - prev[1] <= self.hum_merge_gap_s:
+                    # runs of windows more than the merge gap apart whose edges, once placed, come closer (or
+                    # overlap: an onset search reaches back into the run before) are one section, as runs closer
+                    # than the gap are
+                    section = (prev[0], max(prev[1], section[1]), max(prev[2], peak), prev[3] and placed)
+                    sections[base][-1] = section
+                else:
+                    sections[base].append(section)
         # hum through the whole track: the comb's phasors, heard in the sections, hold elsewhere (masking by
         # louder music adds power but does not turn the phasor away)
         whole = {}

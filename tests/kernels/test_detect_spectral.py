@@ -606,3 +606,21 @@ def test_genre_hiphop_hum_section_running_into_a_quiet_end_is_a_section(fluidsyn
     assert (truth.value, round(truth.start_s, 2), round(truth.end_s, 2)) == (50.0, 9.69, 29.41)
     (found,) = _kinds(_detect(y, genres.SR, block=262144), "hum")
     assert found.value == 50.0 and 9.0 < found.start_s < 11.0 and 24.0 < found.end_s < 30.0, found
+
+
+@pytest.mark.parametrize("base", [50, 60])
+def test_sections_whose_placed_edges_overlap_are_one_section(base):
+    # quiet noise, then a busy mix (10-25 s), then quieter noise; hum from 10 to 29.4 s. At 50 Hz the windows hear
+    # two runs more than the merge gap apart, and the second run's onset search reaches back into the first:
+    # two overlapping sections were reported (10.16-24.99 s and 13.27-29.40 s)
+    sr = 44100
+    rng = np.random.default_rng(2)
+    n = 33 * sr
+    x = np.zeros((2, n))
+    x[:, : 10 * sr] = 0.001 * rng.standard_normal((2, 10 * sr))
+    x[:, 10 * sr : 25 * sr] = _busy_mix(15 * sr, sr, 2)
+    x[:, 25 * sr :] = 10 ** (-72 / 20) * rng.standard_normal((2, 8 * sr))
+    x += _hum(n, sr, base, -40, start=10 * sr, stop=int(29.4 * sr), seed=2)
+    found = _kinds(_detect(x, sr), "hum")
+    assert len(found) == 1, found
+    assert 9.9 < found[0].start_s < 11.5 and found[0].end_s == pytest.approx(29.4, abs=0.1)
