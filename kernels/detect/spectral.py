@@ -802,7 +802,6 @@ class SpectralDetector:
         ``HUM_COHERENT_NEAR_HZ`` (one zero-padded FFT over the frames)."""
         near = np.concatenate(self._hum_near_phasors)  # (frames, 12 lines, offsets), complex64
         frames = near.shape[0]
-        weights = np.where(use[:, None], inv, 0.0)
         size = 1 << math.ceil(math.log2(4 * frames))  # 4 times zero-padded: a tooth between two samples loses 0.2 dB
         reach = int(HUM_COHERENT_NEAR_HZ * self._hum_hop / self._dec_rate * size)  # cycles per frame * size
         pick = np.r_[0 : reach + 1, size - reach : size]
@@ -810,7 +809,7 @@ class SpectralDetector:
         for line in range(HUM_HARMONICS):  # one line at a time: a two-hour file's transform stays under 7 MB
             row = j * HUM_HARMONICS + line
             turn = (np.outer(np.arange(frames), self._near_bins[row]) * self._hum_hop / self._hum_n) % 1.0
-            weighted = near[:, row] * np.exp(-2j * np.pi * turn) * weights[:, line, None]
+            weighted = near[:, row] * np.exp(-2j * np.pi * turn) * inv[:, line, None]  # inv is 0 outside ``use``
             spectrum = np.fft.fft(weighted, n=size, axis=0)  # sum over frames n of a_n exp(-2 pi i m n / size)
             best[line] = (np.abs(spectrum[pick]) ** 2).max()
         return best / np.maximum(inv[use].sum(axis=0), 1e-300)
