@@ -19,11 +19,32 @@ candidate is confirmed on the samples: the run of samples equal (in every channe
 around it must last ``lag`` samples (up to ``_SLACK`` more, for samples that happen to be equal across the
 joints) and no longer, and must hold music (its peak at least ``_MIN_PEAK``, more than ``_MIN_DISTINCT``
 different values): a periodic waveform matches for many periods, digital silence and a constant matches
-everything. The joint is the run's first sample. A copy that was dithered or mixed into afterwards is not
-equal sample for sample; the impulse detector's repeat test (to -40 dB, at its candidates) covers that.
+everything. The joint is the run's first sample.
+
+A copy that was dithered, mixed into or low-passed afterwards (a 16-bit export, a hum or noise added later, a
+lossy or band-limited copy of the edited master) is not equal sample for sample. The *loose search* (since
+session 25) looks for it with anchors that small differences do not move: the samples where the first and last
+channels' sum is largest within 8 samples either side, keyed by the gaps to the next three such samples. Two
+anchors 20-2048 samples apart with equal keys are a candidate when the 16 samples from the later one match those
+from the earlier one (the lag, or one sample more or less) to -30 dB (energy of the difference against the two
+windows' mean energy) and the 16 samples a lag before the later anchor do not match at that lag to -15 dB
+(periodic audio matches at its period everywhere). A candidate is confirmed when the run of 16-sample windows
+matching to -30 dB around it lasts at most the lag (plus 32 samples) and at least half of it (a copy matches
+over nearly all its length: copies planted on the nine benchmark corpora, low-passed afterwards or not, over
+84-100 %; two naive oscillators' piecewise straight waveforms match themselves over 35-240 samples at many lags),
+and when the same lag matches nothing (median above -15 dB) from a lag to half a lag before that run and from
+half a lag to a lag after it. Windows that barely move (energy about their mean under 1e-5 of their energy: digital
+silence, a DC plateau, a clipped top) match nothing. A low-pass after the edit spoils the match at both ends of
+the copy alike, so the joint is placed where the run, centred in the copy, says the copy starts. Findings within
+32 samples of an exact one are dropped. The loose search runs every 8192 samples over the new ones and their
+context. Measured: on the nine benchmark corpora 19 planted repeats more are proven (5 of them found by no
+detector before: a copy under noise 70 dB down, four low-passed afterwards: brick walls at 11, 16 and 17 kHz,
+a 44.1 kHz source low-passed and upsampled), and nothing unplanted.
 
 Cost: about an add, a multiply, a shift and a compare per sample, and a sort of the block's anchor keys
-(about one sample in 64).
+(about one sample in 64); the loose search a few more passes (a running maximum by doubling windows, its keys
+and their sort, about one sample in 10-20), so that the detector takes about 0.15 s instead of 0.05 s on a
+3-minute song.
 """
 
 from __future__ import annotations
@@ -45,6 +66,16 @@ _ANCHOR_BUCKET = np.uint64(11)  # the bucket (of 64) that makes an anchor: any b
 _SLACK = 4  # a run may exceed its lag by this many samples equal by chance at the joints
 _MIN_PEAK = 2.0**-15  # -90 dBFS: quieter stretches (dither, a fade's last bits) are not judged
 _MIN_DISTINCT = 8  # ... nor stretches of a handful of values (a square wave's two levels)
+_LOOSE_BATCH = 8192  # loose search: new samples looked at together (its context is recomputed each time) ...
+_LOOSE_RADIUS = 8  # ... an anchor is the channel sum's largest sample within this many either side ...
+_LOOSE_GAPS = 3  # ... keyed by the gaps to the next three anchors
+_LOOSE_MATCH_DB = -30.0  # a copy matches what it copies to this, over 16 samples ...
+_LOOSE_APART_DB = -15.0  # ... which the same lag half a lag and more outside the copy does not approach
+_LOOSE_MIN_RUN = 32  # ... for at least this many samples
+_LOOSE_MIN_SHARE = 0.5  # ... and at least this share of the lag
+_LOOSE_MOVING = 1e-5  # a 16-sample window whose energy about its mean is under this share of its energy is a
+#                       constant (digital silence, a DC plateau, a clipped top): it matches any lag, so it matches none
+_LOOSE_SLACK = 32  # a run may exceed its lag by this many samples (a copy's ends match by chance as well)
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 _KEY_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -92,6 +123,13 @@ class RepeatDetector:
         self._pending: list[tuple[int, int]] = []  # (anchor, lag) whose look-ahead has not arrived yet
         self._covered = 0  # confirmed or periodic runs end here: anchors before it are not looked at again
         self._found: list[Detection] = []
+        # the loose search (copies that are no longer equal sample for sample)
+        self._loose_next = 0  # anchors from this stream index on are not keyed yet
+        self._lpos = np.zeros(0, dtype=np.int64)
+        self._lkeys = np.zeros(0, dtype=np.uint64)
+        self._loose_pending: list[tuple[int, int]] = []
+        self._loose_fed = 0  # stream length at the last loose pass (it runs every _LOOSE_BATCH samples)
+        self._loose_found: list[Detection] = []
 
     def process(self, block) -> None:
         """Feed the next block, shaped ``(channels, n)``."""
@@ -115,12 +153,22 @@ class RepeatDetector:
         self._frames += n
         self._pair(pos, keys)
         self._resolve(final=False)
+        if self._frames - self._loose_fed >= _LOOSE_BATCH:
+            self._loose_feed()
+            self._loose_resolve(final=False)
         self._trim()
 
     def finish(self) -> list[Detection]:
         """Findings for everything fed so far."""
         self._resolve(final=True)
-        return list(self._found)
+        if self._frames:
+            self._loose_feed()
+        self._loose_resolve(final=True)
+        # a copy found sample for sample is not reported again by the loose search
+        exact = [round(f.start_s * self.sample_rate) for f in self._found]
+        loose = [f for f in self._loose_found
+                 if not any(abs(round(f.start_s * self.sample_rate) - j) <= _LOOSE_SLACK for j in exact)]
+        return sorted(self._found + loose, key=lambda f: f.start_s)
 
     def _anchors(self, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
         """Anchors (stream indices) among the windows that fit in ``x`` (which starts at ``start``), and keys."""
@@ -169,7 +217,8 @@ class RepeatDetector:
 
     def _trim(self) -> None:
         """Let go of the blocks that no pending or later confirmation needs."""
-        need = min([self._frames - _MAX_LAG - _SLACK] + [t for t, _ in self._pending]) - self._history
+        need = min([self._frames - _MAX_LAG - _SLACK, self._loose_next - 4 * _LOOSE_RADIUS - 1]
+                   + [t for t, _ in self._pending] + [t - lag for t, lag in self._loose_pending]) - self._history
         while len(self._blocks) > 1 and self._kept_start + self._blocks[0].shape[1] <= need:
             self._kept_start += self._blocks.pop(0).shape[1]
 
@@ -207,3 +256,166 @@ class RepeatDetector:
             20.0 * math.log10(jump) if jump > 0 else -math.inf,
             f"the {lag} samples before it play again, sample for sample in every channel (a repeated run: "
             f"a buffer played twice or a bad edit); the waveform jumps by {jump:.3f} at the joint", repeated=lag))
+
+    # ------------------------------------------------------------------ loose search
+    def _kept_from(self, start: int) -> tuple[np.ndarray, int]:
+        """The kept audio from stream index ``start`` (or the oldest kept) to the end, and where it starts."""
+        start = max(start, self._kept_start)
+        parts, at = [], self._frames
+        for block in reversed(self._blocks):
+            at -= block.shape[1]
+            parts.append(block[:, max(0, start - at) :])
+            if at <= start:
+                break
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts[::-1], axis=1)), max(start, at)
+
+    def _loose_feed(self) -> None:
+        """Key the new loose anchors and queue those whose key an anchor 20-2048 samples earlier shares, when
+        their first 16 samples match that anchor's to ``_LOOSE_MATCH_DB`` at the lag or one sample either side."""
+        self._loose_fed = self._frames
+        r = _LOOSE_RADIUS
+        audio, first = self._kept_from(self._loose_next - 4 * r - 1 - _MAX_LAG - 2 * _WINDOW)
+        base = max(first + _MAX_LAG + 2 * _WINDOW, self._loose_next - 4 * r - 1)
+        s = audio[0, base - first :] + audio[-1, base - first :]
+        if s.size < 2 * r + 2:
+            return
+        # the largest sample of s[i - r .. i + r], by doubling windows (r = 8: windows of 2, 4, 8, 16, then 17)
+        top = s
+        width = 1
+        while width < 2 * r:
+            top = np.maximum(top[:-width], top[width:])
+            width *= 2
+        top = np.maximum(top[: s.size - 2 * r], s[2 * r :])  # top[i]: s[i .. i + 2r]
+        mid = s[r : s.size - r]
+        peak = np.flatnonzero((mid == top) & (mid > 0.0) & (mid > s[r - 1 : s.size - r - 1])) + r + base
+        g = _LOOSE_GAPS
+        if peak.size <= g:
+            return
+        at = peak[:-g]
+        ok = (at >= self._loose_next) & (at + _WINDOW <= self._frames)
+        if not ok.any():
+            return
+        keys = np.zeros(at.size, dtype=np.uint64)
+        for k in range(1, g + 1):
+            keys = (keys << np.uint64(16)) | np.minimum(peak[k : k + at.size] - at, 0xFFFF).astype(np.uint64)
+        pos, keys = at[ok], keys[ok]
+        self._loose_next = int(pos[-1]) + 1
+        every_pos = np.concatenate([self._lpos, pos])
+        every_key = np.concatenate([self._lkeys, keys])
+        order = np.argsort(every_key, kind="stable")  # equal keys stay in stream order
+        k_sorted, p_sorted = every_key[order], every_pos[order]
+        same = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
+        later, lag = p_sorted[same + 1], p_sorted[same + 1] - p_sorted[same]
+        pick = (lag >= _MIN_LAG) & (lag <= _MAX_LAG) & (later >= pos[0])
+        keep = every_pos >= self._loose_next - _MAX_LAG - 1  # what a later anchor can still pair with
+        self._lpos, self._lkeys = every_pos[keep], every_key[keep]
+        later, lag = later[pick], lag[pick]
+        if not later.size:
+            return
+        # a quick look at the anchor's own 16 samples, at the lag and one sample either side; and at the 16 samples
+        # a lag earlier, which lie (mostly) before the copy's joint and must not match at that lag (periodic
+        # audio matches at its period everywhere)
+        idx = (later - first)[:, None] + np.arange(_WINDOW)  # (candidates, samples)
+        keep = idx[:, 0] - 2 * (lag + 1) >= 0
+        idx, later, lag = idx[keep], later[keep], lag[keep]
+
+        def ratio16(at: np.ndarray, lags: np.ndarray) -> np.ndarray:
+            here, there = audio[:, at], audio[:, at - lags[:, None]]
+            err = ((here - there) ** 2).sum(axis=(0, 2))
+            power = ((here**2 + there**2) * 0.5).sum(axis=(0, 2))
+            moving = _ac(here) + _ac(there) > _LOOSE_MOVING * 2.0 * power
+            return np.where(moving, err / np.maximum(power, 1e-300), np.inf)
+
+        best_ratio, best_lag = np.full(later.size, np.inf), lag.copy()
+        for d in (-1, 0, 1):
+            ratio = ratio16(idx, lag + d)
+            better = ratio < best_ratio
+            best_ratio[better], best_lag[better] = ratio[better], lag[better] + d
+        hit = best_ratio <= 10.0 ** (_LOOSE_MATCH_DB / 10.0)
+        if hit.any():
+            hit[hit] = ratio16(idx[hit] - best_lag[hit][:, None], best_lag[hit]) >= 10.0 ** (_LOOSE_APART_DB / 10.0)
+        self._loose_pending.extend(sorted(set(zip(later[hit].tolist(), best_lag[hit].tolist()))))
+
+    def _loose_resolve(self, *, final: bool) -> None:
+        if not self._loose_pending:
+            return
+
+        def arrived(c: tuple[int, int]) -> bool:
+            return final or c[0] + 2 * c[1] + _LOOSE_SLACK + _WINDOW <= self._frames
+
+        ready = [c for c in self._loose_pending if arrived(c)]
+        self._loose_pending = [c for c in self._loose_pending if not arrived(c)]
+        if not ready:
+            return
+        audio, first = self._kept_from(min(t - 3 * lag for t, lag in ready) - 2 * _LOOSE_SLACK)
+        for t, lag in sorted(ready):
+            if lag >= _MIN_LAG:
+                self._loose_confirm(audio, first, t, lag)
+
+    def _loose_confirm(self, audio: np.ndarray, first: int, t: int, lag: int) -> None:
+        """Is the anchor at ``t`` inside a stretch that matches the one ``lag`` samples before it (16-sample energy
+        ratio of the difference to ``_LOOSE_MATCH_DB``) for at most ``lag`` samples, while the same lag matches
+        nothing half a lag and more before and after that stretch? The joint is placed so that the stretch
+        lies in the middle of the copy: a copy low-passed after it was made matches only away from its ends."""
+        i0 = t - first
+        lo = max(i0 - 2 * lag - _LOOSE_SLACK, lag)
+        hi = min(i0 + 2 * lag + _LOOSE_SLACK, audio.shape[1] - _WINDOW)
+        if not lo <= i0 < hi:
+            return
+        seg = audio[:, lo : hi + _WINDOW - 1]
+        ref = audio[:, lo - lag : hi + _WINDOW - 1 - lag]
+        err = np.cumsum(np.r_[0.0, ((seg - ref) ** 2).sum(axis=0)])
+        err = err[_WINDOW:] - err[:-_WINDOW]  # err[u]: samples lo + u .. lo + u + 15
+        power = np.cumsum(np.r_[0.0, ((seg**2 + ref**2) * 0.5).sum(axis=0)])
+        power = power[_WINDOW:] - power[:-_WINDOW]
+        ratio = err / np.maximum(power, 1e-300)
+        moving = _sliding_ac(seg) + _sliding_ac(ref) > _LOOSE_MOVING * 2.0 * power
+        match = (ratio <= 10.0 ** (_LOOSE_MATCH_DB / 10.0)) & moving
+        i = i0 - lo
+        if not match[i]:
+            return
+        breaks = np.flatnonzero(~match)
+        before, after = breaks[breaks < i], breaks[breaks > i]
+        if not before.size or not after.size:
+            return  # matches on past the searched stretch: periodic audio
+        a, b = int(before[-1]) + 1, int(after[0])
+        if b - a > lag + _LOOSE_SLACK:
+            return  # periodic audio, not one copy
+        if b - a + _WINDOW - 1 < max(_LOOSE_MIN_RUN, _LOOSE_MIN_SHARE * lag):
+            return  # a copy matches for (nearly) all its length; a low-pass after it spoils only its ends
+        apart = 10.0 ** (_LOOSE_APART_DB / 10.0)
+        half = max(1, lag // 2)
+        out_before = ratio[max(0, a - lag) : max(0, a - half)]
+        out_after = ratio[b + half : b + lag]
+        if (not out_before.size or not out_after.size or float(np.median(out_before)) < apart
+                or float(np.median(out_after)) < apart):
+            return
+        joint = first + lo + (a + b + _WINDOW - 1 - lag) // 2
+        if any(abs(round(f.start_s * self.sample_rate) - joint) <= _LOOSE_SLACK for f in self._loose_found):
+            return  # another anchor of the same copy
+        j = joint - first
+        stretch = audio[:, j : j + lag]
+        if float(np.abs(stretch).max()) < _MIN_PEAK or np.unique(stretch).size <= _MIN_DISTINCT:
+            return
+        match_db = 10.0 * math.log10(max(float(err[a:b].sum()) / max(float(power[a:b].sum()), 1e-300), 1e-30))
+        jump = float(np.abs(audio[:, j] - audio[:, j - 1]).max())
+        self._loose_found.append(Detection(
+            "discontinuity", joint / self.sample_rate, joint / self.sample_rate, -1,
+            20.0 * math.log10(jump) if jump > 0 else -math.inf,
+            f"the {lag} samples before it play again, not sample for sample but to {match_db:.0f} dB over "
+            f"{b - a + _WINDOW - 1} samples in every channel (a repeated run, dithered, mixed into or filtered "
+            f"after it was made)", repeated=lag))
+
+
+def _ac(x: np.ndarray) -> np.ndarray:
+    """Energy about the mean of each 16-sample window ``x[:, i, :]``, summed over channels."""
+    return (x**2).sum(axis=(0, 2)) - (x.sum(axis=2) ** 2).sum(axis=0) / x.shape[2]
+
+
+def _sliding_ac(x: np.ndarray) -> np.ndarray:
+    """:func:`_ac` of every window of ``_WINDOW`` samples of ``x`` (channels, n): ``n - _WINDOW + 1`` values."""
+    s1 = np.cumsum(np.pad(x, ((0, 0), (1, 0))), axis=1)
+    s2 = np.cumsum(np.pad(x * x, ((0, 0), (1, 0))), axis=1)
+    total = s2[:, _WINDOW:] - s2[:, :-_WINDOW]
+    mean = s1[:, _WINDOW:] - s1[:, :-_WINDOW]
+    return (total - mean * mean / _WINDOW).sum(axis=0)
