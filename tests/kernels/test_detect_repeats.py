@@ -210,3 +210,25 @@ def test_bad_arguments_are_refused():
         RepeatDetector(0, 2)
     with pytest.raises(ValueError):
         RepeatDetector(44100, 0)
+
+
+def test_a_naive_pulse_bass_in_a_song_is_not_a_loose_repeat(fluidsynth):
+    # benchmarks/bench_qc_oscillators.py's pop song (seed 13) with a naive 25 % pulse bass mixed in: where the
+    # song dies away the bass alone matches itself at two of its periods (48 and 74 samples) over 43-73 samples,
+    # and nothing before it at those lags; it also matches at one period, which a copy never does
+    import importlib.util
+    from pathlib import Path
+
+    from farm.synth import generate_song, render_song
+    from farm.synth.oscillators import with_naive_voice
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_qc_oscillators.py"
+    spec = importlib.util.spec_from_file_location("bench_qc_oscillators", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sr, seed = bench.SAMPLE_RATE, 13
+    song = render_song(generate_song(seed, duration_s=20.0, style=bench.STYLES[seed % len(bench.STYLES)]), sr,
+                       renderer="fluidsynth")
+    shape, low, high, level = bench.VOICES["pulse bass"]
+    x = with_naive_voice(song, sr, shape, low, high, level, np.random.default_rng([seed, len("pulse bass")]))
+    assert _detect(_grid(x), sr, block=262144) == []
