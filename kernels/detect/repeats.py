@@ -281,7 +281,7 @@ class RepeatDetector:
         self._loose_fed = self._frames
         r = _LOOSE_RADIUS
         audio, first = self._kept_from(self._loose_next - 4 * r - 1 - _MAX_LAG - 2 * _WINDOW)
-        base = max(first + _MAX_LAG + 2 * _WINDOW, self._loose_next - 4 * r - 1)
+        base = max(first, self._loose_next - 4 * r - 1)
         s = audio[0, base - first :] + audio[-1, base - first :]
         if s.size < 2 * r + 2:
             return

@@ -506,9 +506,9 @@ class SpectralDetector:
         each line weighs by the inverse of the music's power beside the line, the mains drift is searched (up to
         ``HUM_DRIFT_HZ``, 0.01 Hz steps), the power is in units of the music's power near the lines, and a line
         counts only where it gathers ``HUM_COHERENT_NEAR_DB`` more than the most coherent of the bins 2-4 Hz
-        beside it (a looped beat's teeth; each searched for a drift of up to ``HUM_COHERENT_NEAR_HZ``). The hum
-        must hold in both halves of the window within ``HUM_COHERENT_STEADY`` standard errors (a bass note on a
-        line comes and goes).
+        beside it (a looped beat's teeth; each searched for a drift of up to ``HUM_COHERENT_NEAR_HZ``). Every
+        frame must hold the hum's phasor within ``HUM_COHERENT_STEADY`` standard errors (a bass note on a line
+        comes and goes), and each half of the window measure its share to ``HUM_WINDOW_HALF_SE`` or better.
         ``lines``: (comb phasors, beside phasors, music power beside the lines, part-silent) per frame.
         """
         phasors, near, noise, silent = lines
