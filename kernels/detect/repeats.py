@@ -196,15 +196,8 @@ class RepeatDetector:
 
     def _pair(self, pos: np.ndarray, keys: np.ndarray) -> None:
         """Queue the new anchors whose key an anchor 20-2048 samples earlier shares."""
-        every_pos = np.concatenate([self._pos, pos])
-        every_key = np.concatenate([self._keys, keys])
-        if pos.size and every_pos.size > 1:
-            order = np.argsort(every_key, kind="stable")  # equal keys stay in stream order
-            k_sorted, p_sorted = every_key[order], every_pos[order]
-            same = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
-            later, lag = p_sorted[same + 1], p_sorted[same + 1] - p_sorted[same]
-            pick = (lag >= _MIN_LAG) & (lag <= _MAX_LAG) & (later >= (pos[0] if pos.size else self._frames))
-            self._pending.extend(sorted(zip(later[pick].tolist(), lag[pick].tolist())))
+        every_pos, every_key, later, lag = _equal_keys(self._pos, self._keys, pos, keys)
+        self._pending.extend(sorted(zip(later.tolist(), lag.tolist())))
         keep = every_pos >= self._frames - _MAX_LAG - _WINDOW
         self._pos, self._keys = every_pos[keep], every_key[keep]
 
@@ -306,16 +299,9 @@ class RepeatDetector:
             keys = (keys << np.uint64(16)) | np.minimum(peak[k : k + at.size] - at, 0xFFFF).astype(np.uint64)
         pos, keys = at[ok], keys[ok]
         self._loose_next = int(pos[-1]) + 1
-        every_pos = np.concatenate([self._lpos, pos])
-        every_key = np.concatenate([self._lkeys, keys])
-        order = np.argsort(every_key, kind="stable")  # equal keys stay in stream order
-        k_sorted, p_sorted = every_key[order], every_pos[order]
-        same = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
-        later, lag = p_sorted[same + 1], p_sorted[same + 1] - p_sorted[same]
-        pick = (lag >= _MIN_LAG) & (lag <= _MAX_LAG) & (later >= pos[0])
+        every_pos, every_key, later, lag = _equal_keys(self._lpos, self._lkeys, pos, keys)
         keep = every_pos >= self._loose_next - _MAX_LAG - 1  # what a later anchor can still pair with
         self._lpos, self._lkeys = every_pos[keep], every_key[keep]
-        later, lag = later[pick], lag[pick]
         if not later.size:
             return
         # a quick look at the anchor's own 16 samples, at the lag and one sample either side; and at the 16 samples
@@ -434,6 +420,23 @@ class RepeatDetector:
         shorter = lag - np.arange(ratio.size)
         inside = (shorter >= _MIN_LAG) & (shorter <= lag - _MIN_LAG)
         return bool(inside.any() and float(ratio[inside].min()) <= 10.0 ** (_LOOSE_PERIODIC_DB / 10.0))
+
+def _equal_keys(old_pos: np.ndarray, old_keys: np.ndarray, pos: np.ndarray,
+                keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kept anchors and the new ones (positions, keys, in stream order), and each new anchor that shares its
+    key with the anchor before it of that key, ``_MIN_LAG .. _MAX_LAG`` samples earlier: (later, lag)."""
+    every_pos = np.concatenate([old_pos, pos])
+    every_key = np.concatenate([old_keys, keys])
+    none = np.zeros(0, dtype=np.int64)
+    if not pos.size or every_pos.size < 2:
+        return every_pos, every_key, none, none
+    order = np.argsort(every_key, kind="stable")  # equal keys stay in stream order
+    k_sorted, p_sorted = every_key[order], every_pos[order]
+    same = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
+    later, lag = p_sorted[same + 1], p_sorted[same + 1] - p_sorted[same]
+    pick = (lag >= _MIN_LAG) & (lag <= _MAX_LAG) & (later >= pos[0])
+    return every_pos, every_key, later[pick], lag[pick]
+
 
 def _ac(x: np.ndarray) -> np.ndarray:
     """Energy about the mean of each 16-sample window ``x[:, i, :]``, summed over channels."""

@@ -324,6 +324,11 @@ class SpectralDetector:
         # beat looped sample-exactly is as coherent there as on a mains line (its comb's teeth are 1/period apart)
         self._near_bins = np.array([[c + o for o in offsets] for base in HUM_BASES_HZ for c in wanted[base][0]])
         self._near_cols = np.array([[where[int(b)] for b in row] for row in self._near_bins])
+        # per mains frequency, its lines that are no harmonic of the other one (300 Hz is both's): the window
+        # phasor test leaves the shared line out, or a strong hum of one would be heard on the other's comb
+        harmonics = [np.arange(1, HUM_HARMONICS + 1) * base for base in HUM_BASES_HZ]
+        self._own_lines = [~np.isin(mine, np.concatenate([o for i, o in enumerate(harmonics) if i != j]))
+                           for j, mine in enumerate(harmonics)]
         # a sine of amplitude a gives |X| = a * sum(window) / 2 on its bin
         self._hum_near = 10.0 ** (HUM_NEAR_DB / 10.0)
         self._hum_beside = 10.0 ** (-HUM_BESIDE_DB / 10.0)
@@ -527,17 +532,9 @@ class SpectralDetector:
         reach = int(HUM_COHERENT_NEAR_HZ * frame_s * size)
         bins = np.r_[0 : reach + 1, size - reach : size]
         halves = np.array_split(np.arange(w), 2)
-        # a harmonic both mains frequencies share (300 Hz) would let a strong hum of one be heard on the other's comb
-        harmonics = [np.arange(1, h + 1) * base for base in HUM_BASES_HZ]
-        own = [~np.isin(mine, np.concatenate([o for i, o in enumerate(harmonics) if i != j]))
-               for j, mine in enumerate(harmonics)]
         for j in range(len(HUM_BASES_HZ)):
             cols = slice(j * h, (j + 1) * h)
-            z = phasors[:, cols].astype(np.complex128) * np.exp(
-                -2j * np.pi * ((np.outer(index, self._line_bins[cols]) * self._hum_hop / self._hum_n) % 1.0))
-            sounding = (np.abs(z) ** 2).max(axis=1) >= self._hum_min_power
-            noisy = np.maximum(noise[:, cols].astype(np.float64), 1e-4 * self._hum_min_power)
-            inv = np.where((sounding & ~silent)[:, None], 1.0 / noisy, 0.0)
+            z, _, inv = self._weighted_lines(j, phasors, noise, silent, first_frame)
             weight = np.maximum(inv[of_all].sum(axis=1), 1e-300)  # (windows, lines)
             wz = (inv * z)[of_all]  # (windows, frames, lines)
             # no drift turns the phasors to add up to more than their magnitudes do: most windows of music stop here
@@ -561,7 +558,7 @@ class SpectralDetector:
             beside = near[:, cols].astype(np.complex128) * np.exp(-2j * np.pi * beside_turn) * inv[:, :, None]
             spectrum = np.fft.fft(beside[of], n=size, axis=1)[:, bins]  # (windows, bins, lines, offsets)
             near_power = (np.abs(spectrum) ** 2).max(axis=(1, 3)) / weight
-            counts = (line >= near_power * 10.0 ** (HUM_COHERENT_NEAR_DB / 10.0)) & own[j]
+            counts = (line >= near_power * 10.0 ** (HUM_COHERENT_NEAR_DB / 10.0)) & self._own_lines[j]
             power = (line * counts).sum(axis=1)
             ref = np.where(counts, best_sum / weight, 0.0)
             turned = z[of] * np.exp(-2j * np.pi * best_drift[:, None, None] * phase[of])  # (windows, frames, lines)
@@ -1039,17 +1036,25 @@ class SpectralDetector:
         a line says little about the hum there; a quiet moment says much). Frames of digital silence say nothing
         and weigh nothing; the music's power is floored at -140 dBFS.
         """
-        cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
-        phasors = np.concatenate(self._hum_phasors)[:, cols].astype(np.complex128)
-        frames = phasors.shape[0]
-        # frame f starts f * hop samples in: turn each line's phasor to the stream's time origin
-        phasors *= np.exp(-2j * np.pi * ((np.outer(np.arange(frames), self._line_bins[cols]) * self._hum_hop
-                                          / self._hum_n) % 1.0))
-        sounding = (np.abs(phasors) ** 2).max(axis=1) >= self._hum_min_power
         part_silent = np.concatenate(self._hum_part_silent)
-        noise = np.maximum(np.concatenate(self._hum_noise)[:, cols].astype(np.float64), 1e-4 * self._hum_min_power)
-        inv = np.where((sounding & ~part_silent)[:, None], 1.0 / noise, 0.0)
+        phasors, sounding, inv = self._weighted_lines(j, np.concatenate(self._hum_phasors),
+                                                      np.concatenate(self._hum_noise), part_silent, 0)
         return phasors, sounding, part_silent, inv
+
+    def _weighted_lines(self, j: int, phasors: np.ndarray, noise: np.ndarray, part_silent: np.ndarray,
+                        first_frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_hum_lines` for the frames given (``phasors`` and ``noise`` of all 12 lines, the first of them
+        frame ``first_frame`` of the stream): the phasors of mains frequency ``j`` turned to the stream's time
+        origin, which frames sound, and each frame's weight on each line."""
+        cols = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
+        index = first_frame + np.arange(phasors.shape[0])
+        # frame f starts f * hop samples in: turn each line's phasor to the stream's time origin
+        z = phasors[:, cols].astype(np.complex128) * np.exp(
+            -2j * np.pi * ((np.outer(index, self._line_bins[cols]) * self._hum_hop / self._hum_n) % 1.0))
+        sounding = (np.abs(z) ** 2).max(axis=1) >= self._hum_min_power
+        floored = np.maximum(noise[:, cols].astype(np.float64), 1e-4 * self._hum_min_power)
+        inv = np.where((sounding & ~part_silent)[:, None], 1.0 / floored, 0.0)
+        return z, sounding, inv
 
     def _hum_turn(self, phasors: np.ndarray, drift_hz: float) -> np.ndarray:
         """``phasors`` (frames, harmonics) turned back by a mains frequency ``drift_hz`` off nominal."""
