@@ -1683,7 +1683,9 @@ class ImpulseDetector:
                         if not glitch and not (self._flat_ratio ** -1 <= head / max(tail, 1e-30) <= self._flat_ratio):
                             continue
                         level = (cs[c, a + r1] - cs[c, a + b0]) / (r1 - b0)
-                        value = 10.0 * math.log10(level / max(outside, 1e-30))
+                        # (differences of the running sums over a hard-clipped master's flat tops, exact zeros of
+                        # residual, can come out zero or a rounding error below it)
+                        value = 10.0 * math.log10(max(level, 1e-30) / max(outside, 1e-30))
                         s0, s1 = (qa + b0) * QUAD * MICRO, (qa + r1) * QUAD * MICRO
                         # a short burst is judged on few chunks, and percussion (a hi-hat, a shaker) is short noise:
                         # it must stand further out

@@ -385,6 +385,16 @@ def test_hard_clipped_music_is_not_clicks_or_splices(render_music):
     assert _kinds(dets, "click") == [] and _kinds(dets, "discontinuity") == [], dets
 
 
+def test_a_master_clipped_twenty_db_deep_is_measured_not_a_crash(benchmark_track):
+    """Benchmark seed 23's clean pop song, rebuilt bit for bit, driven 20 dB into a hard clip: over its flat tops
+    the residual is exact zeros, and a difference of the running energy sums over a burst candidate there came out
+    at or below zero, whose logarithm stopped the audit (``farm qc`` wrote an error row for the file)."""
+    x, sr, truths, _ = benchmark_track(23, "tracks/0012-pop.flac", dtype="float32")
+    assert truths == []
+    y = (np.clip(x * (10.0 / np.abs(x).max()), -1.0, 1.0) * 0.8).astype(np.float32)
+    assert _detect(y, sr, block=262144) == []
+
+
 def test_clicks_next_to_flat_levels_are_still_clicks():
     """The clipped-peak rule does not swallow clicks on digital silence or on a constant level, where the
     click's own samples are equal (a flat run) but so is everything around them."""
