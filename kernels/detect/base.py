@@ -30,6 +30,10 @@ class Detection:
         Discontinuities only: the length in samples of a stretch proven to play twice in a row, sample for
         sample, with the joint at ``start_s`` (:mod:`kernels.detect.repeats`); 0 where that was not shown. Lets
         the audit report such a splice once when the impulse detector saw its joint too.
+    across : bool
+        Noise bursts only: found only against what the other channel of a stereo pair does not predict of the
+        channel (:mod:`kernels.detect.impulses`, its second burst pass). Lets the audit set aside such bursts in
+        a lossy-coded file, whose channels were coded apart.
     """
 
     kind: str
@@ -40,6 +44,7 @@ class Detection:
     detail: str = ""
     silence_dbfs: float = math.nan
     repeated: int = 0
+    across: bool = False
 
     def __post_init__(self) -> None:
         if not (self.end_s >= self.start_s >= 0):

@@ -55,6 +55,16 @@ def test_a_proven_repeat_is_reported_once():
                                                              ("discontinuity", 4.0)]
 
 
+def test_a_cross_channel_burst_is_set_aside_in_a_lossy_file():
+    """A burst found only against what the other channel does not predict is a lossy codec's own noise where the
+    channels were coded apart; a burst the plain pass found, and any burst in a file not flagged lossy, stay."""
+    lossy = Detection("lossy_bandwidth", 0.0, 30.0, -1, 16000.0)
+    across = Detection("noise_burst", 4.25, 4.27, 1, 18.9, "across", across=True)
+    plain = Detection("noise_burst", 9.10, 9.20, 0, 14.0, "plain")
+    assert explain([lossy, across, plain]) == [lossy, plain]
+    assert explain([across, plain]) == [across, plain]
+
+
 def test_without_dropouts_nothing_is_dropped():
     found = [_d("discontinuity", 1.0), _d("click", 2.0, channel=0)]
     assert explain(found) == found
