@@ -70,6 +70,7 @@ def explain(detections: list[Detection]) -> list[Detection]:
     """
     if any(d.kind == "lossy_bandwidth" for d in detections):
         detections = [d for d in detections if not d.across]
+
     def same_place(d: Detection, o: Detection) -> bool:
         return o.channel == -1 or d.channel == -1 or o.channel == d.channel
 
