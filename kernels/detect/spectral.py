@@ -767,15 +767,14 @@ class SpectralDetector:
                 w = np.concatenate([np.full((w.shape[0], 1), 1e-300), np.cumsum(w, axis=1)[:, :-1]], axis=1)
             llr += (np.abs(zw) ** 2 / w).sum(axis=0)
         at = c_lo + int(np.argmax(llr[c_lo:c_hi]))
-        best = (float(llr[at]), at)
-        if at_end and not onset and (c_hi - 1 - best[1]) * hop <= smooth:
+        if at_end and not onset and (c_hi - 1 - at) * hop <= smooth:
             return self._frames / self.sample_rate  # the hum lasts to the end of the stream
-        if abs(best[1] - (c_hi - 1 if onset else c_lo)) * hop <= smooth:
+        if abs(at - (c_hi - 1 if onset else c_lo)) * hop <= smooth:
             # the likelihood still rises at the end of the search next to the part the windows vouch for (within
             # the 40 ms the baseband is smoothed over): it follows the music there, not an edge of the hum, and
             # the windows' own edge is used instead
             return None
-        return (first + int(idx[best[1]])) * self._dec / self.sample_rate
+        return (first + int(idx[at])) * self._dec / self.sample_rate
 
     def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
         """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
