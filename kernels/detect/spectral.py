@@ -164,8 +164,9 @@ Bit depth (``bit_depth``)
 
 Memory: per 1 s window two scores and two coherent powers, per 0.5 s frame the 12 comb phasors (complex64), the music's power beside each
 and the 72 phasors 2-4 Hz beside them, a 40 s ring of decimated audio per channel, and one average spectrum; a
-two-hour file holds about 11 MB (3 MB before session 24 kept the bins beside the lines), twice that for a stereo
-pair since session 27 (the channels' difference is analysed as well).
+two-hour file holds about 11 MB (3 MB before session 24 kept the bins beside the lines), about twice that for a
+stereo pair since session 27 (the channels' difference keeps its own ring and phasors; estimated from what it keeps,
+not measured).
 """
 
 from __future__ import annotations
