@@ -107,6 +107,24 @@ def click_damped_pop(x, sr, rng):
     return x, "click", p
 
 
+def _smooth_click(name: str, n: int, pulse: Callable[[int], np.ndarray], doc: str) -> Shape:
+    def plant(x, sr, rng):
+        m = round(n * sr / 44100)  # the same duration at every rate
+        p = _loud_start(x, sr, rng, m)
+        chans = [int(rng.integers(x.shape[0]))] if rng.random() < 0.5 else list(range(x.shape[0]))
+        for c in chans:
+            x[c, p : p + m] += float(rng.uniform(0.1, 0.4)) * float(rng.choice([-1.0, 1.0])) * pulse(m)
+        return x, "click", p
+
+    plant.__name__ = name
+    plant.__doc__ = doc + " (0.1-0.4, either sign, one channel or both, as long at every rate)"
+    return plant
+
+
+def _hann(m: int) -> np.ndarray:
+    return 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(m) + 1) / (m + 1))
+
+
 def _glitch(ms: float) -> Shape:
     def plant(x, sr, rng):
         n = max(1, round(ms / 1000 * sr))
@@ -198,6 +216,15 @@ SHAPES: dict[str, Shape] = {
     "glitch_1ms": _glitch(1.0),
     "glitch_2ms": _glitch(2.0),
     "glitch_5ms": _glitch(5.0),
+    # added in session 28: clicks that are smooth pulses, not rectangles
+    "click_hann_6": _smooth_click("click_hann_6", 6, _hann, "A pop: a raised-cosine bump of 6 samples at 44.1 kHz"),
+    "click_hann_10": _smooth_click("click_hann_10", 10, _hann, "A raised-cosine bump of 10 samples at 44.1 kHz"),
+    "click_sine_cycle_8": _smooth_click("click_sine_cycle_8", 8, lambda m: np.sin(2 * np.pi * np.arange(m) / m),
+                                        "One sine cycle over 8 samples at 44.1 kHz (a click through a high-pass)"),
+    "click_decaying_1.5": _smooth_click("click_decaying_1.5", 13, lambda m: np.exp(-np.arange(m) * 13 / m / 1.5),
+                                        "A spike decaying with a 1.5-sample time constant at 44.1 kHz"),
+    "click_decaying_3": _smooth_click("click_decaying_3", 20, lambda m: np.exp(-np.arange(m) * 20 / m / 3.0),
+                                      "A spike decaying with a 3-sample time constant at 44.1 kHz"),
 }
 
 
