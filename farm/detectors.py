@@ -33,9 +33,14 @@ _EDGE_KINDS = frozenset({"discontinuity", "click"})
 
 def make_detectors(info: AudioInfo) -> list:
     """One instance of every detector for this file."""
-    # The container's bit depth only means something for PCM: lossy decoders and float files have none.
+    # The container's bit depth only means something for PCM (lossy decoders have none); a float file's samples
+    # are checked by the spectral detector against a float32 mantissa's 24-bit grid (16-bit audio exported as
+    # float), while the other detectors' quantisation floors stay off for it.
     bits = info.bits_per_sample if (info.bits_per_sample and not info.is_float) else None
-    return [cls(info.sample_rate, info.channels, bits_per_sample=bits) for cls in DETECTORS]
+    float_bits = info.bits_per_sample if (info.is_float and info.bits_per_sample in (32, 64)) else None
+    return [cls(info.sample_rate, info.channels, bits_per_sample=bits,
+                **({"float_bits": float_bits} if cls is SpectralDetector and float_bits else {}))
+            for cls in DETECTORS]
 
 
 def explain(detections: list[Detection]) -> list[Detection]:

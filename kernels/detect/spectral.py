@@ -160,7 +160,10 @@ Bit depth (``bit_depth``)
     scaled to integers of that width; OR-ing their magnitudes together gives the trailing zero bits common to
     every non-zero sample, and the effective depth is the container's minus those. 16-bit audio padded to 24
     bits reads 16. The check stops as soon as a sample uses the last bit or is not on the container's grid
-    (float data): the verdict is then the container's own depth and nothing is reported.
+    (float data): the verdict is then the container's own depth and nothing is reported. A float container
+    (``float_bits``: 32 or 64) is checked against the 24-bit grid of a float32 mantissa instead: 16-bit audio
+    exported as float reads 16 and is reported ("in a 32-bit float container"); 24-bit audio, or audio that a
+    float process (a gain, a resampler, a limiter) left off every grid, is not.
 
 Memory: per 1 s window two scores and two coherent powers, per 0.5 s frame the 12 comb phasors (complex64), the music's power beside each
 and the 72 phasors 2-4 Hz beside them, a 40 s ring of decimated audio per channel, and one average spectrum; a
@@ -238,6 +241,7 @@ LOSSY_BATCH_FRAMES = 16  # sparse frames transformed together
 LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above it is flat (a noise floor) ...
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
 BIT_DEPTH_MIN_SAMPLES = 256
+FLOAT_GRID_BITS = 24  # a float container's samples are checked against this grid (a float32 sample's mantissa)
 BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
 
 
@@ -268,6 +272,10 @@ class SpectralDetector:
     bits_per_sample : int or None
         Width of the PCM container's samples; ``None`` (or 8 and below) skips the bit-depth check. Pass
         ``None`` for float containers.
+    float_bits : int or None
+        Width of a float container's samples (32 or 64), instead of ``bits_per_sample``: its samples are checked
+        against the 24-bit grid of a float32 mantissa, so that 16-bit audio stored as float is reported (24-bit
+        audio, or audio that a float process left off every grid, is not).
     hum_section_score : float
         Window score (sum of clipped line prominences, dB) above which a 5 s window holds hum.
     hum_stability_db : float
@@ -295,7 +303,8 @@ class SpectralDetector:
 
     def __init__(self, sample_rate: int, channels: int, *, bits_per_sample: int | None = None,
                  hum_section_score: float = 26.0, hum_stability_db: float = 5.0,
-                 hum_merge_gap_s: float = 3.0, lossy_step_db: float = 35.0, hum_side: bool = True):
+                 hum_merge_gap_s: float = 3.0, lossy_step_db: float = 35.0, hum_side: bool = True,
+                 float_bits: int | None = None):
         check_channels(channels)
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
             raise ValueError(f"sample_rate {sample_rate!r} must be an integer number of Hz, at least 8000")
@@ -303,6 +312,8 @@ class SpectralDetector:
                                             or not isinstance(bits_per_sample, (int, np.integer))
                                             or not 1 <= bits_per_sample <= 64):
             raise ValueError(f"bits_per_sample {bits_per_sample!r} must be an integer 1..64 or None")
+        if float_bits is not None and (bits_per_sample is not None or float_bits not in (32, 64)):
+            raise ValueError(f"float_bits {float_bits!r} must be 32 or 64, and only without bits_per_sample")
         for name, value in (("hum_section_score", hum_section_score),
                             ("hum_stability_db", hum_stability_db), ("lossy_step_db", lossy_step_db)):
             if not (math.isfinite(value) and value > 0):
@@ -312,6 +323,9 @@ class SpectralDetector:
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.bits_per_sample = None if bits_per_sample is None else int(bits_per_sample)
+        self.float_bits = None if float_bits is None else int(float_bits)
+        # the grid the samples are checked against: the container's, or a float sample's 24-bit mantissa
+        self._grid_bits = FLOAT_GRID_BITS if float_bits is not None else self.bits_per_sample
         self.hum_section_score = float(hum_section_score)
         self.hum_stability_db = float(hum_stability_db)
         self.hum_merge_gap_s = float(hum_merge_gap_s)
@@ -412,7 +426,7 @@ class SpectralDetector:
         self._lossy_batch_n = 0
         self._pending = np.zeros((self.channels, self._lossy_n))
         self._pending_fill = 0
-        self._bits_active = self.bits_per_sample is not None and self.bits_per_sample > 8
+        self._bits_active = self._grid_bits is not None and self._grid_bits > 8
         self._bits_or = 0
         self._bits_nonzero = 0
 
@@ -834,7 +848,7 @@ class SpectralDetector:
         if self._lossy_batch_n == LOSSY_BATCH_FRAMES:
             self._lossy_flush()
         if self._bits_active:
-            scaled = frame[:, :BIT_DEPTH_FRAME_SAMPLES] * float(2 ** (self.bits_per_sample - 1))
+            scaled = frame[:, :BIT_DEPTH_FRAME_SAMPLES] * float(2 ** (self._grid_bits - 1))
             ints = np.rint(scaled)
             if np.any(np.abs(scaled - ints) > 1e-6):  # not on the container's grid: float data
                 self._bits_active = False
@@ -1259,11 +1273,12 @@ class SpectralDetector:
                          f"{step[i]:.0f} dB within {within} and stays down to {nyquist / 1000:.1f} kHz")
 
     def _bit_depth_finding(self, duration: float) -> Detection | None:
-        bits = self.bits_per_sample
+        bits = self._grid_bits
         if bits is None or bits <= 8 or self._bits_or & 1 or self._bits_nonzero < BIT_DEPTH_MIN_SAMPLES:
             return None
         unused = (self._bits_or & -self._bits_or).bit_length() - 1
         effective = bits - unused
+        container = f"{bits}-bit" if self.float_bits is None else f"{self.float_bits}-bit float"
         return Detection("bit_depth", 0.0, duration, -1, float(effective),
                          f"every sample is a multiple of 2^-{effective - 1}: {effective}-bit audio in a "
-                         f"{bits}-bit container")
+                         f"{container} container")

@@ -117,6 +117,20 @@ def test_float_far_above_full_scale_is_measured(tmp_path):
     assert r.row["integrated_lufs"] == pytest.approx(12.0, abs=0.1)
 
 
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_16_bit_audio_exported_as_float_is_a_bit_depth_finding(tmp_path, subtype):
+    rng = np.random.default_rng(5)
+    x = np.round((_tone(4, -6) + 0.01 * rng.standard_normal((2, 4 * SR))) * 2**15) / 2**15
+    r = _audit(_write(tmp_path / "f.wav", x, subtype=subtype))
+    (finding,) = [e for e in r.events if e["kind"] == "bit_depth"]
+    width = 32 if subtype == "FLOAT" else 64
+    assert finding["value"] == 16 and f"in a {width}-bit float container" in finding["detail"]
+    assert r.row["n_bit_depth"] == 1
+    # the same audio with a float gain on it is on no grid: nothing to report
+    r = _audit(_write(tmp_path / "g.wav", x * 0.9, subtype=subtype))
+    assert [e for e in r.events if e["kind"] == "bit_depth"] == []
+
+
 def test_unreadable_gives_error_row(tmp_path):
     f = tmp_path / "text.wav"
     f.write_text("this is not audio\n")

@@ -333,6 +333,22 @@ def test_full_depth_float_and_unknown_containers_report_no_bit_depth():
     assert _kinds(_detect(x, sr, bits_per_sample=32), "bit_depth") == []
 
 
+@pytest.mark.parametrize("float_bits", [32, 64])
+def test_short_bit_depth_in_a_float_container(float_bits):
+    """16-bit audio exported as float is no deeper for it: checked against a float32 mantissa's 24-bit grid it
+    reads 16; 24-bit audio, and 16-bit audio that a float gain left off every grid, report nothing."""
+    sr = 44100
+    x = _lowpassed_noise(sr, None, seconds=5)
+    x16 = (np.round(x * 2**15) / 2**15).astype(np.float32)
+    found = _kinds(_detect(x16, sr, float_bits=float_bits), "bit_depth")
+    assert [f.value for f in found] == [16]
+    assert f"16-bit audio in a {float_bits}-bit float container" in found[0].detail
+    assert _kinds(_detect(x16, sr), "bit_depth") == []  # no container named: no check
+    x24 = (np.round(x * 2**23) / 2**23).astype(np.float32)
+    assert _kinds(_detect(x24, sr, float_bits=float_bits), "bit_depth") == []
+    assert _kinds(_detect(x16 * np.float32(0.9), sr, float_bits=float_bits), "bit_depth") == []
+
+
 # ---------------------------------------------------------------- block sizes
 
 
@@ -501,7 +517,8 @@ def test_hum_section_edges_under_a_changing_mix_are_placed_to_50_ms(render_music
 
 @pytest.mark.parametrize("kw", [{"sample_rate": 0}, {"sample_rate": 44100.5}, {"channels": 0},
                                 {"bits_per_sample": 0}, {"hum_section_score": -1.0},
-                                {"lossy_step_db": float("nan")}, {"hum_merge_gap_s": -1.0}])
+                                {"lossy_step_db": float("nan")}, {"hum_merge_gap_s": -1.0}, {"float_bits": 24},
+                                {"float_bits": 32, "bits_per_sample": 24}])
 def test_bad_arguments_are_refused(kw):
     args = {"sample_rate": 44100, "channels": 2} | kw
     with pytest.raises(ValueError):
