@@ -303,6 +303,25 @@ def test_brick_wall_under_a_later_requantisation_noise_floor_is_found(sr, cutoff
     assert found[0].value == pytest.approx(cutoff, abs=300)
 
 
+def test_a_source_upsampled_by_ffmpeg_is_found_beyond_the_resamplers_images(requires_tool, tmp_path):
+    """ffmpeg's default resampler, taking a 44.1 kHz source cut at 20 kHz to 96 kHz, images the top of the band
+    just above the old Nyquist (about 28 dB under the passband at 24 kHz): the stopband's very top is not far
+    enough down, a high percentile of it is. (Three of five 320 kb/s MP3s resampled so were missed before.)"""
+    import subprocess
+
+    import soundfile as sf
+
+    ffmpeg = requires_tool("ffmpeg")
+    x = _lowpassed_noise(44100, 20000, seconds=10)
+    sf.write(tmp_path / "cd.wav", x.T, 44100, subtype="PCM_24")
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(tmp_path / "cd.wav"), "-ar", "96000", "-c:a", "pcm_s24le",
+                    str(tmp_path / "hires.wav")], check=True)
+    y, sr = sf.read(tmp_path / "hires.wav", always_2d=True)
+    found = _kinds(_detect(np.ascontiguousarray(y.T), sr, bits_per_sample=24), "lossy_bandwidth")
+    assert [round(f.value, -3) for f in found] == [20000.0]
+    assert "resampler's images" in found[0].detail
+
+
 @pytest.mark.parametrize("bits", [12, 16])
 def test_natural_roll_off_into_a_dither_floor_is_not_a_brick_wall(bits):
     sr = 48000
