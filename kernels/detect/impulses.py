@@ -364,7 +364,7 @@ _SMOOTH_STEP_SHARE = 0.5  # the waveform after a smooth click is back within thi
 _SMOOTH_FAR_DB = 15.0  # a pair this far over the far levels on both sides is a candidate for a smooth click
 _SMOOTH_RECURRENT = 1  # smooth pulses with more look-alikes than this in the stream are music
 _SMOOTH_LOOK_DB = 2.0  # ... whose residual levels lie this close
-_WEAK_SMOOTH_FIT = 0.95  # ... explained by the smooth pulse at a weak candidate
+_WEAK_SMOOTH_FIT = 0.95  # share of the residual a smooth pulse must explain at a weak click candidate
 _DECAY_BACK = 0.25  # a spike whose step decays back to this share of its height within _SMOOTH_LONGEST_S is a click
 _RAW_BEFORE = max(2 * _LP_SPAN, _PLATEAU_SPAN + _PLATEAU_NEAR + 2 * QUAD * MICRO)
 
@@ -1106,10 +1106,11 @@ class ImpulseDetector:
 
     def _smooth_click(self, k: int, chans: np.ndarray, ratio_db: np.ndarray, weak: bool = False) -> bool:
         """A click that is a short smooth pulse rather than a few samples knocked aside: around the residual peak
-        ``k`` one raised-cosine pulse or one sine cycle of up to ``_SMOOTH_LONGEST_S`` must explain
-        ``smooth_click_fit`` of the residual (fitted to the channels ``chans`` at once, over the pulse's own
-        length on either side), on a waveform that comes back after it and is no clipped top. Returns whether a
-        click was reported."""
+        ``k`` one raised cosine, Gaussian bump or sine cycle of up to ``_SMOOTH_LONGEST_S`` must explain
+        ``smooth_click_fit`` of the residual (``_WEAK_SMOOTH_FIT`` at a ``weak`` candidate; fitted to the channels
+        ``chans`` at once, over the longest pulse's length on either side), on a waveform that comes back after
+        it and is no clipped top. The click is kept aside with its look until the end of the stream
+        (:meth:`_lone_smooth_clicks`). Returns whether a click was found."""
         if self._smooth_fit is None:
             return False
         if self._smooth_bank is None:
