@@ -158,9 +158,10 @@ Lossy bandwidth (``lossy_bandwidth``)
     top: a source upsampled by ffmpeg's default resampler keeps images of its top octave just above the old
     Nyquist, 28-35 dB under the passband over 1-2 kHz of a stopband 25 kHz wide (three of five 320 kb/s MP3s
     resampled to 96 kHz were missed for them; the 2052 kept corpus tracks and the genre pieces are unchanged).
-    There, too, cuts are looked for up to 24.5 kHz (``LOSSY_HIRES_MAX_HZ``), not 20.5: a "hi-res" file made from
-    a lossless 44.1 or 48 kHz master ends at the source's band edge, 21-23 kHz, which is a low-rate source as
-    much as an MP3 is (at 44.1/48 kHz that edge is the natural top of the band and stays out of the search).
+    Cuts above 20.5 kHz are not looked for at any rate: a "hi-res" file made from a lossless 44.1 or 48 kHz master
+    ends at the source's band edge (21-23 kHz), and reporting it would hold every release mastered from such a
+    master in ``farm master`` (its QC fails ``lossy_bandwidth``); that is a policy for a profile to choose, not
+    yet offered.
 
 Bit depth (``bit_depth``)
     With ``bits_per_sample`` of a PCM container (more than 8 bits), the first 512 samples of the same frames are
@@ -249,7 +250,6 @@ LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above i
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
 LOSSY_HIRES_HZ = 88200  # at this rate and above the stopband's level is ...
 LOSSY_HIRES_STOP_PCT = 90.0  # ... this percentile of its bins (a resampler's images sit in a narrow band)
-LOSSY_HIRES_MAX_HZ = 24500.0  # ... and cuts are looked for up to here (a 44.1 or 48 kHz source's top)
 BIT_DEPTH_MIN_SAMPLES = 256
 FLOAT_GRID_BITS = 24  # a float container's samples are checked against this grid (a float32 sample's mantissa)
 BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
@@ -1242,8 +1242,7 @@ class SpectralDetector:
             return None
         level = 10.0 * np.log10(np.maximum(smooth, peak * 1e-20))
         lo = math.ceil(LOSSY_MIN_HZ / bin_hz)
-        top_cut = LOSSY_HIRES_MAX_HZ if self.sample_rate >= LOSSY_HIRES_HZ else LOSSY_MAX_HZ
-        hi = math.floor(min(top_cut, nyquist - 1500.0) / bin_hz)
+        hi = math.floor(min(LOSSY_MAX_HZ, nyquist - 1500.0) / bin_hz)
         if hi <= lo:
             return None
         below = (round(1200.0 / bin_hz), round(200.0 / bin_hz))
