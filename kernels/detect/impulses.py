@@ -577,7 +577,6 @@ class ImpulseDetector:
         self._weak_one_click_ratio = 10.0 ** (min(weak_one_click_db, click_threshold_db) / 10.0)
         self._click_fit = float(click_shape_fit)
         self._smooth_fit = None if smooth_click_fit is None else float(smooth_click_fit)
-        self._smooth_bank = None
         self._smooth_far_ratio = 10.0 ** (_SMOOTH_FAR_DB / 10.0)
         self._smooth_looks: list[tuple[int, int, float]] = []  # (family, width, dB) of every smooth pulse fitted
         self._smooth_events: list[tuple[tuple, tuple[int, int, float]]] = []  # smooth clicks, with their look
@@ -1046,13 +1045,8 @@ class ImpulseDetector:
         if quiet_only and self._pinned_side(start):
             return
         if step and self._smooth_fit is not None and self._decays_back(start, chans):
-            targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
-            for ch in targets:
-                value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
-                where = "all channels" if ch < 0 else f"channel {ch}"
-                detail = (f"spike decaying back within {1000 * _SMOOTH_LONGEST_S:.1f} ms, {value:.1f} dB above the "
-                          f"local music residual on {where}")
-                self._events.append(("click", start, start + 1, ch, value, detail))
+            what = f"spike decaying back within {1000 * _SMOOTH_LONGEST_S:.1f} ms, "
+            self._events += self._click_rows(start, chans, ratio_db, what)
             return
         if step and everywhere:
             jumps = self._raw[:, start - self._raw_start] - self._raw[:, start - 1 - self._raw_start]
@@ -1080,7 +1074,7 @@ class ImpulseDetector:
             return
         if not step and self._pulse_of_edges(start, int(_TEMPLATE_WIDTH[best_click]), chans):
             return
-        targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
+        targets = self._targets(chans)
         at = start - self._raw_start
         if step and self._stays(start, chans):
             # the waveform steps and stays there in the channels that rose, not in every channel: a joint whose
@@ -1098,11 +1092,22 @@ class ImpulseDetector:
                           f"{over:.1f} dB above the local music residual")
                 self._events.append(("discontinuity", start, start + 1, ch, value, detail))
             return
-        for ch in targets:
+        self._events += self._click_rows(start, chans, ratio_db, "impulse ")
+
+    def _targets(self, chans: np.ndarray) -> list[int]:
+        """The channel of each row a finding on ``chans`` makes: one row, -1, when it is on every channel."""
+        return [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
+
+    def _click_rows(self, start: int, chans: np.ndarray, ratio_db: np.ndarray, what: str) -> list[tuple]:
+        """The click events at ``start`` on ``chans``, each valued by its margin over the local music residual
+        (the largest over the channels for a row on all of them), its detail ``what`` followed by that margin."""
+        rows = []
+        for ch in self._targets(chans):
             value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
             where = "all channels" if ch < 0 else f"channel {ch}"
-            self._events.append(("click", start, start + 1, ch, value,
-                                 f"impulse {value:.1f} dB above the local music residual on {where}"))
+            rows.append(("click", start, start + 1, ch, value,
+                         f"{what}{value:.1f} dB above the local music residual on {where}"))
+        return rows
 
     def _smooth_click(self, k: int, chans: np.ndarray, ratio_db: np.ndarray, weak: bool = False) -> bool:
         """A click that is a short smooth pulse rather than a few samples knocked aside: around the residual peak
@@ -1113,9 +1118,7 @@ class ImpulseDetector:
         (:meth:`_lone_smooth_clicks`). Returns whether a click was found."""
         if self._smooth_fit is None:
             return False
-        if self._smooth_bank is None:
-            self._smooth_bank = _smooth_templates(self._smooth_len)
-        t, starts, widths, families, before, length = self._smooth_bank
+        t, starts, widths, families, before, length = _smooth_templates(self._smooth_len)
         lo = k - before - ORDER - self._raw_start
         if lo < 0 or lo + length + ORDER > self._raw.shape[1]:
             return False
@@ -1132,12 +1135,8 @@ class ImpulseDetector:
         if (self._on_plateau(start, width, chans) or self._is_onset(start, width, chans)
                 or not self._comes_back(start, width, chans)):
             return False
-        targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
-        for ch in targets:
-            value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
-            where = "all channels" if ch < 0 else f"channel {ch}"
-            detail = f"smooth pulse of {width} samples, {value:.1f} dB above the local music residual on {where}"
-            self._smooth_events.append((("click", start, start + 1, ch, value, detail), look))
+        for row in self._click_rows(start, chans, ratio_db, f"smooth pulse of {width} samples, "):
+            self._smooth_events.append((row, look))
         return True
 
     def _gap_fit(self, start: int, width: int, chans: np.ndarray) -> tuple[float, float, np.ndarray] | None:
@@ -1241,12 +1240,7 @@ class ImpulseDetector:
         start, width = k + ring[0], ring[1]
         if self._on_plateau(start, width, chans) or self._is_onset(start, width, chans):
             return False
-        targets = [-1] if (self.channels > 1 and len(chans) == self.channels) else [int(c) for c in chans]
-        for ch in targets:
-            value = float(ratio_db.max() if ch < 0 else ratio_db[ch])
-            where = "all channels" if ch < 0 else f"channel {ch}"
-            self._events.append(("click", start, start + 1, ch, value,
-                                 f"band-limited impulse {value:.1f} dB above the local music residual on {where}"))
+        self._events += self._click_rows(start, chans, ratio_db, "band-limited impulse ")
         return True
 
     def _ringing_pulse(self, res: np.ndarray) -> tuple[int, int] | None:
