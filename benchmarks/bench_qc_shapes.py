@@ -4,12 +4,14 @@
 
 ``CORPUS`` is a folder kept by ``farm bench qc-accuracy --out CORPUS`` (its ``truth.parquet`` names the files
 with planted defects; only the clean ones, 20 s or longer, are used). Each shape below is planted into
-``--per-shape`` of those songs at a random loud moment (seeded by shape and song), written as 24-bit WAV, and
+``--per-shape`` of those songs at a random loud moment (seeded by shape and song), written as WAV at the song's own
+sample format (16-bit songs stay 16-bit, so that the audit does not also report 16-bit audio padded to 24), and
 audited with ``farm.qc.audit_track``; a shape counts as found when the audit reports its kind within 50 ms of
 the planted start (anywhere in the file for whole-track hum). The corpus's own planter makes rectangular
 clicks, exact or -100 dBFS dropouts, white bursts, splices chosen to be audible and hum with six decaying
 harmonics; these shapes are the ones a user's material may bring instead. Prints found/planted per shape and
-every other finding on the missed files.
+every other finding on the missed files. With ``--keep DIR`` the planted files stay in ``DIR`` (named by shape,
+index and song, with the planted start in seconds), for tracing a miss with the detectors alone.
 """
 
 from __future__ import annotations
@@ -234,20 +236,23 @@ def _clean_songs(corpus: str) -> list[str]:
     return [p for p in songs if p not in defective and sf.info(os.path.join(corpus, p)).duration >= 20.0]
 
 
-def _one(job: tuple[str, str, int, str]) -> tuple[str, str, bool | None, list, float]:
+def _one(job: tuple[str, str, int, str, str | None]) -> tuple[str, str, bool | None, list, float]:
     from farm.catalogue import discover
     from farm.qc import audit_track
 
-    corpus, song, index, shape = job
+    corpus, song, index, shape, keep = job
     rng = np.random.default_rng([list(SHAPES).index(shape), index])
-    x, sr = sf.read(os.path.join(corpus, song), always_2d=True)
+    source = os.path.join(corpus, song)
+    x, sr = sf.read(source, always_2d=True)
+    subtype = "PCM_16" if sf.info(source).subtype == "PCM_16" else "PCM_24"
     planted = SHAPES[shape](np.ascontiguousarray(x.T), sr, rng)
     if planted is None:
         return shape, song, None, [], 0.0
     y, kind, start = planted
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"{shape}.wav")
-        sf.write(path, np.clip(y, -1.0, 1.0).T, sr, subtype="PCM_24")
+        name = f"{shape}-{index:02d}-{Path(song).stem}-at-{start / sr:.4f}s.wav"
+        path = os.path.join(keep or tmp, name)
+        sf.write(path, np.clip(y, -1.0, 1.0).T, sr, subtype=subtype)
         report = audit_track(discover([path])[0])
     found = [(e["kind"], round(e["start_s"], 3)) for e in report.events]
     hit = any(k == kind and (abs(s - start / sr) <= TOLERANCE_S or (kind == "hum" and start == 0)) for k, s in found)
@@ -260,7 +265,10 @@ def main() -> None:
     ap.add_argument("--per-shape", type=int, default=8)
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--keep", metavar="DIR", help="keep the planted files in DIR (created if missing)")
     args = ap.parse_args()
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
     songs = _clean_songs(args.corpus)
     if not songs:
         sys.exit(f"no clean song of 20 s or more in {args.corpus}")
@@ -268,7 +276,7 @@ def main() -> None:
     unknown = sorted(set(shapes) - set(SHAPES))
     if unknown:
         sys.exit(f"unknown shape(s) {', '.join(unknown)}; known: {', '.join(SHAPES)}")
-    jobs = [(args.corpus, songs[(7 * i + j) % len(songs)], i, s) for j, s in enumerate(shapes)
+    jobs = [(args.corpus, songs[(7 * i + j) % len(songs)], i, s, args.keep) for j, s in enumerate(shapes)
             for i in range(args.per_shape)]
     tally: dict[str, list[int]] = {s: [0, 0] for s in shapes}
     misses = []
