@@ -750,3 +750,16 @@ def test_benchmark_hum_in_anti_phase_between_the_channels_is_found(benchmark_tra
     # in phase it is the channel sum's, reported once
     (found,) = _kinds(_detect(x + y, sr, block=262144), "hum")
     assert "anti-phase" not in found.detail
+
+
+@pytest.mark.parametrize(("sr", "cutoff"), [(32000, 11000), (22050, 7000)])
+def test_a_low_rate_file_s_own_band_edge_is_not_a_lossy_source(sr, cutoff):
+    # music resampled to 32 or 22.05 kHz ends just under its own Nyquist (soxr: 14.6-14.8 kHz, 9.7 kHz), which
+    # was reported as a brick wall on every such file; a cut well inside the band still is one
+    import soxr
+
+    x = _lowpassed_noise(96000, None, seconds=12)
+    y = np.ascontiguousarray(soxr.resample(x.T, 96000, sr).T)
+    assert _kinds(_detect(y, sr), "lossy_bandwidth") == []
+    found = _kinds(_detect(_lowpassed_noise(sr, cutoff, seconds=12), sr), "lossy_bandwidth")
+    assert len(found) == 1 and found[0].value == pytest.approx(cutoff, abs=300)
