@@ -576,18 +576,17 @@ class ImpulseDetector:
         # rate of 44.1 kHz or more and analysed there, where an attack is a band-limited edge again; from 22.05
         # kHz up its clicks still come from a second analysis at the stream's own rate (``native``), where a
         # one-sample click is a one-sample pulse (see ``_LOW_RATE_CLICKS_HZ``).
-        self.input_rate = float(sample_rate)
-        self._up = 1 if (native or sample_rate >= _NATIVE_MIN_HZ) else math.ceil(_ANALYSIS_MIN_HZ / sample_rate)
+        rate = float(sample_rate)
+        self._up = 1 if (native or rate >= _NATIVE_MIN_HZ) else math.ceil(_ANALYSIS_MIN_HZ / rate)
         self._resampler = None
         self._native: ImpulseDetector | None = None
         if self._up > 1:
             import soxr  # here: only low-rate streams need it
 
-            self._resampler = soxr.ResampleStream(self.input_rate, self.input_rate * self._up, self.channels,
-                                                  dtype="float32", quality="HQ")
-            if sample_rate >= _LOW_RATE_CLICKS_HZ:
+            self._resampler = soxr.ResampleStream(rate, rate * self._up, self.channels, dtype="float32", quality="HQ")
+            if rate >= _LOW_RATE_CLICKS_HZ:
                 self._native = ImpulseDetector(sample_rate, channels, native=True, **options)
-            sample_rate = self.input_rate * self._up
+            sample_rate = rate * self._up
         self.sample_rate = float(sample_rate)
         self._pairs = [(c, c + 1) for c in range(0, self.channels - 1, 2)]
         self._click_ratio = 10.0 ** (click_threshold_db / 10.0)

@@ -95,6 +95,7 @@ across blocks, and every decision waits for the samples it needs.
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -322,8 +323,7 @@ class RunDetector:
         self._floor_min = math.inf
         # ... and the quietest run of as many frames as an edge's held stretch (a noise's single frames dip under
         # its level; a run's mean hardly does)
-        self._floor_run: list[float] = []
-        self._floor_run_n = max(1, self._held // self._floor_frame)
+        self._floor_run: collections.deque[float] = collections.deque(maxlen=max(1, self._held // self._floor_frame))
         self._floor_run_min = math.inf
 
         self._abs_buf = np.empty((c, 0))
@@ -435,13 +435,11 @@ class RunDetector:
             del recent[: len(recent) - skip]
             if counted:
                 self._floor_min = min(self._floor_min, min(counted))
-                run, n = self._floor_run, self._floor_run_n
+                run = self._floor_run
                 for v in counted:
                     run.append(v)
-                    if len(run) > n:
-                        del run[0]
-                    if len(run) == n:
-                        self._floor_run_min = min(self._floor_run_min, sum(run) / n)
+                    if len(run) == run.maxlen:
+                        self._floor_run_min = min(self._floor_run_min, sum(run) / run.maxlen)
 
     def _at_floor(self, seg: np.ndarray, music_db: float) -> bool:
         """True when the edge (``seg``: the stream's outer samples, up to ``_TREND_SPANS`` held stretches, in time
@@ -463,19 +461,20 @@ class RunDetector:
         floor_db = _db(self._floor_min)
         if floor_db > music_db - self._floor_margin_db:
             return False
-        outer = seg[:, seg.shape[1] - k * g :]
-        frames = outer.reshape(seg.shape[0], k, g).mean(axis=2).max(axis=0)
+        # the 20 ms frames of the whole stretch, the edge's outer ``edge_held_s`` last
+        n = seg.shape[1] // g
+        whole = seg[:, seg.shape[1] - n * g :].reshape(seg.shape[0], n, g).mean(axis=2).max(axis=0)
+        frames = whole[n - k :]
         levels = _db_array(frames)
         if np.all(np.abs(levels - floor_db) <= self._held_db):
             return True
-        n = seg.shape[1] // g
         if not math.isfinite(self._floor_run_min) or n < 2 * k:
             return False
         run_db = _db(self._floor_run_min)
         if not (abs(_db(float(frames.mean())) - run_db) <= self._held_db
                 and np.all(np.abs(levels - run_db) <= 2.0 * self._held_db)):
             return False
-        whole = _db_array(seg[:, seg.shape[1] - n * g :].reshape(seg.shape[0], n, g).mean(axis=2).max(axis=0))
+        whole = _db_array(whole)
         t = np.arange(n) - (n - 1) / 2.0
         return bool(abs(float(t @ whole) / float(t @ t)) * (n - 1) <= self._held_db)
 
