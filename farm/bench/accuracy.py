@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from farm.atomic import write_csv
 from farm.bench.corpus import corpus_info, make_corpus, read_truth
-from farm.bench.defects import DEFECT_KINDS, WHOLE_TRACK_KINDS
+from farm.bench.defects import DEFECT_KINDS, UNDER_RULE, WHOLE_TRACK_KINDS
 from farm.errors import ConfigError
 
 __all__ = [
@@ -104,6 +104,10 @@ class KindScore:
     total_hours: float
     matched_defective: int = 0
     max_offset_s: float = math.nan
+    #: Planted (and of those missed) where no drawn position met the planter's audibility rule
+    #: (``farm.bench.defects.UNDER_RULE`` in the truth's detail): counted in ``planted`` like the others.
+    under_rule: int = 0
+    missed_under_rule: int = 0
 
     @property
     def recall(self) -> float:
@@ -189,6 +193,7 @@ class AccuracyReport:
             "precision": s.precision, "precision_defective": s.precision_defective,
             "false_alarms_per_hour_clean": s.false_alarms_per_hour_clean,
             "false_alarms_per_hour": s.false_alarms_per_hour, "max_offset_ms": 1000.0 * s.max_offset_s,
+            "under_rule": s.under_rule, "missed_under_rule": s.missed_under_rule,
         } for s in self.scores.values()]
 
     def rich_table(self):
@@ -204,7 +209,7 @@ class AccuracyReport:
         for name, justify in (("kind", "left"), ("planted", "right"), ("found", "right"), ("recall", "right"),
                               ("precision", "right"), ("prec. defective", "right"), ("FA clean", "right"),
                               ("FA/h clean", "right"), ("FA/h all", "right"), ("excused", "right"),
-                              ("max offset ms", "right")):
+                              ("max offset ms", "right"), ("under rule (missed)", "right")):
             table.add_column(name, justify=justify)
 
         def f(v: float, fmt: str) -> str:
@@ -220,6 +225,7 @@ class AccuracyReport:
                 f(s.precision, ".2f"), f(s.precision_defective, ".2f"), str(s.false_alarms_clean),
                 f"[red]{fa_h}[/]" if bad_fa else fa_h, f(s.false_alarms_per_hour, ".1f"), str(s.excused),
                 f(1000.0 * s.max_offset_s, ".1f"),
+                f"{s.under_rule} ({s.missed_under_rule})" if s.under_rule else "-",
             )
         return table
 
@@ -367,7 +373,8 @@ def evaluate(corpus_dir: str | os.PathLike, events_table, tracks_table) -> Accur
     audio_s = sum(duration[p] for p in corpus_paths)
     clean_s = sum(duration[p] for p in clean_paths)
     counts = {k: {"planted": 0, "found": 0, "detections": 0, "matched": 0, "matched_defective": 0, "excused": 0,
-                  "fa_clean": 0, "fa_def": 0, "max_offset": math.nan} for k in DEFECT_KINDS}
+                  "fa_clean": 0, "fa_def": 0, "max_offset": math.nan, "under_rule": 0, "missed_under_rule": 0}
+              for k in DEFECT_KINDS}
     misses: list[dict] = []
     false_alarms: list[dict] = []
     for path in corpus_paths:
@@ -377,6 +384,8 @@ def evaluate(corpus_dir: str | os.PathLike, events_table, tracks_table) -> Accur
         for t in truths:
             c = counts[t["kind"]]
             c["planted"] += 1
+            under = UNDER_RULE in (t.get("detail") or "")
+            c["under_rule"] += under
             hits = [_matches(d, t) for d in dets if d["kind"] == t["kind"]]
             offsets = [off for ok, off in hits if ok]
             if offsets:
@@ -385,6 +394,7 @@ def evaluate(corpus_dir: str | os.PathLike, events_table, tracks_table) -> Accur
                     best = min(offsets)
                     c["max_offset"] = best if math.isnan(c["max_offset"]) else max(c["max_offset"], best)
             else:
+                c["missed_under_rule"] += under
                 near = [d for d in dets if d["kind"] == t["kind"]]
                 misses.append({**t, "nearest_detection_s": min((float(d["start_s"]) for d in near),
                                                                key=lambda s: abs(s - t["start_s"]), default=None)})
@@ -412,7 +422,7 @@ def evaluate(corpus_dir: str | os.PathLike, events_table, tracks_table) -> Accur
             kind=k, planted=c["planted"], found=c["found"], detections=c["detections"], matched=c["matched"],
             excused=c["excused"], false_alarms_clean=c["fa_clean"], false_alarms_defective=c["fa_def"],
             clean_hours=clean_s / 3600.0, total_hours=audio_s / 3600.0, matched_defective=c["matched_defective"],
-            max_offset_s=c["max_offset"],
+            max_offset_s=c["max_offset"], under_rule=c["under_rule"], missed_under_rule=c["missed_under_rule"],
         )
         for k, c in counts.items()
     }

@@ -17,7 +17,7 @@ from farm.bench.accuracy import (
     evaluate,
     run_accuracy,
 )
-from farm.bench.defects import DEFECT_KINDS
+from farm.bench.defects import DEFECT_KINDS, UNDER_RULE
 
 TRACKS = {  # path -> (track_id, duration_s); t3 and t4 are clean (no truth rows)
     "tracks/t1.wav": ("id1", 100.0),
@@ -29,7 +29,7 @@ TRACKS = {  # path -> (track_id, duration_s); t3 and t4 are clean (no truth rows
 TRUTH = [
     # path, kind, start_s, end_s, channel, value, detail
     ("tracks/t1.wav", "click", 10.0, 10.0001, 0, 0.3, ""),
-    ("tracks/t1.wav", "click", 50.0, 50.0001, -1, 0.1, ""),
+    ("tracks/t1.wav", "click", 50.0, 50.0001, -1, 0.1, f"1 sample(s) of +0.100; {UNDER_RULE} (best of 100 positions)"),
     ("tracks/t1.wav", "dropout", 30.0, 30.1, -1, 0.1, "exact zeros"),
     ("tracks/t1.wav", "clipping", 60.0, 62.0, -1, 900.0, ""),
     ("tracks/t2.flac", "polarity_inverted", 0.0, 200.0, 1, -0.6, ""),
@@ -97,6 +97,9 @@ def test_matcher_counts_exactly(tmp_path):
     assert c.false_alarms_per_hour_clean == pytest.approx(2 / 1.0)  # 2 on one clean hour
     assert c.false_alarms_per_hour == pytest.approx(3 / (3900 / 3600))
     assert c.max_offset_s == pytest.approx(0.049)
+    assert (c.under_rule, c.missed_under_rule) == (1, 1)  # the missed click was planted under the audibility rule
+    assert (s["dropout"].under_rule, s["hum"].under_rule, s["hum"].missed_under_rule) == (0, 0, 0)
+    assert next(row for row in r.rows() if row["kind"] == "click")["missed_under_rule"] == 1
     d = s["dropout"]
     assert (d.planted, d.found, d.detections, d.matched, d.false_alarms) == (1, 1, 2, 2, 0)
     assert d.max_offset_s == pytest.approx(0.05) and d.recall == 1.0 and d.precision == 1.0

@@ -16,6 +16,7 @@ from farm.bench import corpus as corpus_mod
 from farm.bench.defects import (
     DEFECT_KINDS,
     WHOLE_TRACK_KINDS,
+    UNDER_RULE,
     Truth,
     plant,
     true_peak_dbtp,
@@ -219,6 +220,27 @@ def test_out_of_phase_section(music, seed):
         diff = scipy.signal.sosfiltfilt(hp, y[1, inner] - music[1, inner])
         assert _rms_db(diff) < _rms_db(music[1, inner]) - 40
     assert t.value < 0
+
+
+def test_a_planting_under_the_audibility_rule_says_so(music):
+    """Where no position meets the planter's rule, the best one is planted and its detail says so.
+
+    Music high-passed at 400 Hz has no low end to negate: every low-end out-of-phase planting is under the rule
+    (its bass is 60 dB down), every full-band one meets it; in the music as it is, none is marked.
+    """
+    sos = scipy.signal.butter(8, 400, "highpass", fs=SR, output="sos")
+    thin = scipy.signal.sosfiltfilt(sos, music, axis=-1)
+    variants = set()
+    for seed in range(8):
+        _, t = _plant("out_of_phase", thin, seed)
+        variants.add(t.detail.split(";")[0])
+        assert (UNDER_RULE in t.detail) == t.detail.startswith("low end"), t.detail
+        assert UNDER_RULE not in _plant("out_of_phase", music, seed)[1].detail
+    assert len(variants) == 2
+    # a click into full-scale white noise cannot stand 4x over its roughness anywhere
+    noise = np.random.default_rng(5).uniform(-0.9, 0.9, (2, 4 * SR))
+    _, t = _plant("click", noise, 0)
+    assert t.detail.endswith(f"{UNDER_RULE} (best of 100 positions)")
 
 
 @pytest.mark.parametrize("seed", range(4))
