@@ -5,10 +5,15 @@ and keeps small summaries; nothing depends on where the blocks begin or end.
 
 Hum (``hum``)
     Mains hum is a steady comb of narrow lines at exactly 50 or 60 Hz and their multiples that persists while
-    the music changes around it. Each channel is decimated by a plain boxcar (to 2-3 kHz: the comb only reaches
-    360 Hz, and aliased top end is just more background for a narrow line); their mean is cut into 1 s Hann
-    frames every 0.5 s (1 Hz bins, so the comb falls on bins and equal-tempered notes do not: G1 at 49.0 Hz and
-    A#1 at 58.3 Hz are the nearest, one and two bins away).
+    the music changes around it. Each channel is decimated to 2-3 kHz (the comb only reaches 360 Hz) after five
+    boxcars in cascade (since session 31; one plain boxcar until then, whose 20 dB beside its nulls let a held
+    note's upper harmonics near 2.7-3.2 kHz fold onto the comb as steady lines: see ``_cic_taps``); their mean
+    is cut into 1 s Hann frames every 0.5 s (1 Hz bins, so the comb falls on bins and equal-tempered notes do
+    not: G1 at 49.0 Hz and A#1 at 58.3 Hz are the nearest, one and two bins away). A comb line counts only
+    above -100 dBFS and, since session 31, no more than ``HUM_BELOW_MUSIC_DB`` (75 dB) under a sine as loud as
+    the loudest frame so far (of the decimated channel mean, up to the window's end; over the track for the
+    whole-track coherent test): without the folded top end, a clean song's reverb tail showed steady partials
+    on 180 and 240 Hz at -95 dBFS, 85 dB under its music, where everything else had decayed.
 
     *Finding it.* A sliding window of nine frames (5 s, the shortest section the benchmark plants) is
     summarised by its *floor spectrum*, the second-lowest power of each bin over the window (the 20th
@@ -203,6 +208,7 @@ HUM_WINDOW_FRAMES = 9  # 9 frames of 1 s every 0.5 s span 5 s
 HUM_FLOOR_RANK = 1  # second-lowest of nine: the 20th percentile
 HUM_RING_HZ = (3, 12)
 HUM_MIN_DBFS = -100.0
+HUM_BELOW_MUSIC_DB = 75.0  # a comb line this far under the loudest frame so far (as a sine's level) does not count
 HUM_WINDOW_STEP = 2  # a window every second frame (1 s)
 HUM_TRACK_AWAY = 0.5  # whole-track hum: its phasor averages this much of itself away from the hum windows
 HUM_TRACK_SIDE_Z = 5.0  # ... and no side of the heard hum holds clearly less (standard errors)
@@ -226,6 +232,7 @@ HUM_DRIFT_STEP_HZ = 0.01
 HUM_NEAR_BINS = (2, 4)  # a comb line must stand above the steady lines 2-4 bins away (a looped beat's comb)
 HUM_NEAR_DB = 6.0
 HUM_BESIDE_DB = 2.0
+HUM_DEC_STAGES = 5  # boxcars in cascade before the decimation (odd: the output then centres on a group)
 HUM_RING_S = 40.0  # decimated audio kept for placing section edges: 16 s batches + a 5 s window + margins
 HUM_EDGE_BEFORE_S = 8.0  # an onset is searched from this long before the first hum window's start ...
 HUM_EDGE_AFTER_S = 2.5  # ... to this long after it (the window spans 5 s and holds hum in 8 of its 9 frames)
@@ -262,6 +269,27 @@ BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
 def _peaks(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     """The larger comb score and coherent power of two runs of hum windows."""
     return max(a[0], b[0]), max(a[1], b[1])
+
+
+def _cic_taps(d: int) -> np.ndarray:
+    """The response of ``HUM_DEC_STAGES`` ``d``-sample boxcars in cascade (unit gain at DC), as ``(d, stages)``
+    phases: column ``j`` weighs the samples of the group ``j`` groups before the output's last one (see
+    ``_hum_feed``).
+
+    One boxcar of ``d`` has its nulls on every multiple of the decimated rate, but only about 20 dB of rejection
+    just beside them, where the comb's lines land once folded (a line at 240 Hz at a decimated rate of 2940 Hz
+    comes from 2700 or 3180 Hz): the upper harmonics of a decaying note in a saturated synth folded onto 240.1 and
+    180 Hz and made a 44.1 kHz copy of a clean song "hum" through the whole track, and two steady tones at 2700
+    and 2760 Hz did so at any level. Five in cascade reject those bands by five times as much in dB (over 90 dB
+    for the comb's lines) and cost the comb 1 dB at 360 Hz, as much at its neighbours.
+    """
+    box = np.ones(d) / d
+    h = box
+    for _ in range(HUM_DEC_STAGES - 1):
+        h = np.convolve(h, box)  # stages * (d - 1) + 1 samples
+    h = np.concatenate([h, np.zeros(HUM_DEC_STAGES * d - h.size)])
+    i = np.arange(d)
+    return np.stack([h[(j + 1) * d - 1 - i] for j in range(HUM_DEC_STAGES)], axis=1)
 
 
 def _hum_decimation(sample_rate: int) -> int:
@@ -399,10 +427,14 @@ class SpectralDetector:
         self._hum_near = 10.0 ** (HUM_NEAR_DB / 10.0)
         self._hum_beside = 10.0 ** (-HUM_BESIDE_DB / 10.0)
         self._hum_min_power = (10.0 ** (HUM_MIN_DBFS / 20.0) * self._hum_window.sum() / 2.0) ** 2
-        self._dec_ones = np.full(self._dec, 1.0 / (self._dec * self.channels))
-        self._dec_scale = 1.0 / (self._dec * self.channels)
-        self._dec_carry_sum = np.zeros(self.channels)
+        # boxcars in cascade (a CIC filter): each group of ``d`` samples is weighed by every phase of the
+        # cascade's response, one per output it feeds (see _hum_feed)
+        k = HUM_DEC_STAGES
+        self._dec_taps = _cic_taps(self._dec) / self.channels
+        self._dec_carry_sum = np.zeros((self.channels, k))
         self._dec_carry_n = 0
+        self._dec_last = np.zeros((self.channels, k - 1, k))  # the products of the groups before the next one
+        self._dec_groups = 0  # groups seen so far: the first outputs, for groups before the stream, are dropped
         # the last HUM_RING_S of each channel's decimated signal (times channels: the mean is their sum), for
         # placing section edges; a ring, so memory does not grow with the file
         self._ring_n = round(HUM_RING_S * self._dec_rate)
@@ -418,6 +450,11 @@ class SpectralDetector:
         self._dec_new: list[list[np.ndarray]] = []  # each channel's decimated pieces since the last flush
         self._dec_pending = 0
         self._hum_history = np.zeros((0, self._hum_keep.size))  # the last frames, for windows across blocks
+        self._hum_loud = 0.0  # the loudest frame so far: its windowed energy (of the decimated channel mean)
+        self._hum_loud_history = np.zeros(0)  # per frame of _hum_history, the loudest energy up to it
+        # a windowed energy E is a mean square r2 = E / sum(w ** 2), a sine of amplitude sqrt(2 r2) whose line
+        # power is 2 r2 (sum(w) / 2) ** 2
+        self._hum_line_per_energy = 2.0 * (self._hum_window.sum() / 2.0) ** 2 / float((self._hum_window ** 2).sum())
         self._hum_scores: list[np.ndarray] = []  # per scored window: score at 50 Hz, at 60 Hz
         self._hum_coh: list[np.ndarray] = []  # per scored window: steady coherent power at 50 Hz, at 60 Hz (or 0)
         self._coh_history = None  # the last frames' phasors, beside phasors, noise and silence, for windows
@@ -460,24 +497,39 @@ class SpectralDetector:
 
     def _hum_feed(self, block: np.ndarray) -> None:
         d, n = self._dec, block.shape[1]
-        dec = []  # per piece: each channel's boxcar sums, scaled by 1 / (d * channels)
+        taps = self._dec_taps
+        products = []  # per piece (channels, groups, stages): each group of d samples weighed by every tap phase
         off = 0
-        if self._dec_carry_n:  # finish the boxcar group begun in an earlier block
+        if self._dec_carry_n:  # finish the group begun in an earlier block
             off = min(d - self._dec_carry_n, n)
-            self._dec_carry_sum += block[:, :off].sum(axis=1)
+            self._dec_carry_sum += block[:, :off] @ taps[self._dec_carry_n : self._dec_carry_n + off]
             self._dec_carry_n += off
             if self._dec_carry_n == d:
-                dec.append(list((self._dec_carry_sum * self._dec_scale)[:, None]))
-                self._dec_carry_sum, self._dec_carry_n = np.zeros(self.channels), 0
+                products.append(self._dec_carry_sum[:, None, :])
+                self._dec_carry_sum, self._dec_carry_n = np.zeros((self.channels, HUM_DEC_STAGES)), 0
         m = (n - off) // d
         if m:
-            # rows of a C-ordered block are contiguous: each reshape is a view and the sum a BLAS call
-            chans = [block[ch, off : off + m * d].reshape(m, d) @ self._dec_ones for ch in range(self.channels)]
-            dec.append(chans)
+            # rows of a C-ordered block are contiguous: each reshape is a view and the product a BLAS call
+            products.append(np.stack([block[ch, off : off + m * d].reshape(m, d) @ taps
+                                      for ch in range(self.channels)]))
             off += m * d
         if off < n:
-            self._dec_carry_sum += block[:, off:].sum(axis=1)
+            self._dec_carry_sum += block[:, off:] @ taps[:n - off]
             self._dec_carry_n += n - off
+        if not products:
+            return
+        # the output centred on group g sums, for j = 0 .. k - 1, phase j of group g + (k - 1) / 2 - j: it lags
+        # the groups by (k - 1) / 2 and lands where a plain boxcar's mean of group g would (to (k - 1) / 2
+        # samples), so every time derived from the decimated stream is as before
+        k = HUM_DEC_STAGES
+        allp = np.concatenate([self._dec_last, *products], axis=1)
+        m = allp.shape[1] - (k - 1)
+        out = sum(allp[:, k - 1 - j : k - 1 - j + m, j] for j in range(k))
+        self._dec_last = allp[:, m:, :]
+        drop = max(0, (k - 1) // 2 - self._dec_groups)  # outputs for groups before the stream
+        self._dec_groups += m
+        out = out[:, drop:]
+        dec = [list(out)] if out.shape[1] else []
         self._hum_take(dec)
         if self._side is not None:  # decimation is linear: the difference's is the difference of the channels'
             self._side._hum_take([[chans[0], -chans[1]] for chans in dec])
@@ -543,20 +595,27 @@ class SpectralDetector:
         # nothing through the Hann window): how much a frame's phasor on that line can be trusted
         self._hum_noise.append(np.concatenate(
             [power[:, self._noise_cols[base]].mean(axis=-1) for base in HUM_BASES_HZ], axis=1).astype(np.float32))
-        self._hum_windows(power, (self._hum_phasors[-1], self._hum_near_phasors[-1], self._hum_noise[-1],
+        # the loudest frame up to each frame (its windowed energy, as a sine's line power), for the line floor
+        loud = np.maximum.accumulate(np.concatenate([[self._hum_loud], (frames * frames).sum(axis=1)]))[1:]
+        self._hum_loud = float(loud[-1])
+        self._hum_windows(power, loud,
+                          (self._hum_phasors[-1], self._hum_near_phasors[-1], self._hum_noise[-1],
                                   self._hum_part_silent[-1]))
 
-    def _hum_windows(self, power: np.ndarray, lines: tuple) -> None:
+    def _hum_windows(self, power: np.ndarray, loud: np.ndarray, lines: tuple) -> None:
         """Score the windows that the new frames ``power`` (frames, bins) complete, one every
-        ``HUM_WINDOW_STEP`` frames (counted from the start of the stream)."""
+        ``HUM_WINDOW_STEP`` frames (counted from the start of the stream); ``loud`` holds, per new frame, the
+        windowed energy of the loudest frame up to it."""
         kept = self._hum_history.shape[0]
         frames = np.concatenate([self._hum_history, power]) if kept else power
+        loud = np.concatenate([self._hum_loud_history, loud]) if kept else loud
         if kept:
             lines = tuple(np.concatenate([old, new]) for old, new in zip(self._coh_history, lines))
         first_frame = self._hum_frames_seen - kept  # stream index of frames[0]
         self._hum_frames_seen += power.shape[0]
         w = HUM_WINDOW_FRAMES
         self._hum_history = frames[-(w - 1) :].copy()
+        self._hum_loud_history = loud[-(w - 1) :].copy()
         self._coh_history = tuple(a[-(w - 1) :].copy() for a in lines)
         if frames.shape[0] < w:
             return
@@ -569,14 +628,21 @@ class SpectralDetector:
         half = w // 2
         early = view[:, :, :half].min(axis=2)
         late = view[:, :, -half:].min(axis=2)
-        scores = np.stack([self._comb_score(floor, base, early, late) for base in HUM_BASES_HZ], axis=1)
-        coherent = self._window_coherence(first_frame, lines, starts[pick] - first_frame)
+        least = self._hum_least(loud[pick + w - 1, None])  # against the loudest frame up to the window's end
+        scores = np.stack([self._comb_score(floor, base, early, late, least) for base in HUM_BASES_HZ], axis=1)
+        coherent = self._window_coherence(first_frame, lines, starts[pick] - first_frame, least)
         self._hum_scores.append(scores)
         self._hum_coh.append(coherent)
         self._hum_starts.append(starts[pick])
         self._hum_note_edges(scores, coherent, starts[pick])
 
-    def _window_coherence(self, first_frame: int, lines: tuple, at: np.ndarray) -> np.ndarray:
+    def _hum_least(self, loud: float | np.ndarray) -> float | np.ndarray:
+        """The least line power a comb line needs to count where the loudest frame so far has the windowed energy
+        ``loud``: ``HUM_BELOW_MUSIC_DB`` under a sine that loud (a reverb tail's last partials, -95 dBFS under
+        music at -10 dBFS, hold steady where everything else has decayed, and are no mains hum worth a finding)."""
+        return loud * self._hum_line_per_energy * 10.0 ** (-HUM_BELOW_MUSIC_DB / 10.0)
+
+    def _window_coherence(self, first_frame: int, lines: tuple, at: np.ndarray, least: np.ndarray) -> np.ndarray:
         """Per window (first frames ``at``, indices into ``lines``) and mains frequency, the coherent power of the
         comb over its nine frames, or 0 where the hum it measures does not hold through the window.
 
@@ -588,7 +654,8 @@ class SpectralDetector:
         beside it (a looped beat's teeth; each searched for a drift of up to ``HUM_COHERENT_NEAR_HZ``). Every
         frame must hold the hum's phasor within ``HUM_COHERENT_STEADY`` standard errors (a bass note on a line
         comes and goes), and each half of the window measure its share to ``HUM_WINDOW_HALF_SE`` or better.
-        ``lines``: (comb phasors, beside phasors, music power beside the lines, part-silent) per frame.
+        ``lines``: (comb phasors, beside phasors, music power beside the lines, part-silent) per frame; ``least``:
+        per window (a column), the line power a line's hum must reach (:meth:`_hum_least`).
         """
         phasors, near, noise, silent = lines
         w, h = HUM_WINDOW_FRAMES, HUM_HARMONICS
@@ -633,6 +700,7 @@ class SpectralDetector:
             spectrum = np.fft.fft(beside[of], n=size, axis=1)[:, bins]  # (windows, bins, lines, offsets)
             near_power = (np.abs(spectrum) ** 2).max(axis=(1, 3)) / weight
             counts = (line >= near_power * 10.0 ** (HUM_COHERENT_NEAR_DB / 10.0)) & self._own_lines[j]
+            counts &= np.abs(best_sum / weight) ** 2 > least[live]  # the hum's level on each line, against the music
             power = (line * counts).sum(axis=1)
             ref = np.where(counts, best_sum / weight, 0.0)
             turned = z[of] * np.exp(-2j * np.pi * best_drift[:, None, None] * phase[of])  # (windows, frames, lines)
@@ -805,13 +873,16 @@ class SpectralDetector:
             return None
         return (first + int(idx[at])) * self._dec / self.sample_rate
 
-    def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None) -> np.ndarray:
-        """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``."""
+    def _comb_prominence_db(self, floor: np.ndarray, base: int, first=None, second=None, least=None) -> np.ndarray:
+        """Prominence (dB; 0 where the line does not count) of each comb line in floor spectra ``(..., bins)``;
+        a line must also reach ``least`` (line power, broadcast against the lines) where given."""
         centres, left, right, ring, near = (a[:, 0] if a.shape[1] == 1 else a for a in self._comb[base])
         line = floor[..., centres]
         around = np.partition(floor[..., ring], (ring.shape[1] // 2 - 1, ring.shape[1] // 2), axis=-1)
         background = 0.5 * (around[..., ring.shape[1] // 2 - 1] + around[..., ring.shape[1] // 2])  # median
         counts = (line >= floor[..., left]) & (line >= floor[..., right]) & (line > self._hum_min_power)
+        if least is not None:
+            counts &= line > least
         # a beat looped sample-exactly is a comb of steady lines every 1/period Hz, one of which can sit on a
         # mains line (125 BPM: every 2.08 Hz, 50 Hz included); hum stands alone among its neighbours
         # (teeth on both sides; a sustained note beside a hum line is on one side only)
@@ -825,9 +896,9 @@ class SpectralDetector:
             prom = 10.0 * np.log10(line / background)
         return np.where(counts & np.isfinite(prom), prom, 0.0)
 
-    def _comb_score(self, floor, base, first=None, second=None):
+    def _comb_score(self, floor, base, first=None, second=None, least=None):
         """Sum over the comb of the line prominences clipped to 0..15 dB, per floor spectrum."""
-        return np.clip(self._comb_prominence_db(floor, base, first, second), 0.0, 15.0).sum(axis=-1)
+        return np.clip(self._comb_prominence_db(floor, base, first, second, least), 0.0, 15.0).sum(axis=-1)
 
     def _sparse_feed(self, block: np.ndarray) -> None:
         n = block.shape[1]
@@ -1211,6 +1282,7 @@ class SpectralDetector:
         line = np.abs(ref) ** 2 * inv[use].sum(axis=0)
         beside = self._hum_beside_coherence(j, inv, use)
         counts = line >= beside * 10.0 ** (HUM_COHERENT_NEAR_DB / 10.0)
+        counts &= np.abs(ref) ** 2 > self._hum_least(self._hum_loud)  # not far under the track's loudest frame
         power = float(line[counts].sum())
         ref = np.where(counts, ref, 0.0)
         turned = self._hum_turn(phasors, f)
