@@ -1066,7 +1066,8 @@ class ImpulseDetector:
             # click nor a splice the splice tests confirmed
             return
         width = 0 if step else int(_TEMPLATE_WIDTH[best_click])
-        if lo >= 0 and self._on_plateau(start, width, chans if not (step and everywhere) else np.arange(self.channels)):
+        if (lo >= 0 and self._on_plateau(start, width, chans if not (step and everywhere) else np.arange(self.channels))
+                and not (splice and self._free_step(start))):
             return  # a hard-clipped peak: the flat top is a pulse (or a step) in the residual, not an edit
         if step and everywhere and lo >= 0 and self._at_digital_silence(start):
             return  # a cut to or from exact zeros: the dropout and silence detectors report it
@@ -1485,6 +1486,30 @@ class ImpulseDetector:
             return True
         sd = np.diff(self._raw[:, a : a + 10].astype(np.float64), axis=1)  # index 4: x[start] - x[start-1]
         return float(_sharpness(sd, 3, 6).max()) >= self._sharp_ratio
+
+    def _free_step(self, start: int) -> bool:
+        """Does some channel make the splice's one-sample step at ``start`` (give or take one) away from any flat
+        run, with no two equal samples within three of it on either side? Then a clipped flat top beside it does
+        not explain the joint.
+
+        A hard-clipped waveform's edge runs from one flat top (or into one) in every channel it moves in, and is
+        left to the run detector; a splice into a clipped passage steps into a flat top in one channel, perhaps,
+        but moves freely in another (seed 24: 1265 samples deleted from a clipped master, a step sharp and
+        breaking every predictor, onto a flat top on the left and four samples before one on the right, was taken
+        for a clipped peak). A steep clipped attack steps to within a sample or two of its flat top: not free."""
+        a = start - 5 - self._raw_start
+        if a < 0 or a + 14 > self._raw.shape[1]:
+            return False
+        x = self._raw[:, a : a + 14].astype(np.float64)  # x[:, 5] is the sample at ``start``
+        sd = np.diff(x[:, :11], axis=1)  # sd[:, 4]: x[start] - x[start - 1]
+        sharp = _sharpness(sd, 3, 6)  # per channel, at its largest move among indices 3..5
+        at = 3 + np.argmax(np.abs(sd[:, 3:6]), axis=1)  # the move x[j] - x[j - 1], j = a + at + 1
+        for c in np.flatnonzero(sharp >= self._sharp_ratio).tolist():
+            j = int(at[c]) + 1  # index into x of the sample after the step
+            near = x[c, j - 4 : j + 4]  # no two equal samples within three of the step on either side
+            if np.all(near[1:] != near[:-1]):
+                return True
+        return False
 
     def _sharp_in_pairs(self, mfs: np.ndarray) -> np.ndarray:
         """For many microframe pairs at once: does some channel, at its largest one-sample move within the pair

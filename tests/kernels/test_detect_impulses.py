@@ -447,6 +447,20 @@ def test_a_master_clipped_twenty_db_deep_is_measured_not_a_crash(benchmark_track
     assert _detect(y, sr, block=262144) == []
 
 
+def test_a_deletion_into_a_clipped_flat_top_is_a_splice(benchmark_track):
+    """Benchmark seed 24, rebuilt bit for bit: 1265 samples deleted from an electronic master that a later
+    planting drove into a hard clip. In the left channel the joint steps straight onto a flat top, which the
+    clipped-peak rule took for the edge of a clipped peak; in the right channel the same one-sample step moves
+    freely (the flat top there starts four samples later). A clipped waveform's edge leaves or enters a flat top
+    in every channel it moves in; a splice does not."""
+    x, sr, truths, _ = benchmark_track(24, "tracks/0060-electronic.wav")
+    (cut,) = [t for t in truths if t.kind == "discontinuity"]
+    p = round(cut.start_s * sr)
+    assert x[0, p] == x[0, p + 1] != x[0, p - 1] and x[1, p] != x[1, p + 1]  # onto a flat top on the left only
+    found = [d for d in _kinds(_detect(x, sr, block=262144), "discontinuity") if abs(d.start_s - cut.start_s) < 0.002]
+    assert found, truths
+
+
 def test_clicks_next_to_flat_levels_are_still_clicks():
     """The clipped-peak rule does not swallow clicks on digital silence or on a constant level, where the
     click's own samples are equal (a flat run) but so is everything around them."""
