@@ -500,13 +500,6 @@ def _negated_low(y: np.ndarray, s: int, e: int, sos: np.ndarray, margin: int, sa
     return y[1, s:e] - 2.0 * _window(e - s, int(0.01 * sample_rate)) * low
 
 
-def _negated_low_correlation(y: np.ndarray, s: int, e: int, sos: np.ndarray, margin: int,
-                             sample_rate: int) -> float:
-    """The low band's L/R correlation over ``s:e`` once the right channel's low end is negated there."""
-    band = scipy.signal.sosfiltfilt(sos, np.stack([y[0, s:e], _negated_low(y, s, e, sos, margin, sample_rate)]),
-                                    axis=-1)
-    return _correlation(band[0], band[1])
-
 
 def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, list[Truth]]:
@@ -533,6 +526,7 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
         s = int(rng.integers(lo, hi + 1))
         e = min(n, s + length)
         sec = y[:, s:e]
+        negated = None
         head = int(0.1 * sample_rate)
         if low_only:
             band = scipy.signal.sosfiltfilt(sos, sec, axis=-1)
@@ -543,7 +537,9 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
             if score > 0:
                 # What the split negates must be what makes the band correlate: a band whose energy sits near
                 # the corner (the bass stopped, a 150-200 Hz part goes on) stays positive when negated.
-                score = min(score, -0.3 - _negated_low_correlation(y, s, e, sos, margin, sample_rate))
+                negated = _negated_low(y, s, e, sos, margin, sample_rate)
+                after = scipy.signal.sosfiltfilt(sos, np.stack([y[0, s:e], negated]), axis=-1)
+                score = min(score, -0.3 - _correlation(after[0], after[1]))
         else:
             level = _db(float(np.sqrt(np.mean(sec * sec))))
             start = _db(float(np.sqrt(np.mean(sec[:, :head] ** 2))))
@@ -552,12 +548,13 @@ def plant_out_of_phase(audio: np.ndarray, sample_rate: int,
         if not math.isfinite(score):
             score = -math.inf
         if best is None or score > best[0]:
-            best = (score, s, e)
+            best = (score, s, e, negated)
         if score > 0:
             break
-    score, s, e = best
+    score, s, e, negated = best
     if low_only:
-        y[1, s:e] = _negated_low(y, s, e, sos, margin, sample_rate)
+        # the right channel's negated low end, as the rule computed it (only the fallback has not)
+        y[1, s:e] = negated if negated is not None else _negated_low(y, s, e, sos, margin, sample_rate)
         band = scipy.signal.sosfiltfilt(sos, y[:, s:e], axis=-1)
         corr = _correlation(band[0], band[1])
     else:

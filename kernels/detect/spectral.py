@@ -434,7 +434,7 @@ class SpectralDetector:
         self._dec_carry_sum = np.zeros((self.channels, k))
         self._dec_carry_n = 0
         self._dec_last = np.zeros((self.channels, k - 1, k))  # the products of the groups before the next one
-        self._dec_groups = 0  # groups seen so far: the first outputs, for groups before the stream, are dropped
+        self._dec_skip = (k - 1) // 2  # outputs still to drop: those of the groups before the stream
         # the last HUM_RING_S of each channel's decimated signal (times channels: the mean is their sum), for
         # placing section edges; a ring, so memory does not grow with the file
         self._ring_n = round(HUM_RING_S * self._dec_rate)
@@ -526,8 +526,8 @@ class SpectralDetector:
         m = allp.shape[1] - (k - 1)
         out = sum(allp[:, k - 1 - j : k - 1 - j + m, j] for j in range(k))
         self._dec_last = allp[:, m:, :]
-        drop = max(0, (k - 1) // 2 - self._dec_groups)  # outputs for groups before the stream
-        self._dec_groups += m
+        drop = min(self._dec_skip, m)
+        self._dec_skip -= drop
         out = out[:, drop:]
         dec = [list(out)] if out.shape[1] else []
         self._hum_take(dec)
@@ -595,12 +595,11 @@ class SpectralDetector:
         # nothing through the Hann window): how much a frame's phasor on that line can be trusted
         self._hum_noise.append(np.concatenate(
             [power[:, self._noise_cols[base]].mean(axis=-1) for base in HUM_BASES_HZ], axis=1).astype(np.float32))
-        # the loudest frame up to each frame (its windowed energy, as a sine's line power), for the line floor
+        # the windowed energy of the loudest frame up to each frame, for the line floor (_hum_least)
         loud = np.maximum.accumulate(np.concatenate([[self._hum_loud], (frames * frames).sum(axis=1)]))[1:]
         self._hum_loud = float(loud[-1])
-        self._hum_windows(power, loud,
-                          (self._hum_phasors[-1], self._hum_near_phasors[-1], self._hum_noise[-1],
-                                  self._hum_part_silent[-1]))
+        self._hum_windows(power, loud, (self._hum_phasors[-1], self._hum_near_phasors[-1], self._hum_noise[-1],
+                                        self._hum_part_silent[-1]))
 
     def _hum_windows(self, power: np.ndarray, loud: np.ndarray, lines: tuple) -> None:
         """Score the windows that the new frames ``power`` (frames, bins) complete, one every
