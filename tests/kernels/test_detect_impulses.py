@@ -1358,3 +1358,55 @@ def test_whitened_fits_of_a_batch_equal_those_made_one_by_one():
         np.testing.assert_allclose(one[1][0], pulse_e[i], rtol=1e-9)
         np.testing.assert_allclose(one[2][0], total[i], rtol=1e-9)
     assert total[1] > 0 and pulse_e[1].max() > 0.9 * total[1]  # the planted pulse
+
+
+@pytest.mark.parametrize("cut", [1, 2])
+def test_a_short_deletion_on_a_loud_steep_tone_is_a_splice(cut):
+    """One or two samples deleted from a 300 Hz tone at 0.9 full scale, on its steepest rise: the joint moves the
+    waveform only 2-3 times as far as each sample beside it (the one-sample step test asks for 10 dB), and the
+    tone is loud, where a band-limited edge was taken for a saturated master's. The tone's own model predicts it
+    to the last bit, and the joint's step explains the whitened samples around it on both channels."""
+    sr = 44100
+    t = np.arange(2 * sr) / sr
+    x = np.stack([0.9 * np.sin(2 * np.pi * 300 * t), 0.7 * np.sin(2 * np.pi * 300 * t + 0.5)])
+    p = sr
+    while not (abs(x[0, p]) < 0.2 and x[0, p + 1] > x[0, p]):
+        p += 1
+    y = np.concatenate([x[:, :p], x[:, p + cut :]], axis=1)
+    assert [(d.kind, d.start_s, d.channel) for d in _detect(y, sr)] == [("discontinuity", p / sr, -1)]
+
+
+@pytest.mark.parametrize(("seed", "path", "why"), [
+    (21, "tracks/0117-acoustic.wav", "1666 samples deleted where the waveform was already moving"),
+    (25, "tracks/0188-ballad.flac", "a jump on a steadily rising waveform, read as a pulse coming back"),
+    (25, "tracks/0196-rock.flac", "1034 samples deleted from a loud rock master, taken for a saturated edge"),
+])
+def test_splices_the_one_sample_step_test_missed_are_found_in_the_whitened_music(benchmark_track, seed, path, why):
+    """Benchmark splices rebuilt bit for bit that failed the one-sample step test (sessions 30-31), found once the
+    whitened music of every channel shows the joint; nothing else on the track is reported as a splice."""
+    x, sr, truths, _ = benchmark_track(seed, path)
+    (cut,) = [t for t in truths if t.kind == "discontinuity"]
+    found = _kinds(_detect(x, sr, block=262144), "discontinuity")
+    assert [round(d.start_s - cut.start_s, 3) for d in found] == [0.0], (why, found)
+
+
+def test_the_whitened_train_test_tells_a_saw_edge_from_a_splice(render_music, benchmark_track):
+    """A naive saw bass under a drum hit (the -21 dB saw of the oscillator test above, at 12.738 s) whitens into a
+    perfect step that the edge-train test does not see as one of a train; its like edges whiten alike every period.
+    A splice has no such neighbours in its whitened music."""
+    from farm.synth import fluidsynth_available
+
+    ok, reason = fluidsynth_available()
+    if not ok:
+        pytest.skip(f"the saw edge measured is in the fluidsynth render: {reason}")
+    sr = 44100
+    x = _with_voice(_song(render_music, 11, "rock", sr=sr), sr, "saw", 40, 90, -21)
+    det = ImpulseDetector(sr, 2)
+    det._raw, det._raw_start = np.ascontiguousarray(x), 0
+    at = int(round(12.7382 * sr))
+    assert det._white_train(at) and not det._edge_train(at)
+    y, sr, truths, _ = benchmark_track(25, "tracks/0188-ballad.flac")
+    (cut,) = [t for t in truths if t.kind == "discontinuity"]
+    monkey = ImpulseDetector(sr, 2)
+    monkey._raw, monkey._raw_start = np.ascontiguousarray(y), 0
+    assert not monkey._white_train(round(cut.start_s * sr))
