@@ -419,7 +419,7 @@ _WHITE_SLIDE = 3  # step and pulse positions tried this many samples either side
 _WHITE_MARGIN = 20.0  # twice the log-likelihood ratio by which the step must beat every pulse of 1-5 samples
 _WHITE_PULSE_SHARE = 0.9  # share of the whitened music a pulse must explain to be a click there ...
 _WHITE_CLICK_DB = 7.0  # ... at a pair this far over its near levels and its quieter far level, no candidate else ...
-_WHITE_SCREEN = 0.6  # ... once a rectangular pulse explains this share of its third difference
+_WHITE_SCREEN = 0.7  # ... once a rectangular pulse explains this share of its third difference
 _WHITE_STEP_SHARE = 0.9  # share of the whitened music of every channel a joint's step must explain
 _ROUNDED_PEAK = 0.05  # a pulse at the peak of the waveform around, with the samples beside it this close, is a peak
 _SILENCE_RUN = 8  # exact zeros (all channels) on one side of a step: a cut into or out of digital silence
@@ -1054,14 +1054,21 @@ class ImpulseDetector:
             # on one side may hold the next note's attack: a pair no other test took that stands
             # ``_WHITE_CLICK_DB`` over its near levels and its quieter far level in some channel is looked at in
             # the whitened music (:meth:`_white_click`)
-            far = np.repeat(np.minimum(far_b, far_a), QUAD, axis=1)
-            far *= 2.0 / (QUAD * self._nq)
-            level = np.maximum(np.maximum(near_b, near_a), far, out=far)
-            level += self._min_pair_energy / self._click_ratio
-            white_ratio = np.divide(pair, level, out=level)
-            rose = (white_ratio >= self._white_click_ratio) & (pair >= self._min_pair_energy)
-            idx = np.flatnonzero(rose.any(axis=0) & (score == 0))
+            # (the near levels first, over every pair; the far ones only where the near ones let a pair through)
+            floor = self._min_pair_energy / self._click_ratio
+            near_w = np.maximum(near_b, near_a)
+            near_w += floor
+            loud = pair >= self._min_pair_energy
+            pre = np.flatnonzero(((pair >= self._white_click_ratio * near_w) & loud).any(axis=0) & (score == 0))
+            far = np.minimum(far_b, far_a)[:, pre // QUAD] * (2.0 / (QUAD * self._nq)) + floor
+            sub = pair[:, pre] / np.maximum(near_w[:, pre], far)
+            up = (sub >= self._white_click_ratio) & loud[:, pre]
+            idx = pre[up.any(axis=0)]
             if idx.size:
+                white_ratio = np.zeros_like(pair)
+                white_ratio[:, pre] = sub
+                rose = np.zeros_like(loud)
+                rose[:, pre] = up
                 white = np.zeros(m, dtype=bool)
                 white[idx] = True
                 score[idx] = top[idx] * (1e-18 / self._click_ratio)
