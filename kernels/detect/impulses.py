@@ -1140,7 +1140,7 @@ class ImpulseDetector:
             shape_fit = float(fit[best_click, chans].sum()) / (float((res[chans] ** 2).sum()) + 1e-30)
         # a splice cuts every channel at once: each channel's own residual rises there
         everywhere = self.channels == 1 or bool(np.all(plain_db >= SPLICE_ALL_DB))
-        splice = False
+        splice = white_asked = False
         if step or splice_only:
             if step and everywhere and splice_only:
                 if self._sharp_step(start):
@@ -1148,6 +1148,7 @@ class ImpulseDetector:
                 else:
                     # a joint where the waveform was already moving fast (a rise, a loud swing) does not move in
                     # one sample clearly more than in the samples beside it: the whitened music still shows it
+                    white_asked = True
                     joint = self._white_splice(start)
                     if joint is not None:
                         splice, start = True, joint
@@ -1180,8 +1181,8 @@ class ImpulseDetector:
             # a strong but band-limited edge: a heavily saturated master's steep transition between its rounded
             # tops (their flat neighbourhood makes any edge stand far out of the local residual), not a joint
             # between two samples (one clean false alarm on seed 15, a tanh master driven 3.6x), unless the
-            # whitened music shows a joint there
-            joint = self._white_splice(start)
+            # whitened music shows a joint there (asked once: the one-sample step test above may have asked it)
+            joint = None if white_asked else self._white_splice(start)
             if joint is None:
                 return
             splice, start = True, joint
@@ -1198,14 +1199,8 @@ class ImpulseDetector:
             self._events += self._click_rows(start, chans, ratio_db, what)
             return
         if step and everywhere:
-            jumps = self._raw[:, start - self._raw_start] - self._raw[:, start - 1 - self._raw_start]
-            jump = float(np.abs(jumps).max())
-            if jump < self._min_jump:
-                return  # a step under the smallest reported click (-50 dBFS by default) is not an audible edit
-            value = 20.0 * math.log10(max(jump, 1e-12))
-            detail = (f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS), "
-                      f"{max(float(ratio_db.max()), float(plain_db.max())):.1f} dB above the local music residual")
-            self._events.append(("discontinuity", start, start + 1, -1, value, detail))
+            self._joint_row(start, f"{max(float(ratio_db.max()), float(plain_db.max())):.1f} dB above the local "
+                                   f"music residual")
             return
         if click_only and (step or shape_fit < _WEAK_CLICK_FIT):
             if not step and not (not lp_tried and self._lp_click_ratio < self._click_ratio
@@ -2102,8 +2097,9 @@ class ImpulseDetector:
         chans = np.arange(self.channels)
         peak_ch = np.argmax(np.where(rose, ratio_db, -np.inf), axis=0)
         s0 = mfs * MICRO - ORDER - self._raw_start
-        lo = s0 + MICRO - _FIT_BEFORE  # the fit window may start this early (peak on the pair's first sample)
-        ok = (s0 >= 0) & (lo >= 0) & (s0 + 2 * MICRO + _FIT_LEN + ORDER <= self._raw.shape[1])
+        # the fit window starts _FIT_BEFORE before the residual peak, at s0 - _FIT_BEFORE at the earliest (a peak on
+        # the pair's first sample) and ends 2 * MICRO + _FIT_LEN + ORDER - _FIT_BEFORE after s0 at the latest
+        ok = (s0 >= _FIT_BEFORE) & (s0 + 2 * MICRO + _FIT_LEN + ORDER <= self._raw.shape[1])
         if not ok.all():
             mfs, rose, ratio_db, peak_ch, s0 = mfs[ok], rose[:, ok], ratio_db[:, ok], peak_ch[ok], s0[ok]
         if not mfs.size:
@@ -2138,14 +2134,20 @@ class ImpulseDetector:
         if ((self._on_plateau(joint, 0, every) and not self._free_step(joint)) or self._at_digital_silence(joint)
                 or self._saturated_edge(joint) or self._edge_train(joint) or self._held_grid(joint)):
             return
-        at = joint - self._raw_start
+        self._joint_row(joint, f"a step of every channel in the whitened music, {float(ratio_db.max()):.1f} dB "
+                               f"above the local music residual")
+
+    def _joint_row(self, start: int, why: str) -> None:
+        """Report the splice at ``start`` on every channel, valued by the largest jump of the waveform there (in
+        dBFS), its detail ending in ``why``; a step under the smallest reported click (-50 dBFS by default) is not
+        an audible edit and is not reported."""
+        at = start - self._raw_start
         jump = float(np.abs(self._raw[:, at] - self._raw[:, at - 1]).max())
         if jump < self._min_jump:
             return
         value = 20.0 * math.log10(max(jump, 1e-12))
-        detail = (f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS), a step of every channel in the "
-                  f"whitened music, {float(ratio_db.max()):.1f} dB above the local music residual")
-        self._events.append(("discontinuity", joint, joint + 1, -1, value, detail))
+        self._events.append(("discontinuity", start, start + 1, -1, value,
+                             f"waveform jumps by {jump:.4f} full scale ({value:.1f} dBFS), {why}"))
 
     def _white_click(self, found: tuple[int, int] | int | None, chans: np.ndarray, ratio_db: np.ndarray) -> bool:
         """A click the third difference does not tell from rough music: the pulse ``found`` (first sample, width)
