@@ -259,8 +259,10 @@ LOSSY_WIDE_MAX_HZ = 18500.0  # ... for cutoffs up to this frequency
 LOSSY_BATCH_FRAMES = 16  # sparse frames transformed together
 LOSSY_FLAT_STEP_DB = 20.0  # a smaller cliff is enough when the stopband above it is flat (a noise floor) ...
 LOSSY_FLAT_DB = 3.0  # ... with no bin more than this above its median
+LOSSY_HIRES_FLAT_STEP_DB = 8.0  # ... or this at LOSSY_HIRES_HZ and above, where a flat stopband is itself the tell
 LOSSY_HIRES_HZ = 88200  # at this rate and above the stopband's level is ...
 LOSSY_HIRES_STOP_PCT = 90.0  # ... this percentile of its bins (a resampler's images sit in a narrow band)
+LOSSY_HIRES_SHARP_DB = 20.0  # ... once the music falls this much within LOSSY_WIDE_HZ of the cut
 BIT_DEPTH_MIN_SAMPLES = 256
 FLOAT_GRID_BITS = 24  # a float container's samples are checked against this grid (a float32 sample's mantissa)
 BIT_DEPTH_FRAME_SAMPLES = 512  # per channel and sparse frame (one a second)
@@ -1343,7 +1345,13 @@ class SpectralDetector:
             # flat like that
             above_band = level[min(c + above, top) : top + 1]
             flat = above_band.size >= 2 and float(above_band.max() - np.median(above_band)) <= LOSSY_FLAT_DB
-            if not (flat and step[i] >= LOSSY_FLAT_STEP_DB):
+            # a high-rate recording holds music, or its converter's rising noise, above 20 kHz: a stopband flat from
+            # the cut to Nyquist is a lower-rate source's, so a shallower cliff is enough there (the 179 clean
+            # 88.2/96 kHz songs of the kept corpora: no stopband from 4-20.5 kHz up flat to within 12.9 dB; natural
+            # 24 and 48 dB/octave roll-offs at 8-19 kHz into a 12- or 16-bit floor at 96 kHz: flat cliffs of 4.7 dB
+            # at most; two seed-28 ballads cut at 20 kHz and requantised to 12 bits: 8.8 and 14.6 dB)
+            flat_step = LOSSY_HIRES_FLAT_STEP_DB if self.sample_rate >= LOSSY_HIRES_HZ else LOSSY_FLAT_STEP_DB
+            if not (flat and step[i] >= flat_step):
                 # a codec whose low-pass is gentler (a 1-1.5 kHz transition) clears the step only further up;
                 # that wider reading is taken for cutoffs well under the top octave's natural roll-off (an ADC's
                 # anti-alias filter and the renders' sample sets fall off at 20.5-22 kHz, not under 18.5 kHz)
@@ -1363,6 +1371,12 @@ class SpectralDetector:
                     imaged = passband - pct[(first - starts[0]) // 32]
                     i = int(np.argmax(imaged))
                     if imaged[i] < self.lossy_step_db:
+                        return None
+                    # ... and the cliff is a wall: the music is LOSSY_HIRES_SHARP_DB down within LOSSY_WIDE_HZ of the
+                    # cut (a natural 48 dB/octave roll-off at 8 kHz reads 36 dB against the percentile of a 16-bit
+                    # floor 40 kHz wide, but falls 6-8 dB over the 1.5 kHz past the cut)
+                    near = level[min(int(cands[i]) + above, top) : min(int(cands[i]) + round(LOSSY_WIDE_HZ / bin_hz), top) + 1]
+                    if passband[i] - float(np.median(near)) < LOSSY_HIRES_SHARP_DB:
                         return None
                     c, step, within = int(cands[i]), imaged, "a few hundred Hz (beyond a resampler's images)"
                 else:

@@ -363,6 +363,31 @@ def test_brick_wall_under_a_later_requantisation_noise_floor_is_found(sr, cutoff
     assert found[0].value == pytest.approx(cutoff, abs=300)
 
 
+@pytest.mark.parametrize(("gain", "seed"), [(0.05, 1), (0.1, 2)])
+def test_hi_res_copy_of_a_cut_source_requantised_just_over_its_floor_is_found(gain, seed):
+    """A 96 kHz file made from a source cut at 19 kHz and then reduced to 12 bits: the quiet top of the band stands
+    only 9-15 dB over the flat dither floor, short of the 20 dB a flat stopband needs at 44.1-48 kHz, but a flat
+    floor from 19 kHz to 48 kHz is itself a lower-rate source's (two seed-28 ballads were missed so)."""
+    sr = 96000
+    x = _requantised(_lowpassed_noise(sr, 19000, seconds=10, seed=seed) * gain, 12, seed=seed)
+    found = _kinds(_detect(x, sr), "lossy_bandwidth")
+    assert [round(f.value, -3) for f in found] == [19000.0]
+
+
+@pytest.mark.parametrize("order", [4, 8])
+@pytest.mark.parametrize("bits", [12, 16])
+@pytest.mark.parametrize("corner", [8000, 16000])
+def test_natural_roll_off_into_a_dither_floor_at_a_high_rate_is_not_a_brick_wall(order, bits, corner):
+    """24 and 48 dB/octave roll-offs in a 96 kHz file, into a 12- or 16-bit floor: no cliff of a lower-rate source.
+    (The 48 dB/octave one at 8 kHz over a 16-bit floor was flagged until session 33: against a high percentile
+    of the floor 40 kHz wide it fell 36 dB, though only 6-8 dB over the 1.5 kHz past the cut.)"""
+    sr = 96000
+    sos = scipy.signal.butter(order, corner, fs=sr, output="sos")
+    for gain in (0.3, 0.05):
+        x = scipy.signal.sosfilt(sos, _lowpassed_noise(sr, None, seconds=10), axis=1) * gain
+        assert _kinds(_detect(_requantised(x, bits), sr), "lossy_bandwidth") == [], gain
+
+
 def test_a_source_upsampled_by_ffmpeg_is_found_beyond_the_resamplers_images(requires_tool, tmp_path):
     """ffmpeg's default resampler, taking a 44.1 kHz source cut at 20 kHz to 96 kHz, images the top of the band
     just above the old Nyquist (about 28 dB under the passband at 24 kHz): the stopband's very top is not far
