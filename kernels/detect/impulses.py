@@ -2199,11 +2199,16 @@ class ImpulseDetector:
     def _white_click(self, found: tuple[int, int] | int | None, chans: np.ndarray, ratio_db: np.ndarray) -> bool:
         """A click the third difference does not tell from rough music: the pulse ``found`` (first sample, width)
         by :meth:`_whitened_pulses`, or searched there near raw sample ``found``, on a waveform that is no clipped
-        top, no onset and no pair of an oscillator's edges. Returns whether a click was found."""
+        top, no onset and no pair of an oscillator's edges. Where the search near a sample finds no pulse, the
+        whitened music may hold a joint there instead (:meth:`_white_joint`: a deletion whose third difference a
+        one-sample pulse fits better than a step). Returns whether a click (or that joint) was found."""
         if self._white_click_ratio is None:
             return False
         if isinstance(found, int):
-            found = self._whitened_pulses(np.array([found]), [chans])[0]
+            near = found
+            found = self._whitened_pulses(np.array([near]), [chans])[0]
+            if found is None:
+                return self._white_joint(near, ratio_db)
         if found is None:
             return False
         start, width = found

@@ -1384,6 +1384,7 @@ def test_a_short_deletion_on_a_loud_steep_tone_is_a_splice(cut):
     (25, "tracks/0196-rock.flac", "1034 samples deleted from a loud rock master, taken for a saturated edge"),
     (25, "tracks/0148-electronic.flac", "a jump 12 dB over the residual in one channel only: no candidate before"),
     (28, "tracks/0190-pop.flac", "70 samples deleted from a dense mix, 4.8 / 5.3 dB over the residual: no candidate"),
+    (29, "tracks/0169-electronic.wav", "546 samples deleted: a pulse fits the third difference best, none the whitened"),
 ])
 def test_splices_the_third_difference_missed_are_found_in_the_whitened_music(benchmark_track, seed, path, why):
     """Benchmark splices rebuilt bit for bit that the third difference's tests missed (sessions 30-31: the first
