@@ -1073,7 +1073,7 @@ class ImpulseDetector:
             up = (sub >= self._white_click_ratio) & loud[:, pre]
             clicky = up.any(axis=0)
             idx = pre[clicky]
-            # (looked at for a joint only, after the other candidates, and not where one of them lies)
+            # (looked at for a joint only, and not where a candidate of the other tests lies)
             low = pre[~clicky & (sub >= _WHITE_JOINT_RATIO).all(axis=0) & loud[:, pre].any(axis=0)]
             if idx.size:
                 white_ratio = np.zeros_like(pair)
@@ -2148,12 +2148,13 @@ class ImpulseDetector:
             self._white_joint(int(k[i]), ratio_db[:, i])
 
     def _low_joints(self, first: int, low: np.ndarray, pre: np.ndarray, ratio: np.ndarray, taken: np.ndarray) -> None:
-        """Pairs ``low`` (counted from microframe ``first``) that stand ``_WHITE_JOINT_DB`` but not ``_WHITE_CLICK_DB``
-        over their near levels and quieter far level (``ratio[:, j]`` for the pair ``pre[j]``), looked at for a
-        joint only (:meth:`_white_candidates`): a deletion of a few dozen samples in a bright or dense mix raises
-        the third difference by 3-6 dB, yet its whitened step explains 95-99 % of the whitened music around it
-        (0.88 at most over 932,180 such pairs of 3.45 h of clean songs). Pairs within two of a candidate of the
-        other tests (``taken``) are left to them; of neighbouring pairs the one that rises most is taken."""
+        """Pairs ``low`` (counted from microframe ``first``) that stand ``_WHITE_JOINT_DB`` in every channel but
+        ``_WHITE_CLICK_DB`` in none over their near levels and quieter far level (``ratio[:, j]`` for the pair
+        ``pre[j]``), looked at for a joint only (:meth:`_white_candidates`): a deletion of a few dozen samples in a
+        bright or dense mix raises the third difference by 3-6 dB, yet its whitened step explains 95-99 % of the
+        whitened music around it (0.88 at most over 932,180 such pairs of 3.45 h of clean songs). Pairs within two
+        of a candidate of the other tests (``taken``) are left to them; of neighbouring pairs the one that rises
+        most is taken."""
         if taken.size:
             at = np.searchsorted(taken, low)
             gap = np.minimum(np.abs(taken[np.minimum(at, taken.size - 1)] - low),

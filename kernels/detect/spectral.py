@@ -1375,7 +1375,8 @@ class SpectralDetector:
                     # ... and the cliff is a wall: the music is LOSSY_HIRES_SHARP_DB down within LOSSY_WIDE_HZ of the
                     # cut (a natural 48 dB/octave roll-off at 8 kHz reads 36 dB against the percentile of a 16-bit
                     # floor 40 kHz wide, but falls 6-8 dB over the 1.5 kHz past the cut)
-                    near = level[min(int(cands[i]) + above, top) : min(int(cands[i]) + round(LOSSY_WIDE_HZ / bin_hz), top) + 1]
+                    cut = int(cands[i])
+                    near = level[min(cut + above, top) : min(cut + round(LOSSY_WIDE_HZ / bin_hz), top) + 1]
                     if passband[i] - float(np.median(near)) < LOSSY_HIRES_SHARP_DB:
                         return None
                     c, step, within = int(cands[i]), imaged, "a few hundred Hz (beyond a resampler's images)"
