@@ -2038,10 +2038,10 @@ class ImpulseDetector:
         it, summed over the channels, and no train of like steps around it (:meth:`_white_train`)? Returns the
         joint's first sample. A splice is a step in every channel at one sample, which the music's own model cannot
         predict; a drum's attack or a fast swing of a loud master, which the one-sample step test was made for, is
-        predicted in part and spreads what is left over several samples. Asked only where the third difference
-        already prefers a step to every pulse: the whitening blurs a short pulse and a step into much the same
-        shape, and a splice on a fast-moving waveform can look like a one-sample deviation from one smooth curve
-        through both sides."""
+        predicted in part and spreads what is left over several samples. The whitening blurs a short pulse and a
+        step into much the same shape, so it is asked only where something else speaks for a step: the third
+        difference prefers a step to every pulse (or a step explains ``_WHITE_JOINT_SCREEN`` of it), no whitened
+        pulse is found there, or the waveform does not come back after the whitened pulse (:meth:`_white_click`)."""
         if self._white_click_ratio is None:
             return None
         chans = np.arange(self.channels)

@@ -311,19 +311,20 @@ class RepeatDetector:
         keep = idx[:, 0] - 2 * (lag + 1) >= 0
         idx, later, lag = idx[keep], later[keep], lag[keep]
 
+        def own_terms(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """The samples at ``at``, their squares and their energy about the mean."""
+            here = audio[:, at]
+            return here, here**2, _ac(here)
+
         def ratio16(at: np.ndarray, lags: np.ndarray, own: tuple | None = None) -> np.ndarray:
-            # (``own``: the samples at ``at``, their squares and their energy about the mean, when already known)
-            here, here2, here_ac = own if own is not None else (audio[:, at], None, None)
-            if here2 is None:
-                here2, here_ac = here**2, _ac(here)
+            here, here2, here_ac = own if own is not None else own_terms(at)
             there = audio[:, at - lags[:, None]]
             err = ((here - there) ** 2).sum(axis=(0, 2))
             power = ((here2 + there**2) * 0.5).sum(axis=(0, 2))
             moving = here_ac + _ac(there) > _LOOSE_MOVING * 2.0 * power
             return np.where(moving, err / np.maximum(power, 1e-300), np.inf)
 
-        here = audio[:, idx]
-        own = (here, here**2, _ac(here))  # the same for the three lags tried
+        own = own_terms(idx)  # the same for the three lags tried
         best_ratio, best_lag = np.full(later.size, np.inf), lag.copy()
         for d in (-1, 0, 1):
             ratio = ratio16(idx, lag + d, own)

@@ -1379,7 +1379,7 @@ class SpectralDetector:
                     near = level[min(cut + above, top) : min(cut + round(LOSSY_WIDE_HZ / bin_hz), top) + 1]
                     if passband[i] - float(np.median(near)) < LOSSY_HIRES_SHARP_DB:
                         return None
-                    c, step, within = int(cands[i]), imaged, "a few hundred Hz (beyond a resampler's images)"
+                    c, step, within = cut, imaged, "a few hundred Hz (beyond a resampler's images)"
                 else:
                     return None
         pass_db = float(passband[i])
